@@ -1,0 +1,44 @@
+"""nesy-ir: the DeepLog language, algebraic circuits, rewrites and the NumPy reference evaluator."""
+
+from .algebra import Algebra, Carrier
+from .circuit import Circuit
+from .errors import NesyError
+from .labels import LabelFunction, Labelling
+from .nodes import Kind, Node, aggregate, apply, atom, const, transform
+from .registry import (
+    algebras,
+    get_algebra,
+    get_transformation,
+    register_algebra,
+    register_transformation,
+    transformations,
+)
+from .terms import TensorConst, Var
+from .transformation import Transformation
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Algebra",
+    "Carrier",
+    "Circuit",
+    "Kind",
+    "LabelFunction",
+    "Labelling",
+    "NesyError",
+    "Node",
+    "TensorConst",
+    "Transformation",
+    "Var",
+    "aggregate",
+    "algebras",
+    "apply",
+    "atom",
+    "const",
+    "get_algebra",
+    "get_transformation",
+    "register_algebra",
+    "register_transformation",
+    "transform",
+    "transformations",
+]

@@ -1,0 +1,230 @@
+"""Immutable, hash-consed IR nodes shared by formulas and circuits.
+
+Every node is interned: building the same node twice returns the same object, so equality is
+identity, hashing is O(1) and common sub-expressions are shared for free. Formulas use all five
+kinds; an algebraic circuit is a DAG of nodes without aggregation (see :mod:`nesy_ir.circuit`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+from weakref import WeakValueDictionary
+
+from .errors import FreeVariableError, StructureMismatchError, UnknownOperationError
+from .registry import get_algebra, get_transformation
+from .terms import BOOL_DOMAIN, Term, Var, check_term
+
+
+class Kind(str, Enum):
+    ATOM = "atom"
+    CONST = "const"
+    APPLY = "apply"
+    AGG = "agg"
+    TRANSFORM = "transform"
+
+
+@dataclass(frozen=True)
+class AtomArg:
+    """Predicate, arguments and reification (a variable, a truth value, or None) of an atom."""
+
+    predicate: str
+    args: tuple[Term, ...]
+    rvar: Var | bool | None
+
+
+@dataclass(frozen=True)
+class AggArg:
+    """Aggregation: the role it folds, the variable, and its domain ('bool' or constants)."""
+
+    role: str
+    var: str
+    domain: str | tuple
+
+
+_TABLE: WeakValueDictionary = WeakValueDictionary()
+
+
+class Node:
+    """One IR node: kind, structure (the algebra its value lives in), argument and children."""
+
+    __slots__ = ("kind", "structure", "arg", "children", "free", "__weakref__")
+
+    kind: Kind
+    structure: str
+    arg: Any
+    children: tuple[Node, ...]
+    free: frozenset[str]
+
+    def __new__(cls, kind: Kind, structure: str, arg: Any, children: tuple[Node, ...] = ()):
+        key = (kind, structure, type(arg), arg, children)
+        node = _TABLE.get(key)
+        if node is not None:
+            return node
+        node = object.__new__(cls)
+        for name, value in (
+            ("kind", kind),
+            ("structure", structure),
+            ("arg", arg),
+            ("children", children),
+            ("free", _free_vars(kind, arg, children)),
+        ):
+            object.__setattr__(node, name, value)
+        _TABLE[key] = node
+        return node
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("IR nodes are immutable")
+
+    def __reduce__(self):
+        return (Node, (self.kind, self.structure, self.arg, self.children))
+
+    # --- convenience -------------------------------------------------------------------------
+    def with_children(self, children: Iterable[Node]) -> Node:
+        """This node with other children (same kind, structure and argument)."""
+        children = tuple(children)
+        if children == self.children:
+            return self
+        return Node(self.kind, self.structure, self.arg, children)
+
+    @property
+    def role(self) -> str | None:
+        """The role of an application or aggregation, else None."""
+        if self.kind is Kind.APPLY:
+            return self.arg
+        if self.kind is Kind.AGG:
+            return self.arg.role
+        return None
+
+    def is_op(self, role: str) -> bool:
+        return self.kind is Kind.APPLY and self.arg == role
+
+    def __add__(self, other: Node) -> Node:
+        return apply("plus", self, other)
+
+    def __mul__(self, other: Node) -> Node:
+        return apply("times", self, other)
+
+    def __invert__(self) -> Node:
+        return apply("neg", self)
+
+    def __str__(self) -> str:
+        from .syntax import to_text
+
+        return to_text(self)
+
+    def __repr__(self) -> str:
+        return f"<{self.kind.value}@{self.structure}: {self}>"
+
+
+def _free_vars(kind: Kind, arg: Any, children: tuple[Node, ...]) -> frozenset[str]:
+    if kind is Kind.ATOM:
+        names = {t.name for t in arg.args if isinstance(t, Var)}
+        if isinstance(arg.rvar, Var):
+            names.add(arg.rvar.name)
+        return frozenset(names)
+    free = frozenset().union(*(c.free for c in children)) if children else frozenset()
+    if kind is Kind.AGG:
+        free = free - {arg.var}
+    return free
+
+
+# --- validating constructors ---------------------------------------------------------------
+
+
+def atom(
+    predicate: str,
+    args: Iterable[Term] = (),
+    structure: str = "bool",
+    rvar: Var | bool | None = None,
+) -> Node:
+    """An algebraic atom ``predicate(args)[rvar]@structure``."""
+    get_algebra(structure)
+    if not predicate or not isinstance(predicate, str):
+        raise TypeError(f"predicate must be a non-empty string, got {predicate!r}")
+    where = f"atom {predicate}"
+    args = tuple(check_term(t, where) for t in args)
+    if rvar is not None and not isinstance(rvar, (Var, bool)):
+        raise TypeError(f"{where}: reification must be a Var or a truth value, got {rvar!r}")
+    return Node(Kind.ATOM, structure, AtomArg(predicate, args, rvar))
+
+
+def const(value: Any, structure: str) -> Node:
+    """A constant label of ``structure``; an error if it lies outside the carrier."""
+    from .errors import LabelError
+
+    algebra = get_algebra(structure)
+    try:
+        array = algebra.carrier.coerce(value)
+    except ValueError as e:
+        raise LabelError(f"constant {value!r} of {structure}: {e}") from None
+    if array.shape != ():
+        raise LabelError(f"constant {value!r} of {structure} is not a scalar")
+    problem = algebra.carrier.violation(array)
+    if problem:
+        raise LabelError(f"constant of {structure} is {problem}")
+    return Node(Kind.CONST, structure, array.item())
+
+
+def apply(role: str, *children: Node) -> Node:
+    """Apply the operation of ``role`` (plus, times, neg) of the children's structure."""
+    if not children:
+        raise ValueError(f"{role} needs at least one operand")
+    structures = {c.structure for c in children}
+    if len(structures) > 1:
+        a, b = sorted(structures)[:2]
+        raise StructureMismatchError(
+            f"cannot combine values of structures {a!r} and {b!r} with {role}:"
+            f" insert a transformation (e.g. tau[{a}->{b}]) first"
+        )
+    structure = children[0].structure
+    get_algebra(structure).operation(role)
+    if role == "neg" and len(children) != 1:
+        raise UnknownOperationError(f"neg takes one operand, got {len(children)}")
+    return Node(Kind.APPLY, structure, role, tuple(children))
+
+
+def aggregate(aggregator: str, var: str | Var, domain: str | Iterable, body: Node) -> Node:
+    """Aggregate ``body`` over ``var`` with the named aggregator of the body's structure.
+
+    ``domain`` is ``'bool'`` for a reification variable, or the constants of a regular one.
+    """
+    name = var.name if isinstance(var, Var) else var
+    algebra = get_algebra(body.structure)
+    role = aggregator if aggregator in ("plus", "times") else algebra.aggregator_role(aggregator)
+    if name not in body.free:
+        raise FreeVariableError(
+            f"cannot aggregate over {name}: it is not a free variable of the body"
+            f" (free: {', '.join(sorted(body.free)) or 'none'})"
+        )
+    if domain != BOOL_DOMAIN:
+        domain = tuple(check_term(v, f"domain of {name}") for v in domain)
+        if not domain:
+            raise ValueError(f"the domain of {name} is empty")
+    return Node(Kind.AGG, body.structure, AggArg(role, name, domain), (body,))
+
+
+def transform(child: Node, target: str) -> Node:
+    """tau[source->target](child); an error if no such transformation is registered."""
+    get_transformation(child.structure, target)
+    return Node(Kind.TRANSFORM, target, child.structure, (child,))
+
+
+def fold(role: str, children: Iterable[Node], structure: str) -> Node:
+    """The n-ary application of ``role`` over ``children``; its neutral constant when empty."""
+    children = tuple(children)
+    if not children:
+        algebra = get_algebra(structure)
+        return const(algebra.neutral(role), structure)
+    if len(children) == 1:
+        return children[0]
+    return Node(Kind.APPLY, structure, role, children)
+
+
+def is_bool_literal(node: Node) -> bool:
+    """A Boolean atom or the negation of one."""
+    if node.is_op("neg"):
+        node = node.children[0]
+    return node.kind is Kind.ATOM and node.structure == BOOL_DOMAIN

@@ -1,0 +1,17 @@
+"""Graph rewriting of formulas and circuits, gated by the laws each structure declares."""
+
+from .engine import Context, Rule, RuleSet, rewrite
+from .pipeline import PIPELINE, lower, optimise, register_rule_set, rule_set, rule_sets
+
+__all__ = [
+    "PIPELINE",
+    "Context",
+    "Rule",
+    "RuleSet",
+    "lower",
+    "optimise",
+    "register_rule_set",
+    "rewrite",
+    "rule_set",
+    "rule_sets",
+]

@@ -1,0 +1,126 @@
+"""The rewrite engine: rules as data, named rule sets that combine, a fixpoint with a loop guard."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..errors import RewriteLoopError
+from ..labels import Labelling
+from ..nodes import Kind, Node
+from ..registry import get_algebra
+
+
+@dataclass
+class Context:
+    """What rules may consult besides the node: the labelling's declared properties, budgets."""
+
+    labelling: Labelling = field(default_factory=Labelling)
+    max_vars: int = 16  # largest Boolean sub-formula expanded or checked by enumeration
+
+    def normalised(self, predicate: str, structure: str) -> bool:
+        return self.labelling.normalised(predicate, structure)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``fn(node, ctx)`` returns the replacement of a matching node, or None.
+
+    A rule matches nodes of ``kind`` (and ``role``, for applications and aggregations) whose
+    structure declares every law in ``requires``; ``{role}`` in a law stands for the node's role.
+    ``doc`` is the rewrite in one line, ``lhs -> rhs``.
+    """
+
+    name: str
+    kind: Kind
+    fn: Callable[[Node, Context], Node | None]
+    role: str | None = None
+    requires: tuple[str, ...] = ()
+    doc: str = ""
+
+    def applies(self, node: Node) -> bool:
+        if self.role is not None and node.role != self.role:
+            return False
+        laws = [law.format(role=node.role) for law in self.requires]
+        return get_algebra(node.structure).has(*laws)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A named, ordered collection of rules; ``a + b`` combines two sets (first wins on names)."""
+
+    name: str
+    rules: tuple[Rule, ...]
+
+    def __add__(self, other: RuleSet) -> RuleSet:
+        names = {r.name for r in self.rules}
+        extra = tuple(r for r in other.rules if r.name not in names)
+        return RuleSet(f"{self.name}+{other.name}", self.rules + extra)
+
+    def by_kind(self) -> dict[Kind, tuple[Rule, ...]]:
+        table: dict[Kind, list[Rule]] = {}
+        for r in self.rules:
+            table.setdefault(r.kind, []).append(r)
+        return {k: tuple(v) for k, v in table.items()}
+
+
+def rewrite(
+    roots: Node | Iterable[Node],
+    rules: RuleSet,
+    ctx: Context | None = None,
+    max_steps: int = 5_000_000,
+) -> Node | tuple[Node, ...]:
+    """Rewrite bottom-up to a fixpoint: no rule of ``rules`` applies anywhere in the result.
+
+    Shared nodes are rewritten once. A rule that brings a node back to an earlier form, or more
+    than ``max_steps`` rule applications, raise :class:`RewriteLoopError` naming the rule.
+    """
+    ctx = ctx or Context()
+    table = rules.by_kind()
+    memo: dict[Node, Node] = {}
+    active: dict[Node, str] = {}  # nodes being normalised -> the rule that moved them
+    steps = 0
+
+    def first_match(node: Node) -> tuple[Rule, Node] | None:
+        for rule in table.get(node.kind, ()):
+            if rule.applies(node):
+                out = rule.fn(node, ctx)
+                if out is not None and out is not node:
+                    return rule, out
+        return None
+
+    def normal(node: Node) -> Node:
+        nonlocal steps
+        done = memo.get(node)
+        if done is not None:
+            return done
+        if node in active:
+            raise RewriteLoopError(
+                f"rule {active[node]!r} rewrote a node back into an earlier form: {node}"
+            )
+        active[node] = ""
+        current = node.with_children(normal(c) for c in node.children)
+        match = first_match(current)
+        if match is not None:
+            rule, out = match
+            steps += 1
+            if steps > max_steps:
+                raise RewriteLoopError(f"more than {max_steps} rewrites; last rule: {rule.name}")
+            moved = current
+            active[node] = active[moved] = rule.name
+            current = normal(out)
+            active.pop(moved, None)
+        active.pop(node, None)
+        memo[node] = current
+        memo[current] = current
+        return current
+
+    single = isinstance(roots, Node)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 50_000))
+    try:
+        result = tuple(normal(r) for r in ([roots] if single else roots))
+    finally:
+        sys.setrecursionlimit(limit)
+    return result[0] if single else result

@@ -1,0 +1,100 @@
+"""Named rule sets, the default optimisation pipeline, and lowering formulas to circuits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from importlib.metadata import entry_points
+
+from ..circuit import Circuit
+from ..labels import Labelling
+from ..nodes import Node
+from .aggregation import AGGREGATE, EXPAND
+from .boolean import BOOLEAN
+from .engine import Context, RuleSet, rewrite
+from .push import PUSH
+from .simplify import FACTOR, NNF, SIMPLIFY
+
+_RULE_SETS: dict[str, RuleSet] = {
+    s.name: s for s in (SIMPLIFY, NNF, BOOLEAN, PUSH, AGGREGATE, FACTOR, EXPAND)
+}
+_plugins_loaded = False
+
+#: The default passes, in order: each pass rewrites to a fixpoint with the union of its sets.
+PIPELINE: tuple[tuple[str, ...], ...] = (
+    ("simplify",),
+    ("simplify", "nnf", "boolean"),
+    ("simplify", "push"),
+    ("simplify", "aggregate"),
+    ("simplify", "factor"),
+)
+
+
+def register_rule_set(rules: RuleSet, *, replace: bool = False) -> RuleSet:
+    """Make ``rules`` available by name to :func:`optimise` passes."""
+    if rules.name in _RULE_SETS and not replace and _RULE_SETS[rules.name] is not rules:
+        raise ValueError(f"a rule set named {rules.name!r} is already registered")
+    _RULE_SETS[rules.name] = rules
+    return rules
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        for ep in entry_points(group="nesy.rules"):
+            obj = ep.load()
+            for rs in obj if isinstance(obj, (list, tuple)) else [obj]:
+                register_rule_set(rs, replace=True)
+
+
+def rule_set(*names: str) -> RuleSet:
+    """The union of the named rule sets (plugins from ``nesy.rules`` included)."""
+    _load_plugins()
+    unknown = [n for n in names if n not in _RULE_SETS]
+    if unknown:
+        raise KeyError(f"unknown rule sets {unknown} (known: {', '.join(sorted(_RULE_SETS))})")
+    out = _RULE_SETS[names[0]]
+    for n in names[1:]:
+        out = out + _RULE_SETS[n]
+    return out
+
+
+def rule_sets() -> dict[str, RuleSet]:
+    _load_plugins()
+    return dict(_RULE_SETS)
+
+
+def _context(labelling: Labelling | None, ctx: Context | None) -> Context:
+    return ctx or Context(labelling=labelling or Labelling())
+
+
+def optimise(
+    roots: Node | Iterable[Node],
+    labelling: Labelling | None = None,
+    passes: Sequence[Sequence[str]] = PIPELINE,
+    ctx: Context | None = None,
+) -> Node | tuple[Node, ...]:
+    """Run the passes in order; ``labelling`` declares which labels are normalised."""
+    ctx = _context(labelling, ctx)
+    single = isinstance(roots, Node)
+    out = (roots,) if single else tuple(roots)
+    for names in passes:
+        out = rewrite(out, rule_set(*names), ctx)
+    return out[0] if single else out
+
+
+def lower(
+    roots: Node | Iterable[Node],
+    names: Sequence[str] | None = None,
+    labelling: Labelling | None = None,
+    optimised: bool = True,
+    ctx: Context | None = None,
+) -> Circuit:
+    """An algebraic circuit for the formulas: optimised (unless ``optimised=False``), then
+    remaining aggregations expanded by enumeration and negations pushed to the leaves."""
+    ctx = _context(labelling, ctx)
+    roots = (roots,) if isinstance(roots, Node) else tuple(roots)
+    if optimised:
+        roots = optimise(roots, ctx=ctx)
+    roots = rewrite(roots, rule_set("simplify", "expand", "nnf") if optimised else rule_set("expand", "nnf"), ctx)
+    return Circuit(roots, names)
