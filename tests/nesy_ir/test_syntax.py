@@ -93,7 +93,7 @@ def test_fuzzy_alarm():
         "false@bool",
         "0.6@prob",
         "1.0@prob",
-        "inf@real",
+        "-2.5@real",
         "-inf@logprob",
         "-0.5@real",
         "1e-20@prob",

@@ -3,7 +3,9 @@
 from .algebra import Algebra, Carrier
 from .circuit import Circuit
 from .errors import NesyError
+from .evaluate import evaluate, evaluate_circuit
 from .labels import LabelFunction, Labelling
+from .model import Model
 from .nodes import Kind, Node, aggregate, apply, atom, const, transform
 from .registry import (
     algebras,
@@ -13,6 +15,8 @@ from .registry import (
     register_transformation,
     transformations,
 )
+from .rewrite import lower, optimise
+from .syntax import parse, to_text
 from .terms import TensorConst, Var
 from .transformation import Transformation
 
@@ -25,6 +29,7 @@ __all__ = [
     "Kind",
     "LabelFunction",
     "Labelling",
+    "Model",
     "NesyError",
     "Node",
     "TensorConst",
@@ -35,10 +40,16 @@ __all__ = [
     "apply",
     "atom",
     "const",
+    "evaluate",
+    "evaluate_circuit",
     "get_algebra",
     "get_transformation",
+    "lower",
+    "optimise",
+    "parse",
     "register_algebra",
     "register_transformation",
+    "to_text",
     "transform",
     "transformations",
 ]

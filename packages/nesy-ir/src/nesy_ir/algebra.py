@@ -34,7 +34,7 @@ class Carrier:
             if array.dtype != np.bool_:
                 array = array.astype(float)
                 if np.any(np.isnan(array)) or not np.all((array == 0) | (array == 1)):
-                    bad = array[~((array == 0) | (array == 1))].flat[0]
+                    bad = array[~((array == 0) | (array == 1))].flat[0].item()
                     raise ValueError(f"{bad!r} is not a truth value (0/1, False/True)")
                 array = array.astype(bool)
             return array
@@ -50,7 +50,7 @@ class Carrier:
             return "NaN"
         bad = (array < self.low) | (array > self.high)
         if np.any(bad):
-            return f"{array[bad].flat[0]!r}, outside the carrier {self.name}"
+            return f"{array[bad].flat[0].item()!r}, outside the carrier {self.name}"
         return None
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:

@@ -9,7 +9,8 @@ from .laws import SEMIRING
 
 UNIT = Carrier("[0, 1]", low=0.0, high=1.0)
 LOG_UNIT = Carrier("[-inf, 0]", low=-np.inf, high=0.0)
-REALS = Carrier("R", low=-np.inf, high=np.inf)
+_BIG = float(np.finfo(float).max)
+REALS = Carrier("R", low=-_BIG, high=_BIG)  # finite: inf * 0 would break the declared laws
 BOOLEANS = Carrier("{false, true}", boolean=True)
 
 _COMMON = frozenset(

@@ -47,7 +47,7 @@ class Circuit:
         names = tuple(names) if names is not None else tuple(f"root{i}" for i in range(len(roots)))
         if len(names) != len(roots):
             raise CircuitError(f"{len(roots)} roots but {len(names)} names")
-        for node in postorder(roots):
+        for node in reversed(postorder(roots)):  # outermost problem first
             problem = circuit_problem(node)
             if problem:
                 raise CircuitError(f"not a circuit: {problem}")

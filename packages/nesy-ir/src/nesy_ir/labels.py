@@ -84,7 +84,7 @@ class Labelling:
         base = self._values.get(slot_key(a.predicate, a.args))
         if base is None:
             raise LabelError(f"no label for atom {where}")
-        value = _checked(base, algebra, where)
+        value = _checked(base, algebra, f"{slot_key(a.predicate, a.args)}@{node.structure}")
         if rvalue is False:
             if algebra.neg is None:
                 raise LabelError(f"{where}: {node.structure} has no negation for the false label")

@@ -116,7 +116,11 @@ class Node:
         return to_text(self)
 
     def __repr__(self) -> str:
-        return f"<{self.kind.value}@{self.structure}: {self}>"
+        from .traverse import size
+
+        nodes, _ = size([self])
+        text = str(self) if nodes <= 64 else f"a DAG of {nodes} nodes"
+        return f"<{self.kind.value}@{self.structure}: {text}>"
 
 
 def _free_vars(kind: Kind, arg: Any, children: tuple[Node, ...]) -> frozenset[str]:
@@ -172,6 +176,8 @@ def apply(role: str, *children: Node) -> Node:
     """Apply the operation of ``role`` (plus, times, neg) of the children's structure."""
     if not children:
         raise ValueError(f"{role} needs at least one operand")
+    if len(children) == 1 and role != "neg":
+        return children[0]  # the n-ary (+) or (x) of one operand is that operand
     structures = {c.structure for c in children}
     if len(structures) > 1:
         a, b = sorted(structures)[:2]
