@@ -84,7 +84,7 @@ def random_3cnf(n: int, m: int, rng: np.random.Generator) -> list[list[tuple[int
     for _ in range(m):
         variables = rng.choice(n, size=3, replace=False)
         negated = rng.random(3) < 0.5
-        clauses.append([(int(v), bool(s)) for v, s in zip(variables, negated)])
+        clauses.append([(int(v), bool(s)) for v, s in zip(variables, negated, strict=True)])
     return clauses
 
 
@@ -164,7 +164,6 @@ def measure(formula: Node, labels: dict, env: dict | None) -> dict:
     row["nodes_x"] = row["nodes_before"] / row["nodes_after"]
     row["edges_x"] = row["edges_before"] / max(row["edges_after"], 1)
     row["eval_x"] = row["eval_before_s"] / row["eval_after_s"]
-    del before, after
     return row
 
 
@@ -212,7 +211,8 @@ def table(rows: list[dict]) -> str:
 
     def line(values):
         return "  ".join(
-            f"{v:{align}{w}}" for v, w, (_, _, align, _) in zip(values, widths, COLUMNS)
+            f"{v:{align}{w}}"
+            for v, w, (_, _, align, _) in zip(values, widths, COLUMNS, strict=True)
         ).rstrip()
 
     out = [line(heads), line("-" * w for w in widths)]
@@ -284,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t_start
 
     print(
-        f"Rewriting: circuit size and NumPy reference evaluation time, naive enumeration"
-        f" (lower(f, optimised=False)) vs the default pipeline (lower(f))"
+        "Rewriting: circuit size and NumPy reference evaluation time, naive enumeration"
+        " (lower(f, optimised=False)) vs the default pipeline (lower(f))"
     )
     print(
         f"cnf n=N: random 3-CNF, m = round(2.5 N) clauses, {args.instances} instances per N"

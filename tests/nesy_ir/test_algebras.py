@@ -11,7 +11,6 @@ inf * 0 and inf - inf are NaN.
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import pytest

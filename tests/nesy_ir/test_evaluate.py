@@ -46,15 +46,24 @@ def test_batched_labels_give_batched_values():
 
 
 @settings(max_examples=30)
-@given(st.lists(st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=1, max_size=3),
-                min_size=1, max_size=5))
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(0, 3), st.booleans()), min_size=1, max_size=3),
+        min_size=1,
+        max_size=5,
+    )
+)
 def test_model_counting_in_real(clauses):
     """sum over assignments of tau[bool->real](CNF) counts the models."""
     xs = [Var(f"X{i}") for i in range(4)]
     lits = [atom("a", (i,), "bool", x) for i, x in enumerate(xs)]
-    cnf = apply("times", *[
-        apply("plus", *[lits[v] if pos else ~lits[v] for v, pos in clause]) for clause in clauses
-    ])
+    cnf = apply(
+        "times",
+        *[
+            apply("plus", *[lits[v] if pos else ~lits[v] for v, pos in clause])
+            for clause in clauses
+        ],
+    )
     f = transform(cnf, "real")
     for x in xs:
         if x.name in f.free:
@@ -103,8 +112,14 @@ def test_regular_variable_aggregation():
     with pytest.raises(StructureMismatchError):
         parse("sum D in {0, 1, 2}: digit(img, D)@prob * weight(D)@real")
     g = parse("sum D in {0, 1, 2}: digit(img, D)@prob * good(D)@prob")
-    labels = {"digit(img,0)": 0.2, "digit(img,1)": 0.5, "digit(img,2)": 0.3,
-              "good(0)": 1.0, "good(1)": 0.0, "good(2)": 1.0}
+    labels = {
+        "digit(img,0)": 0.2,
+        "digit(img,1)": 0.5,
+        "digit(img,2)": 0.3,
+        "good(0)": 1.0,
+        "good(1)": 0.0,
+        "good(2)": 1.0,
+    }
     assert np.isclose(evaluate(g, labels), 0.5)
 
 

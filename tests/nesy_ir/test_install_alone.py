@@ -36,7 +36,9 @@ def test_nesy_ir_installs_and_imports_alone(tmp_path):
     python = env_dir / "bin" / "python"
     install = subprocess.run(
         [python, "-m", "pip", "install", "-qq", str(ROOT / "packages" / "nesy-ir")],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert install.returncode == 0, install.stderr
     run = subprocess.run([python, "-c", CHECK], capture_output=True, text=True, timeout=120)

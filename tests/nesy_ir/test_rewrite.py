@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from tests.nesy_ir.strategies import closed_formulas
 
 from nesy_ir import Labelling, Var, aggregate, atom, transform
 from nesy_ir.algebras import BUILTIN_ALGEBRAS
@@ -15,7 +16,6 @@ from nesy_ir.registry import get_algebra
 from nesy_ir.rewrite import Context, RuleSet, lower, optimise, rewrite, rule_sets
 from nesy_ir.syntax import parse, to_text
 from nesy_ir.traverse import size
-from tests.nesy_ir.strategies import closed_formulas
 
 STRUCTURES = [a.name for a in BUILTIN_ALGEBRAS]
 ALL_RULES = [r for rs in rule_sets().values() for r in rs.rules]
@@ -229,7 +229,9 @@ def brute_force_wmc(f, n, labels):
         body = body.children[0]
     total = 0.0
     for values in product((False, True), repeat=n):
-        total = total + evaluate(substitute(body, {f"X{i}": v for i, v in enumerate(values)}), labels)
+        total = total + evaluate(
+            substitute(body, {f"X{i}": v for i, v in enumerate(values)}), labels
+        )
     return total
 
 
@@ -253,5 +255,7 @@ def test_context_max_vars_limits_boolean_expansion():
     small = lower(f, ctx=Context(max_vars=3))  # Boolean part too large: enumeration instead
     big = lower(f)
     labels = Labelling({f"w{i}": 0.3 for i in range(6)})
-    assert np.allclose(evaluate_circuit(small, labels)["root0"], evaluate_circuit(big, labels)["root0"])
+    assert np.allclose(
+        evaluate_circuit(small, labels)["root0"], evaluate_circuit(big, labels)["root0"]
+    )
     assert small.stats()["nodes"] > big.stats()["nodes"]

@@ -47,8 +47,10 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"  {_stats(circuit)}")
     value = evaluate_circuit(circuit, labels, env)["root0"]
     oracle = evaluate(formula, labels, env)
-    print(f"Value at p_b = {p_b}, p_e = {p_e}: {float(value):.4f}"
-          f"  (enumeration of the formula: {float(oracle):.4f})")
+    print(
+        f"Value at p_b = {p_b}, p_e = {p_e}: {float(value):.4f}"
+        f"  (enumeration of the formula: {float(oracle):.4f})"
+    )
     print("The same knowledge under fuzzy semantics (direct evaluation):")
     for s in ("godel", "product", "lukasiewicz"):
         fuzzy = parse(ALARM_FUZZY.format(s=s))

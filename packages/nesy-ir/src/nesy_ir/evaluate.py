@@ -109,7 +109,9 @@ _MISSING = object()
 
 
 def evaluate_circuit(
-    circuit: Circuit, labels: Labelling | Mapping | None = None, env: Mapping[str, Any] | None = None
+    circuit: Circuit,
+    labels: Labelling | Mapping | None = None,
+    env: Mapping[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """The value of every root of ``circuit`` by name, computed once per node."""
     labels = as_labelling(labels)
@@ -123,4 +125,6 @@ def evaluate_circuit(
             value[id(n)] = _atom_value(n, env, labels, batch)
         else:
             value[id(n)] = _combine(n, [value[id(c)] for c in n.children])
-    return {name: np.asarray(value[id(r)]) for name, r in zip(circuit.names, circuit.roots)}
+    return {
+        name: np.asarray(value[id(r)]) for name, r in zip(circuit.names, circuit.roots, strict=True)
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from weakref import WeakValueDictionary
 
@@ -18,7 +18,7 @@ from .registry import get_algebra, get_transformation
 from .terms import BOOL_DOMAIN, Term, Var, check_term
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     ATOM = "atom"
     CONST = "const"
     APPLY = "apply"
@@ -176,8 +176,6 @@ def apply(role: str, *children: Node) -> Node:
     """Apply the operation of ``role`` (plus, times, neg) of the children's structure."""
     if not children:
         raise ValueError(f"{role} needs at least one operand")
-    if len(children) == 1 and role != "neg":
-        return children[0]  # the n-ary (+) or (x) of one operand is that operand
     structures = {c.structure for c in children}
     if len(structures) > 1:
         a, b = sorted(structures)[:2]
@@ -189,6 +187,8 @@ def apply(role: str, *children: Node) -> Node:
     get_algebra(structure).operation(role)
     if role == "neg" and len(children) != 1:
         raise UnknownOperationError(f"neg takes one operand, got {len(children)}")
+    if len(children) == 1 and role != "neg":
+        return children[0]  # the n-ary (+) or (x) of one operand is that operand
     return Node(Kind.APPLY, structure, role, tuple(children))
 
 

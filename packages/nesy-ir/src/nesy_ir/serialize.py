@@ -123,12 +123,14 @@ def _term(t: Any, where: str) -> Term:
         return Var(t["var"]) if "var" in t else TensorConst(t["tensor"])
     if type(t) in (str, int):
         return t
-    raise SerializationError(f"{where}: bad argument {t!r} (expected a string, an integer,"
-                             " {'var': name} or {'tensor': name})")
+    raise SerializationError(
+        f"{where}: bad argument {t!r} (expected a string, an integer,"
+        " {'var': name} or {'tensor': name})"
+    )
 
 
 def _prefixed(e: NesyError, prefix: str) -> NesyError:
-    same = type(e).__init__ is Exception.__init__
+    same = type(e).__init__ is Exception.__init__  # else it may not take a message alone
     return (type(e) if same else SerializationError)(f"{prefix}: {e}")
 
 
@@ -153,19 +155,23 @@ def _build(entry: Mapping, nid: Hashable, kids: list[Node]) -> Node:
                 domain = [_term(v, where) for v in domain]
             node = aggregate(_get(entry, "role", where), _get(entry, "var", where), domain, kids[0])
         elif (source := _get(entry, "source", where)) != kids[0].structure:
-            raise StructureMismatchError(f"transformation from {source!r} applied to a child"
-                                         f" of structure {kids[0].structure!r}")
+            raise StructureMismatchError(
+                f"transformation from {source!r} applied to a child"
+                f" of structure {kids[0].structure!r}"
+            )
         else:
             node = transform(kids[0], structure)
     except SerializationError:
         raise
     except NesyError as e:
         raise _prefixed(e, where) from None
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise SerializationError(f"{where}: {e}") from None
     if node.structure != structure:
-        raise StructureMismatchError(f"{where}: declared of structure {structure!r} but its"
-                                     f" children are of structure {node.structure!r}")
+        raise StructureMismatchError(
+            f"{where}: declared of structure {structure!r} but its"
+            f" children are of structure {node.structure!r}"
+        )
     return node
 
 
@@ -201,7 +207,7 @@ def decode(kind: Any, entries: Mapping[Hashable, Any], roots: Any, names: Any = 
                     raise SerializationError(f"node {nid}: child {c!r} does not exist")
                 if c in built and built[c] is None:
                     path = [n for n, _ in stack]
-                    cycle = " -> ".join(str(n) for n in path[path.index(c):] + [c])
+                    cycle = " -> ".join(str(n) for n in path[path.index(c) :] + [c])
                     raise CircuitError(f"cyclic circuit: node {cycle}")
                 if c not in built:
                     built[c] = None
@@ -219,8 +225,10 @@ def from_json(data: Any) -> Any:
     if (found := data.get("format") if isinstance(data, dict) else type(data).__name__) != FORMAT:
         raise SerializationError(f"not a nesy-ir document (format {found!r}, expected {FORMAT!r})")
     if (version := _get(data, "version", "document", "version")) > FORMAT_VERSION:
-        raise FormatVersionError(f"file written by nesy-ir format version {version}; this nesy-ir"
-                                 f" reads up to version {FORMAT_VERSION}: upgrade nesy-ir")
+        raise FormatVersionError(
+            f"file written by nesy-ir format version {version}; this nesy-ir"
+            f" reads up to version {FORMAT_VERSION}: upgrade nesy-ir"
+        )
     entries: dict[int, dict] = {}
     for i, entry in enumerate(_get(data, "nodes", "document", "list")):
         if not isinstance(entry, dict):

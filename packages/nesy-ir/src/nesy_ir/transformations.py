@@ -30,7 +30,9 @@ _LATTICE_LIFT = {"times": "always", "plus": "always", "neg": "always"}
 BUILTIN_TRANSFORMATIONS = (
     Transformation("bool", "prob", _indicator, _BOOLEAN_LIFT, True, "indicator: true -> 1"),
     Transformation("bool", "real", _indicator, _BOOLEAN_LIFT, True, "indicator: true -> 1"),
-    Transformation("bool", "logprob", _log_indicator, _BOOLEAN_LIFT, True, "true -> 0, false -> -inf"),
+    Transformation(
+        "bool", "logprob", _log_indicator, _BOOLEAN_LIFT, True, "true -> 0, false -> -inf"
+    ),
     Transformation("bool", "maxprod", _indicator, _LATTICE_LIFT, True, "indicator: true -> 1"),
     Transformation("bool", "godel", _indicator, _LATTICE_LIFT, True, "crisp truth values"),
     Transformation("bool", "lukasiewicz", _indicator, _LATTICE_LIFT, True, "crisp truth values"),

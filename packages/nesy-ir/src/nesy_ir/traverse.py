@@ -47,7 +47,8 @@ def substitute(node: Node, values: Mapping[str, Any]) -> Node:
         if n.kind is Kind.ATOM:
             a = n.arg
             args = tuple(
-                values[t.name] if isinstance(t, Var) and t.name in values and t.name not in bound
+                values[t.name]
+                if isinstance(t, Var) and t.name in values and t.name not in bound
                 else t
                 for t in a.args
             )

@@ -96,5 +96,9 @@ def lower(
     roots = (roots,) if isinstance(roots, Node) else tuple(roots)
     if optimised:
         roots = optimise(roots, ctx=ctx)
-    roots = rewrite(roots, rule_set("simplify", "expand", "nnf") if optimised else rule_set("expand", "nnf"), ctx)
+    roots = rewrite(
+        roots,
+        rule_set("simplify", "expand", "nnf") if optimised else rule_set("expand", "nnf"),
+        ctx,
+    )
     return Circuit(roots, names)
