@@ -6,10 +6,15 @@ root with ``python -m pytest``, which puts the root on ``sys.path``).
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 from hypothesis import strategies as st
 
-from nesy_ir import Node, Var, aggregate, apply, atom, const, transform
+from nesy_ir import Node, TensorConst, Var, aggregate, apply, atom, const, transform
+from nesy_ir.algebra import Algebra, Carrier
 from nesy_ir.algebras import BUILTIN_ALGEBRAS
+from nesy_ir.laws import SEMIRING
 from nesy_ir.registry import get_algebra, transformations
 
 #: The reification variables the random formulas use.
@@ -99,3 +104,80 @@ def close(node: Node) -> Node:
 def closed_formulas(structure: str = "prob", max_leaves: int = 8) -> st.SearchStrategy[Node]:
     """A random formula in ``structure`` with no free variables."""
     return formulas(structure, max_leaves).map(close)
+
+
+# --- formulas for serialisation and export round trips ------------------------------------
+
+SER_RVARS = ("X", "Y", "Z")
+DOMAIN = (0, 1, "two")  # the constants the regular variable N ranges over
+
+
+def _ser_leaves() -> st.SearchStrategy:
+    rvar = st.sampled_from(SER_RVARS)
+    return st.one_of(
+        rvar.map(lambda x: transform(atom("a", (), "bool", Var(x)), "prob")),
+        rvar.map(lambda x: atom("w", ("c",), "prob", Var(x))),
+        st.tuples(rvar, st.integers(-3, 3)).map(
+            lambda t: atom("digit", (TensorConst("img"), t[1], Var("N")), "prob", Var(t[0]))
+        ),
+        st.sampled_from([True, False, None]).map(lambda r: atom("e", ("k", 7), "prob", r)),
+        st.floats(0.0, 1.0).map(lambda v: const(v, "prob")),
+    )
+
+
+def _ser_aggregated(node):
+    """``node`` summed over one of its free variables (N over DOMAIN, the others over 'bool')."""
+    if not node.free:
+        return st.just(node)
+    return st.sampled_from(sorted(node.free)).map(
+        lambda v: aggregate("sum", v, DOMAIN if v == "N" else "bool", node)
+    )
+
+
+def _ser_extend(children):
+    operands = st.lists(children, min_size=2, max_size=3)
+    return st.one_of(
+        operands.map(lambda cs: apply("plus", *cs)),
+        operands.map(lambda cs: apply("times", *cs)),
+        children.map(lambda c: apply("neg", c)),
+        children.flatmap(_ser_aggregated),
+    )
+
+
+def serialisable_prob_formulas(max_leaves: int = 10) -> st.SearchStrategy:
+    """Random formulas in the probability semiring with atoms, constants and aggregations."""
+    return st.recursive(_ser_leaves(), _ser_extend, max_leaves=max_leaves)
+
+
+def _logprob_formulas() -> st.SearchStrategy:
+    """Prob formulas moved to logprob and combined with constants, -inf among them."""
+    constants = st.sampled_from([-math.inf, 0.0, -1.5]).map(lambda v: const(v, "logprob"))
+    return st.tuples(serialisable_prob_formulas(6), constants).map(
+        lambda t: transform(t[0], "logprob") + t[1]
+    )
+
+
+def serialisable_formulas() -> st.SearchStrategy:
+    """Formulas exercising every field a serialiser must keep: tensor constants, integer and
+    string arguments, regular-variable domains, constant reifications, infinities."""
+    return st.one_of(serialisable_prob_formulas(), _logprob_formulas())
+
+
+# --- a user-defined algebra ---------------------------------------------------------------
+
+
+def tropical(**changes) -> Algebra:
+    """The min-plus (tropical) semiring on [0, inf]."""
+    fields = dict(
+        name="tropical",
+        carrier=Carrier("[0, inf]", low=0.0, high=np.inf),
+        zero=np.inf,
+        one=0.0,
+        plus=np.minimum,
+        times=np.add,
+        neg=None,
+        aggregators={"min": "plus", "sum": "times"},
+        laws=SEMIRING | {"plus.idempotent", "plus.absorbing"},
+        description="min-plus semiring (shortest paths)",
+    )
+    return Algebra(**{**fields, **changes})

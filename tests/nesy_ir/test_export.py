@@ -9,6 +9,7 @@ import sys
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.nesy_ir.strategies import serialisable_formulas, serialisable_prob_formulas
 
 from nesy_ir import Circuit, Kind, TensorConst, Var, aggregate, apply, atom, const, transform
 from nesy_ir.errors import CircuitError, NesyError, StructureMismatchError
@@ -18,40 +19,12 @@ from nesy_ir.traverse import postorder, size
 
 nx = pytest.importorskip("networkx")
 
-RVARS = ("X", "Y")
-
-
-def formulas(max_leaves: int = 8) -> st.SearchStrategy:
-    """Random prob formulas: atoms under tau[bool->prob], weights, constants, +, *, ~, sums."""
-    rvar = st.sampled_from(RVARS)
-    leaves = st.one_of(
-        rvar.map(lambda x: transform(atom("a", (), "bool", Var(x)), "prob")),
-        rvar.map(lambda x: atom("w", ("c", 2, TensorConst("img")), "prob", Var(x))),
-        st.sampled_from([0.0, 0.5, 1.0]).map(lambda v: const(v, "prob")),
-    )
-
-    def summed(node):
-        if not node.free:
-            return st.just(node)
-        return st.sampled_from(sorted(node.free)).map(lambda v: aggregate("sum", v, "bool", node))
-
-    def extend(children):
-        operands = st.lists(children, min_size=2, max_size=3)
-        return st.one_of(
-            operands.map(lambda cs: apply("plus", *cs)),
-            operands.map(lambda cs: apply("times", *cs)),
-            children.map(lambda c: apply("neg", c)),
-            children.flatmap(summed),
-        )
-
-    return st.recursive(leaves, extend, max_leaves=max_leaves)
-
 
 def distinct_edges(roots) -> int:
     return len({(id(n), id(c)) for n in postorder(roots) for c in n.children})
 
 
-@given(formulas())
+@given(serialisable_formulas())
 def test_networkx_round_trip_is_identical(f):
     graph = to_networkx(f)
     assert isinstance(graph, nx.DiGraph)
@@ -74,7 +47,7 @@ def test_networkx_round_trip_is_identical(f):
         assert [order[c] for c in children] == list(dict.fromkeys(node.children))
 
 
-@given(st.lists(formulas(6), min_size=1, max_size=3))
+@given(st.lists(serialisable_prob_formulas(6), min_size=1, max_size=3))
 def test_networkx_round_trip_of_a_list(fs):
     graph = to_networkx(fs)
     back = from_networkx(graph)
@@ -201,7 +174,7 @@ def dot_lines(text):
     return nodes, edges
 
 
-@given(formulas())
+@given(serialisable_formulas())
 def test_dot_has_one_line_per_node_and_edge(f):
     nodes, edges = dot_lines(to_dot(f))
     assert (len(nodes), len(edges)) == size([f])

@@ -8,9 +8,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from tests.nesy_ir.strategies import tropical
 
 from nesy_ir import registry
-from nesy_ir.algebra import Algebra, Carrier
 from nesy_ir.algebras import BUILTIN_ALGEBRAS
 from nesy_ir.errors import UnknownStructureError, UnknownTransformationError
 from nesy_ir.laws import LAWS, NEEDS_NEGATION, SEMIRING
@@ -25,23 +25,6 @@ def private_registry(monkeypatch):
     monkeypatch.setattr(registry, "_ALGEBRAS", dict(registry._ALGEBRAS))
     monkeypatch.setattr(registry, "_TRANSFORMATIONS", dict(registry._TRANSFORMATIONS))
     monkeypatch.setattr(registry, "_LOADED_GROUPS", set(GROUPS))
-
-
-def tropical(**changes) -> Algebra:
-    """The min-plus (tropical) semiring on [0, inf]."""
-    fields = dict(
-        name="tropical",
-        carrier=Carrier("[0, inf]", low=0.0, high=np.inf),
-        zero=np.inf,
-        one=0.0,
-        plus=np.minimum,
-        times=np.add,
-        neg=None,
-        aggregators={"min": "plus", "sum": "times"},
-        laws=SEMIRING | {"plus.idempotent", "plus.absorbing"},
-        description="min-plus semiring (shortest paths)",
-    )
-    return Algebra(**{**fields, **changes})
 
 
 # --- lookups and registration ------------------------------------------------------------------

@@ -9,13 +9,13 @@ import random
 import tempfile
 from contextlib import contextmanager
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.nesy_ir.strategies import serialisable_formulas as formulas
+from tests.nesy_ir.strategies import tropical as tropical_algebra
 
 from nesy_ir import Circuit, TensorConst, Var, aggregate, apply, atom, const, registry, transform
-from nesy_ir.algebra import Algebra, Carrier
 from nesy_ir.errors import (
     CircuitError,
     FormatVersionError,
@@ -27,7 +27,6 @@ from nesy_ir.errors import (
     UnknownStructureError,
     UnknownTransformationError,
 )
-from nesy_ir.laws import SEMIRING
 from nesy_ir.serialize import (
     FORMAT,
     FORMAT_VERSION,
@@ -40,58 +39,6 @@ from nesy_ir.serialize import (
     to_json,
 )
 from nesy_ir.traverse import postorder
-
-# --- random formulas -----------------------------------------------------------------------------
-
-RVARS = ("X", "Y", "Z")
-DOMAIN = (0, 1, "two")  # the constants the regular variable N ranges over
-
-
-def _leaves() -> st.SearchStrategy:
-    rvar = st.sampled_from(RVARS)
-    return st.one_of(
-        rvar.map(lambda x: transform(atom("a", (), "bool", Var(x)), "prob")),
-        rvar.map(lambda x: atom("w", ("c",), "prob", Var(x))),
-        st.tuples(rvar, st.integers(-3, 3)).map(
-            lambda t: atom("digit", (TensorConst("img"), t[1], Var("N")), "prob", Var(t[0]))
-        ),
-        st.sampled_from([True, False, None]).map(lambda r: atom("e", ("k", 7), "prob", r)),
-        st.floats(0.0, 1.0).map(lambda v: const(v, "prob")),
-    )
-
-
-def _aggregated(node):
-    """``node`` summed over one of its free variables (N over DOMAIN, the others over 'bool')."""
-    if not node.free:
-        return st.just(node)
-    return st.sampled_from(sorted(node.free)).map(
-        lambda v: aggregate("sum", v, DOMAIN if v == "N" else "bool", node)
-    )
-
-
-def _extend(children):
-    operands = st.lists(children, min_size=2, max_size=3)
-    return st.one_of(
-        operands.map(lambda cs: apply("plus", *cs)),
-        operands.map(lambda cs: apply("times", *cs)),
-        children.map(lambda c: apply("neg", c)),
-        children.flatmap(_aggregated),
-    )
-
-
-def prob_formulas(max_leaves: int = 10) -> st.SearchStrategy:
-    """Random formulas in the probability semiring with atoms, constants and aggregations."""
-    return st.recursive(_leaves(), _extend, max_leaves=max_leaves)
-
-
-def logprob_formulas() -> st.SearchStrategy:
-    """Prob formulas moved to logprob and combined with constants, -inf among them."""
-    constants = st.sampled_from([-math.inf, 0.0, -1.5]).map(lambda v: const(v, "logprob"))
-    return st.tuples(prob_formulas(6), constants).map(lambda t: transform(t[0], "logprob") + t[1])
-
-
-def formulas() -> st.SearchStrategy:
-    return st.one_of(prob_formulas(), logprob_formulas())
 
 
 def _circuit_leaves() -> st.SearchStrategy:
@@ -227,18 +174,8 @@ def test_deep_graphs_do_not_overflow_the_stack():
 
 @contextmanager
 def tropical():
-    """A min-plus semiring on [0, inf] (its zero is +inf), registered for the duration."""
-    algebra = Algebra(
-        name="tropical",
-        carrier=Carrier("[0, inf]", low=0.0, high=np.inf),
-        zero=np.inf,
-        one=0.0,
-        plus=np.minimum,
-        times=np.add,
-        neg=None,
-        aggregators={"min": "plus", "sum": "times"},
-        laws=SEMIRING | {"plus.idempotent", "plus.absorbing"},
-    )
+    """The tropical semiring (its zero is +inf), registered for the duration."""
+    algebra = tropical_algebra()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(registry, "_ALGEBRAS", {**registry._ALGEBRAS, "tropical": algebra})
         yield

@@ -13,18 +13,9 @@ _BIG = float(np.finfo(float).max)
 REALS = Carrier("R", low=-_BIG, high=_BIG)  # finite: inf * 0 would break the declared laws
 BOOLEANS = Carrier("{false, true}", boolean=True)
 
-_COMMON = frozenset(
-    {
-        "plus.associative",
-        "plus.commutative",
-        "plus.neutral",
-        "times.associative",
-        "times.commutative",
-        "times.neutral",
-        "times.absorbing",
-        "neg.involutive",
-    }
-)
+# What every built-in satisfies: associative, commutative (+) and (x) with neutral elements,
+# zero absorbing (x), an involutive negation. Distributivity is declared where it holds.
+_COMMON = (SEMIRING - {"times.distributes"}) | {"neg.involutive"}
 
 
 def _complement(x):
