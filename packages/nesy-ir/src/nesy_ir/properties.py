@@ -68,11 +68,16 @@ def truth_tables(roots: list[Node], keys: list[Hashable]) -> list[np.ndarray]:
     return [value[r] for r in roots]
 
 
-def mutually_exclusive(a: Node, b: Node, max_vars: int = 16) -> bool | None:
-    """Whether Boolean formulas ``a`` and ``b`` are never true together (None: unknown)."""
+def mutually_exclusive(a: Node, b: Node, max_vars: int = 16, oracle=None) -> bool | None:
+    """Whether Boolean formulas ``a`` and ``b`` are never true together (None: unknown).
+
+    ``oracle(a, b)``, when given, is asked before enumerating (a knowledge compiler's check).
+    """
     la, lb = _conjuncts(a), _conjuncts(b)
     if any((key, not pol) in lb for key, pol in la):
         return True
+    if oracle is not None and (answer := oracle(a, b)) is not None:
+        return answer
     keys = bool_keys([a, b])
     if len(keys) > max_vars or not _quantifier_free([a, b]):
         return None
@@ -84,13 +89,13 @@ def _quantifier_free(roots: list[Node]) -> bool:
     return all(n.kind in (Kind.ATOM, Kind.CONST, Kind.APPLY) for n in postorder(roots))
 
 
-def deterministic(node: Node, max_vars: int = 16) -> bool | None:
+def deterministic(node: Node, max_vars: int = 16, oracle=None) -> bool | None:
     """Whether the operands of a Boolean (+) node are pairwise mutually exclusive."""
     result: bool | None = True
     cs = node.children
     for i in range(len(cs)):
         for j in range(i + 1, len(cs)):
-            ex = mutually_exclusive(cs[i], cs[j], max_vars)
+            ex = mutually_exclusive(cs[i], cs[j], max_vars, oracle)
             if ex is False:
                 return False
             if ex is None:
@@ -109,13 +114,13 @@ def decomposable(node: Node) -> bool:
     return True
 
 
-def is_ddnnf(root: Node, max_vars: int = 16) -> bool:
+def is_ddnnf(root: Node, max_vars: int = 16, oracle=None) -> bool:
     """Negations only on literals, every (x) decomposable, every (+) deterministic."""
     for n in postorder([root]):
         if n.is_op("neg") and literal(n) is None:
             return False
         if n.is_op("times") and not decomposable(n):
             return False
-        if n.is_op("plus") and deterministic(n, max_vars) is not True:
+        if n.is_op("plus") and deterministic(n, max_vars, oracle) is not True:
             return False
     return True

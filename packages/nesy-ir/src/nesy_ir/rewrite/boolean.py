@@ -97,7 +97,11 @@ def compile_under_transform(n: Node, ctx: Context) -> Node | None:
     child = n.children[0]
     if n.arg != "bool" or t.homomorphism.get("plus") != "deterministic":
         return None
-    if child.kind is not A or not _expandable(child, ctx) or is_ddnnf(child, ctx.max_vars):
+    if (
+        child.kind is not A
+        or not _expandable(child, ctx)
+        or is_ddnnf(child, ctx.max_vars, ctx.exclusive)
+    ):
         return None
     compiled = shannon(child)
     return None if compiled is child else n.with_children([compiled])

@@ -18,6 +18,10 @@ class Context:
 
     labelling: Labelling = field(default_factory=Labelling)
     max_vars: int = 16  # largest Boolean sub-formula expanded or checked by enumeration
+    #: An extra decision procedure for "never true together" of two Boolean formulas (True,
+    #: False, or None for unknown), e.g. a knowledge compiler's: consulted when the cheap checks
+    #: cannot decide, before enumeration.
+    exclusive: Callable[[Node, Node], bool | None] | None = None
 
     def normalised(self, predicate: str, structure: str) -> bool:
         return self.labelling.normalised(predicate, structure)

@@ -17,7 +17,7 @@ def _condition_holds(condition: str | None, node: Node, ctx: Context) -> bool:
     if condition == "always":
         return True
     if condition == "deterministic":
-        return node.structure == "bool" and deterministic(node, ctx.max_vars) is True
+        return node.structure == "bool" and deterministic(node, ctx.max_vars, ctx.exclusive) is True
     if condition == "decomposable":
         return decomposable(node)
     return False
