@@ -32,7 +32,11 @@ def constants(structure: str) -> st.SearchStrategy[Node]:
     if carrier.boolean:
         return st.booleans().map(lambda v: const(v, structure))
     low, high = carrier.low, carrier.high
-    specials = [v for v in (low, high, 0.0, 0.5, 1.0, 0.25) if low <= v <= high]
+    specials = [
+        v
+        for v in (low, high, 0.0, 0.5, 1.0, 0.25)
+        if low <= v <= high and (abs(v) < 1e300 or math.isinf(v))
+    ]
     # Finite values stay within +-700: beyond, exp underflows and log(1 - exp(a)) loses the
     # precision that the laws (involutive negation of logprob) are checked to.
     floats = st.floats(min_value=max(low, -700.0), max_value=min(high, 700.0), allow_nan=False)

@@ -9,7 +9,8 @@ def test_demo_prints_figure_4_and_the_value(capsys, tmp_path):
     dot = tmp_path / "alarm.dot"
     assert main(["demo", "--p-burglary", "0.5", "--p-earthquake", "0.2", "--dot", str(dot)]) == 0
     out = capsys.readouterr().out
-    assert "burglary(V)[true]@prob + earthquake(S)[true]@prob * burglary(V)[false]@prob" in out
+    assert "-> burglary(V)[true]@prob + earthquake(S)[true]@prob * burglary(V)[false]@prob" in out
+    assert "Circuit (Figure 4): burglary(V)[true]@prob + burglary(V)[false]@prob" in out
     assert "5 nodes, 4 edges, 3 leaves" in out
     assert "0.6000  (enumeration of the formula: 0.6000)" in out  # 0.5 + 0.5 * 0.2
     assert dot.read_text().startswith("digraph")

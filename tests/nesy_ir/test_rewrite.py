@@ -13,7 +13,7 @@ from nesy_ir.algebras import BUILTIN_ALGEBRAS
 from nesy_ir.circuit import Circuit
 from nesy_ir.evaluate import evaluate, evaluate_circuit
 from nesy_ir.registry import get_algebra
-from nesy_ir.rewrite import Context, RuleSet, lower, optimise, rewrite, rule_sets
+from nesy_ir.rewrite import STEPWISE, Context, RuleSet, lower, optimise, rewrite, rule_sets
 from nesy_ir.syntax import parse, to_text
 from nesy_ir.traverse import size
 
@@ -88,11 +88,18 @@ ALARM = (
 
 
 def test_alarm_rewrites_into_figure_4():
-    circuit = lower(parse(ALARM))
-    (root,) = circuit.roots
-    assert to_text(root) == (
-        "burglary(V)[true]@prob + earthquake(S)[true]@prob * burglary(V)[false]@prob"
+    """p_b + (1 - p_b) p_e: one (+), one (x), three leaves; by the default pipeline (one-step
+    weighted model counting) and by the step-by-step rules of source 003, sec. 6.3.1."""
+    b_true, b_false, e_true = (
+        parse(t)
+        for t in ("burglary(V)[true]@prob", "burglary(V)[false]@prob", "earthquake(S)[true]@prob")
     )
+    stepwise = optimise(parse(ALARM), passes=STEPWISE)
+    circuit = lower(parse(ALARM))
+    for root in (circuit.roots[0], stepwise):
+        assert root.is_op("plus") and len(root.children) == 2
+        single, product = sorted(root.children, key=lambda c: c.is_op("times"))
+        assert single is b_true and set(product.children) == {b_false, e_true}
     stats = circuit.stats()
     assert (stats["plus"], stats["times"], stats["leaves"]) == (1, 1, 3)
     labels = {"burglary(v)": [0.6, 0.1, 1.0], "earthquake(s)": [0.3, 0.5, 0.0]}

@@ -10,7 +10,7 @@ import numpy as np
 from .circuit import Circuit
 from .evaluate import evaluate, evaluate_circuit
 from .labels import Labelling
-from .rewrite import PIPELINE, lower, optimise
+from .rewrite import PIPELINE, STEPWISE, lower, optimise
 from .syntax import parse, to_text
 
 ALARM = """
@@ -35,14 +35,16 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"  formula : {to_text(formula)}")
     naive = lower(formula, optimised=False)
     print(f"  naive circuit (enumerate the 4 worlds): {_stats(naive)}")
-    print("Rewriting, pass by pass:")
+    print("Rewriting step by step (source 003, sec. 6.3.1), pass by pass:")
     current = formula
-    for names in PIPELINE:
+    for names in STEPWISE:
         nxt = optimise(current, labels, passes=[names])
         if nxt is not current:
             print(f"  [{' + '.join(names)}]\n    -> {to_text(nxt)}")
         current = nxt
     circuit = lower(formula, labelling=labels)
+    same = "the same circuit" if circuit.roots == (current,) else f"{to_text(circuit.roots[0])}"
+    print(f"Default pipeline {' -> '.join('+'.join(p) for p in PIPELINE)}: {same}")
     print(f"Circuit (Figure 4): {to_text(circuit.roots[0])}")
     print(f"  {_stats(circuit)}")
     value = evaluate_circuit(circuit, labels, env)["root0"]

@@ -1,10 +1,11 @@
 """Graph rewriting of formulas and circuits, gated by the laws each structure declares."""
 
 from .engine import Context, Rule, RuleSet, rewrite
-from .pipeline import PIPELINE, lower, optimise, register_rule_set, rule_set, rule_sets
+from .pipeline import PIPELINE, STEPWISE, lower, optimise, register_rule_set, rule_set, rule_sets
 
 __all__ = [
     "PIPELINE",
+    "STEPWISE",
     "Context",
     "Rule",
     "RuleSet",

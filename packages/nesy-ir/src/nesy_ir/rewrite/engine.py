@@ -33,7 +33,8 @@ class Rule:
 
     A rule matches nodes of ``kind`` (and ``role``, for applications and aggregations) whose
     structure declares every law in ``requires``; ``{role}`` in a law stands for the node's role.
-    ``doc`` is the rewrite in one line, ``lhs -> rhs``.
+    ``doc`` is the rewrite in one line, ``lhs -> rhs``. Rules are tried after the node's children
+    are rewritten, except those marked ``before_children``, which see the node as it came.
     """
 
     name: str
@@ -42,6 +43,7 @@ class Rule:
     role: str | None = None
     requires: tuple[str, ...] = ()
     doc: str = ""
+    before_children: bool = False  # try it before the children are rewritten (top-down)
 
     def applies(self, node: Node) -> bool:
         if self.role is not None and node.role != self.role:
@@ -86,9 +88,9 @@ def rewrite(
     active: dict[Node, str] = {}  # nodes being normalised -> the rule that moved them
     steps = 0
 
-    def first_match(node: Node) -> tuple[Rule, Node] | None:
+    def first_match(node: Node, before_children: bool) -> tuple[Rule, Node] | None:
         for rule in table.get(node.kind, ()):
-            if rule.applies(node):
+            if rule.before_children == before_children and rule.applies(node):
                 out = rule.fn(node, ctx)
                 if out is not None and out is not node:
                     return rule, out
@@ -104,8 +106,12 @@ def rewrite(
                 f"rule {active[node]!r} rewrote a node back into an earlier form: {node}"
             )
         active[node] = ""
-        current = node.with_children(normal(c) for c in node.children)
-        match = first_match(current)
+        match = first_match(node, True)
+        if match is None:
+            current = node.with_children(normal(c) for c in node.children)
+            match = first_match(current, False)
+        else:
+            current = node
         if match is not None:
             rule, out = match
             steps += 1

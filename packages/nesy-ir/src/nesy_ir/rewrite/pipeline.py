@@ -13,20 +13,27 @@ from .boolean import BOOLEAN
 from .engine import Context, RuleSet, rewrite
 from .push import PUSH
 from .simplify import FACTOR, NNF, SIMPLIFY
+from .wmc import WMC
 
 _RULE_SETS: dict[str, RuleSet] = {
-    s.name: s for s in (SIMPLIFY, NNF, BOOLEAN, PUSH, AGGREGATE, FACTOR, EXPAND)
+    s.name: s for s in (SIMPLIFY, NNF, BOOLEAN, WMC, PUSH, AGGREGATE, FACTOR, EXPAND)
 }
 _plugins_loaded = False
 
 #: The default passes, in order: each pass rewrites to a fixpoint with the union of its sets.
+#: ``wmc`` resolves a whole chain of aggregations over a d-DNNF at once; where it does not apply,
+#: ``push`` and ``aggregate`` do the same step by step (source 003, sec. 6.3.1).
 PIPELINE: tuple[tuple[str, ...], ...] = (
     ("simplify",),
     ("simplify", "nnf", "boolean"),
-    ("simplify", "push"),
+    ("simplify", "wmc", "push"),
     ("simplify", "aggregate"),
     ("simplify", "factor"),
 )
+
+
+#: The step-by-step passes of source 003, sec. 6.3.1 (no one-step WMC), shown by ``nesy demo``.
+STEPWISE: tuple[tuple[str, ...], ...] = tuple(tuple(s for s in p if s != "wmc") for p in PIPELINE)
 
 
 def register_rule_set(rules: RuleSet, *, replace: bool = False) -> RuleSet:

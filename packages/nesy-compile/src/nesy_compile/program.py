@@ -1,0 +1,594 @@
+"""Logic programs in a DeepProbLog-style language: the AST and its parser.
+
+:func:`parse_program` reads text with a hand-written tokenizer and an operator-precedence
+(recursive-descent) parser into immutable dataclasses. Bodies with ``;`` are expanded into several
+clauses; a probabilistic rule or annotated disjunction whose body has ``;`` gets a helper predicate
+``_body{n}`` over all the clause's variables, so that it stays one probabilistic choice (as in
+ProbLog). ``parse_program(str(p)) == p`` holds (locations are not compared).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import NamedTuple
+
+from nesy_ir.errors import NesySyntaxError
+
+__all__ = [
+    "BUILTINS",
+    "AnnotatedDisjunction",
+    "Clause",
+    "Float",
+    "Int",
+    "Location",
+    "Neg",
+    "NeuralPredicate",
+    "Program",
+    "Query",
+    "Struct",
+    "Var",
+    "is_builtin",
+    "load_program",
+    "parse_program",
+    "parse_term",
+    "quote_name",
+    "variables",
+]
+
+
+# --- AST -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Var:
+    """A logic variable (name starts with a capital or ``_``)."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A constant (no args), a compound term or an atom ``functor(args...)``."""
+
+    functor: str
+    args: tuple[Term, ...] = ()
+
+    @property
+    def indicator(self) -> tuple[str, int]:
+        """``(functor, arity)``: the predicate of an atom."""
+        return self.functor, len(self.args)
+
+    def __str__(self) -> str:
+        return _text(self, nested=False)
+
+
+@dataclass(frozen=True)
+class Int:
+    value: int
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True)
+class Float:
+    value: float
+
+    def __str__(self) -> str:
+        return repr(self.value)
+
+
+Term = Var | Struct | Int | Float
+
+
+@dataclass(frozen=True)
+class Neg:
+    """A negated body literal ``\\+ atom`` (negation as failure)."""
+
+    atom: Struct
+
+    def __str__(self) -> str:
+        return f"\\+ {_text(self.atom, nested=True)}"
+
+
+Literal = Struct | Neg
+
+
+@dataclass(frozen=True)
+class Location:
+    source: str = "<program>"
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}:{self.column}"
+
+
+NOWHERE = Location("<python>", 0, 0)
+
+
+def _clause_text(head: str, body: tuple[Literal, ...]) -> str:
+    return head + (" :- " + ", ".join(str(b) for b in body) if body else "") + "."
+
+
+@dataclass(frozen=True)
+class Clause:
+    """``head :- body.``; ``probability`` set for ``p::head :- body.`` (a probabilistic fact when
+    the body is empty)."""
+
+    head: Struct
+    body: tuple[Literal, ...] = ()
+    probability: float | None = None
+    location: Location = field(default=NOWHERE, compare=False)
+
+    def __str__(self) -> str:
+        prob = "" if self.probability is None else f"{self.probability!r}::"
+        return _clause_text(prob + str(self.head), self.body)
+
+
+@dataclass(frozen=True)
+class AnnotatedDisjunction:
+    """``p1::h1; ...; pk::hk :- body.``: at most one head is chosen, with probability p_i."""
+
+    heads: tuple[Struct, ...]
+    probabilities: tuple[float, ...]
+    body: tuple[Literal, ...] = ()
+    location: Location = field(default=NOWHERE, compare=False)
+
+    def __str__(self) -> str:
+        heads = "; ".join(
+            f"{p!r}::{h}" for p, h in zip(self.probabilities, self.heads, strict=True)
+        )
+        return _clause_text(heads, self.body)
+
+
+@dataclass(frozen=True)
+class NeuralPredicate:
+    """``nn(net, [X1..Xn], Y, [d1..dm]) :: head.``: network ``net`` on the inputs gives a
+    distribution over the values of ``Y``."""
+
+    net: str
+    inputs: tuple[Term, ...]
+    output: Var
+    domain: tuple[Term, ...]
+    head: Struct
+    location: Location = field(default=NOWHERE, compare=False)
+
+    def __str__(self) -> str:
+        ins = ",".join(_text(t, True) for t in self.inputs)
+        dom = ",".join(_text(t, True) for t in self.domain)
+        return f"nn({quote_name(self.net)},[{ins}],{self.output},[{dom}]) :: {self.head}."
+
+
+@dataclass(frozen=True)
+class Query:
+    """``query(atom).``"""
+
+    atom: Struct
+    location: Location = field(default=NOWHERE, compare=False)
+
+    def __str__(self) -> str:
+        return f"query({_text(self.atom, True)})."
+
+
+@dataclass(frozen=True)
+class Program:
+    clauses: tuple[Clause, ...] = ()
+    disjunctions: tuple[AnnotatedDisjunction, ...] = ()
+    neural: tuple[NeuralPredicate, ...] = ()
+    queries: tuple[Query, ...] = ()
+    source: str = field(default="<program>", compare=False)
+
+    def __str__(self) -> str:
+        parts = (*self.clauses, *self.disjunctions, *self.neural, *self.queries)
+        return "".join(f"{s}\n" for s in parts)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+COMPARISONS = frozenset({"<", "=<", ">", ">=", "=:=", "=\\=", "=", "\\=", "==", "\\==", "is"})
+ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "mod"})
+BUILTINS = frozenset({(op, 2) for op in COMPARISONS} | {("true", 0), ("fail", 0), ("false", 0)})
+
+
+def is_builtin(atom: Struct) -> bool:
+    """Whether ``atom`` is evaluated by the grounder (comparison, ``is``, ``true``, ``fail``)."""
+    return atom.indicator in BUILTINS
+
+
+def variables(*items: Term | Literal) -> list[Var]:
+    """The distinct variables of ``items`` in order of first occurrence."""
+    seen: dict[Var, None] = {}
+
+    def walk(t: Term | Literal) -> None:
+        if isinstance(t, Var):
+            seen.setdefault(t)
+        elif isinstance(t, Neg):
+            walk(t.atom)
+        elif isinstance(t, Struct):
+            for a in t.args:
+                walk(a)
+
+    for item in items:
+        walk(item)
+    return list(seen)
+
+
+_PLAIN_NAME = re.compile(r"[a-z][A-Za-z0-9_]*\Z")
+
+
+def quote_name(name: str) -> str:
+    """``name`` as it is written in a program: quoted unless a plain lowercase identifier."""
+    if _PLAIN_NAME.match(name) or name == "[]":
+        return name
+    return "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _text(t: Term, nested: bool) -> str:
+    if not isinstance(t, Struct):
+        return str(t)
+    f, args = t.functor, t.args
+    if f == "." and len(args) == 2:
+        items, tail = [], t
+        while isinstance(tail, Struct) and tail.functor == "." and len(tail.args) == 2:
+            items.append(_text(tail.args[0], True))
+            tail = tail.args[1]
+        rest = "" if tail == Struct("[]") else "|" + _text(tail, True)
+        return "[" + ",".join(items) + rest + "]"
+    if len(args) == 2 and (f in ARITHMETIC or f in COMPARISONS):
+        sep = f" {f} " if f in COMPARISONS or f == "mod" else f
+        inner = _text(args[0], True) + sep + _text(args[1], True)
+        return f"({inner})" if nested or f in ARITHMETIC else inner
+    if not args:
+        return quote_name(f)
+    return quote_name(f) + "(" + ",".join(_text(a, True) for a in args) + ")"
+
+
+# --- tokenizer -------------------------------------------------------------------------------
+_TOKEN = re.compile(
+    r"(?P<skip>\s+|%[^\n]*|/\*.*?\*/)"
+    r"|(?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)"
+    r"|(?P<int>\d+)"
+    r"|(?P<var>[A-Z_][A-Za-z0-9_]*)"
+    r"|(?P<name>[a-z][A-Za-z0-9_]*)"
+    r"|(?P<qname>'(?:[^'\\\n]|\\.|'')*')"
+    r"|(?P<op>:-|::|\\\+|=:=|=\\=|\\==|\\=|==|=<|>=|//|[-+*/<>=(),;|\[\]])"
+    r"|(?P<end>\.)",
+    re.DOTALL,
+)
+
+# infix operator -> (priority, type); prefix operator -> priority (type fy)
+_INFIX = {
+    ";": (1100, "xfy"),
+    ",": (1000, "xfy"),
+    **{op: (700, "xfx") for op in COMPARISONS},
+    "+": (500, "yfx"),
+    "-": (500, "yfx"),
+    "*": (400, "yfx"),
+    "/": (400, "yfx"),
+    "//": (400, "yfx"),
+    "mod": (400, "yfx"),
+}
+_PREFIX = {"\\+": 900, "-": 200}
+
+
+class _Token(NamedTuple):
+    kind: str  # int float var name qname op end eof
+    text: str
+    pos: int
+    endpos: int
+
+
+def _describe(tok: _Token) -> str:
+    return "end of text" if tok.kind == "eof" else repr(tok.text)
+
+
+class _Parser:
+    """Recursive descent over the token list; terms by operator precedence."""
+
+    def __init__(self, text: str, source: str):
+        self.text, self.source, self.i = text, source, 0
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.tokens: list[_Token] = []
+        self.anonymous = 0
+        self.helpers = 0
+        pos = 0
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if m is None:
+                what = "unterminated quoted atom" if text[pos] == "'" else "unexpected character"
+                raise self.error(f"{what} {text[pos]!r}", pos)
+            if m.lastgroup != "skip":
+                self.tokens.append(_Token(m.lastgroup or "", m[0], pos, m.end()))
+            pos = m.end()
+        self.tokens.append(_Token("eof", "", len(text), len(text)))
+
+    # --- helpers -----------------------------------------------------------------------------
+    def where(self, pos: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.line_starts, pos)
+        return line, pos - self.line_starts[line - 1] + 1
+
+    def location(self, tok: _Token) -> Location:
+        return Location(self.source, *self.where(tok.pos))
+
+    def error(self, message: str, at: _Token | int) -> NesySyntaxError:
+        pos = at if isinstance(at, int) else at.pos
+        return NesySyntaxError(message, self.text, *self.where(pos), self.source)
+
+    def peek(self, k: int = 0) -> _Token:
+        return self.tokens[min(self.i + k, len(self.tokens) - 1)]
+
+    def next(self) -> _Token:
+        tok = self.peek()
+        self.i = min(self.i + 1, len(self.tokens) - 1)
+        return tok
+
+    def at(self, text: str, k: int = 0) -> bool:
+        tok = self.peek(k)
+        return tok.kind == "op" and tok.text == text
+
+    def close(self, closer: str, opener: _Token) -> None:
+        if self.at(closer):
+            self.next()
+            return
+        tok = self.peek()
+        line, col = self.where(opener.pos)
+        raise self.error(
+            f"unbalanced parenthesis: expected {closer!r} to close the {opener.text!r} at"
+            f" {line}:{col}, found {_describe(tok)}",
+            tok,
+        )
+
+    # --- terms -------------------------------------------------------------------------------
+    def term(self, max_priority: int) -> Term:
+        left, priority = self.primary(max_priority)
+        while True:
+            tok = self.peek()
+            spec = _INFIX.get(tok.text) if tok.kind in ("op", "name") else None
+            if spec is None or spec[0] > max_priority:
+                return left
+            p, kind = spec
+            if priority > (p - 1 if kind[0] == "x" else p):
+                return left
+            self.next()
+            right = self.term(p - 1 if kind[2] == "x" else p)
+            left, priority = Struct(tok.text, (left, right)), p
+
+    def primary(self, max_priority: int) -> tuple[Term, int]:
+        tok = self.next()
+        if tok.kind == "int":
+            return Int(int(tok.text)), 0
+        if tok.kind == "float":
+            return Float(float(tok.text)), 0
+        if tok.kind == "var":
+            if tok.text == "_":
+                self.anonymous += 1
+                return Var(f"_{self.anonymous}"), 0
+            return Var(tok.text), 0
+        if tok.kind in ("name", "qname"):
+            name = tok.text if tok.kind == "name" else _unquote(tok.text)
+            if self.at("(") and self.peek().pos == tok.endpos:
+                opener = self.next()
+                args = [self.term(999)]
+                while self.at(","):
+                    self.next()
+                    args.append(self.term(999))
+                self.close(")", opener)
+                return Struct(name, tuple(args)), 0
+            return Struct(name), 0
+        if tok.kind == "op" and tok.text == "(":
+            inner = self.term(1200)
+            self.close(")", tok)
+            return inner, 0
+        if tok.kind == "op" and tok.text == "[":
+            return self.list_rest(tok), 0
+        if tok.kind == "op" and tok.text in _PREFIX:
+            nxt = self.peek()
+            if tok.text == "-" and nxt.kind in ("int", "float") and nxt.pos == tok.endpos:
+                self.next()
+                return (Int(-int(nxt.text)) if nxt.kind == "int" else Float(-float(nxt.text))), 0
+            p = _PREFIX[tok.text]
+            if p <= max_priority:
+                return Struct(tok.text, (self.term(p),)), p
+        raise self.error(f"unexpected {_describe(tok)}", tok)
+
+    def list_rest(self, opener: _Token) -> Term:
+        if self.at("]"):
+            self.next()
+            return Struct("[]")
+        items = [self.term(999)]
+        while self.at(","):
+            self.next()
+            items.append(self.term(999))
+        tail: Term = Struct("[]")
+        if self.at("|"):
+            self.next()
+            tail = self.term(999)
+        self.close("]", opener)
+        for item in reversed(items):
+            tail = Struct(".", (item, tail))
+        return tail
+
+    # --- statements --------------------------------------------------------------------------
+    def program(self) -> Program:
+        self.clauses: list[Clause] = []
+        self.ads: list[AnnotatedDisjunction] = []
+        self.neural: list[NeuralPredicate] = []
+        self.queries: list[Query] = []
+        while self.peek().kind != "eof":
+            self.statement()
+        return Program(
+            tuple(self.clauses),
+            tuple(self.ads),
+            tuple(self.neural),
+            tuple(self.queries),
+            self.source,
+        )
+
+    def end(self) -> None:
+        tok = self.peek()
+        if tok.kind == "end":
+            self.next()
+            return
+        if tok.kind == "op" and tok.text in ")]":
+            raise self.error(f"unbalanced parenthesis: unexpected {tok.text!r}", tok)
+        after = self.tokens[self.i - 1].endpos if self.i else 0
+        raise self.error(f"missing '.' at the end of the clause (found {_describe(tok)})", after)
+
+    def head_item(self) -> tuple[float | None, Struct, _Token, Struct | None]:
+        """``p::atom``, ``nn(...)::atom`` or ``atom``: (probability, atom, first token, nn spec)."""
+        tok = self.peek()
+        if tok.kind == "op" and tok.text == ":-":
+            raise self.error("directives (':- ...') are not supported", tok)
+        signed = self.at("-") and self.peek(1).kind in ("int", "float")
+        if self.at("::", 2 if signed else 1) and (signed or tok.kind in ("int", "float")):
+            value = float(self.term(0).value)  # type: ignore[union-attr]
+            if not 0.0 <= value <= 1.0:
+                raise self.error(f"probability {value} is not in [0, 1]", tok)
+            self.next()
+            return value, self.atom(self.peek()), tok, None
+        term = self.term(999)
+        if self.at("::"):
+            if not (isinstance(term, Struct) and term.functor == "nn"):
+                raise self.error("expected a probability or nn(...) before '::'", tok)
+            self.next()
+            return None, self.atom(self.peek()), tok, term
+        return None, self.checked_head(term, tok), tok, None
+
+    def atom(self, tok: _Token) -> Struct:
+        return self.checked_head(self.term(999), tok)
+
+    def checked_head(self, term: Term, tok: _Token) -> Struct:
+        if not isinstance(term, Struct):
+            raise self.error(f"a clause head must be an atom, found {_describe(tok)}", tok)
+        if is_builtin(term):
+            name, arity = term.indicator
+            raise self.error(f"cannot define the built-in {name}/{arity}", tok)
+        return term
+
+    def statement(self) -> None:
+        start = self.peek()
+        loc = self.location(start)
+        items = [self.head_item()]
+        while self.at(";"):
+            self.next()
+            items.append(self.head_item())
+        bodies: list[tuple[Literal, ...]] = [()]
+        if self.at(":-"):
+            body_tok = self.next()
+            bodies = self.dnf(self.term(1200), body_tok)
+        self.end()
+        prob, head, tok, nn = items[0]
+        if len(items) > 1:
+            probs = []
+            for p, _, t, _ in items:
+                if p is None:
+                    raise self.error("each head of an annotated disjunction needs a probability", t)
+                probs.append(p)
+            if sum(probs) > 1.0 + 1e-9:
+                raise self.error(
+                    f"the probabilities of the disjunction sum to {sum(probs):g} > 1", start
+                )
+            heads = tuple(h for _, h, _, _ in items)
+            body = self.single_body(bodies, heads, loc)
+            self.ads.append(AnnotatedDisjunction(heads, tuple(probs), body, loc))
+        elif nn is not None:
+            if bodies != [()]:
+                raise self.error("a neural predicate declaration has no body", start)
+            self.neural.append(self.neural_predicate(nn, head, tok, loc))
+        elif prob is not None:
+            self.clauses.append(Clause(head, self.single_body(bodies, (head,), loc), prob, loc))
+        elif head.indicator == ("query", 1):
+            if bodies != [()]:
+                raise self.error("query/1 takes no body", start)
+            self.queries.append(Query(self.checked_head(head.args[0], tok), loc))
+        else:
+            self.clauses.extend(Clause(head, b, None, loc) for b in bodies)
+
+    def single_body(
+        self, bodies: list[tuple[Literal, ...]], heads: tuple[Struct, ...], loc: Location
+    ) -> tuple[Literal, ...]:
+        """One conjunction; a disjunctive body becomes a helper predicate over all variables."""
+        if len(bodies) == 1:
+            return bodies[0]
+        literals = [lit for b in bodies for lit in b]
+        helper = Struct(f"_body{self.helpers}", tuple(variables(*heads, *literals)))
+        self.helpers += 1
+        self.clauses.extend(Clause(helper, b, None, loc) for b in bodies)
+        return (helper,)
+
+    def dnf(self, t: Term, tok: _Token) -> list[tuple[Literal, ...]]:
+        """The body ``t`` as a disjunction of conjunctions of literals."""
+        if isinstance(t, Struct) and t.indicator == (",", 2):
+            return [a + b for a, b in product(self.dnf(t.args[0], tok), self.dnf(t.args[1], tok))]
+        if isinstance(t, Struct) and t.indicator == (";", 2):
+            return self.dnf(t.args[0], tok) + self.dnf(t.args[1], tok)
+        if isinstance(t, Struct) and t.indicator == ("\\+", 1):
+            inner = self.dnf(t.args[0], tok)
+            if any(len(c) != 1 for c in inner):
+                raise self.error(
+                    "\\+ of a conjunction is not supported: define a helper predicate", tok
+                )
+            return [tuple(c[0].atom if isinstance(c[0], Neg) else Neg(c[0]) for c in inner)]
+        if not isinstance(t, Struct):
+            raise self.error(f"{t} is not a goal", tok)
+        return [(t,)]
+
+    def neural_predicate(
+        self, spec: Struct, head: Struct, tok: _Token, loc: Location
+    ) -> NeuralPredicate:
+        if len(spec.args) != 4:
+            raise self.error("expected nn(Net, [Inputs...], Output, [Values...])", tok)
+        net, inputs, output, domain = spec.args
+        if not (isinstance(net, Struct) and not net.args):
+            raise self.error(f"the network name {net} must be a constant", tok)
+        ins, dom = _proper_list(inputs), _proper_list(domain)
+        if ins is None or dom is None:
+            raise self.error("the inputs and values of nn(...) must be lists", tok)
+        if not isinstance(output, Var):
+            raise self.error(f"the output {output} of nn(...) must be a variable", tok)
+        if variables(*dom):
+            raise self.error("the values of nn(...) must be ground", tok)
+        extra = [v for v in variables(head) if v not in set(variables(*ins, output))]
+        if output not in variables(head) or extra:
+            raise self.error(f"the head {head} must use the inputs and output of nn(...)", tok)
+        return NeuralPredicate(net.functor, tuple(ins), output, tuple(dom), head, loc)
+
+
+def _unquote(text: str) -> str:
+    body = text[1:-1].replace("''", "'")
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m[1], m[1]), body)
+
+
+def _proper_list(t: Term) -> list[Term] | None:
+    items = []
+    while isinstance(t, Struct) and t.functor == "." and len(t.args) == 2:
+        items.append(t.args[0])
+        t = t.args[1]
+    return items if t == Struct("[]") else None
+
+
+# --- public entry points ---------------------------------------------------------------------
+def parse_program(text: str, source: str = "<program>") -> Program:
+    """Parse a program; a :class:`NesySyntaxError` gives ``source:line:column``."""
+    return _Parser(text, source).program()
+
+
+def load_program(path: str | Path) -> Program:
+    """Parse the program in the file ``path``."""
+    return parse_program(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+def parse_term(text: str, source: str = "<term>") -> Term:
+    """Parse one term, e.g. a query ``addition([tensor(a)], [tensor(b)], Z)``."""
+    parser = _Parser(text, source)
+    term = parser.term(1200)
+    if parser.peek().kind == "end":
+        parser.next()
+    if parser.peek().kind != "eof":
+        raise parser.error(f"unexpected {_describe(parser.peek())} after the term", parser.peek())
+    return term

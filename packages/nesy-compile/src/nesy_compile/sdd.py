@@ -1,0 +1,207 @@
+"""The bridge between nesy-ir Boolean formulas and PySDD: compile, read back, decide exclusivity.
+
+One :class:`SddBridge` owns one SDD manager whose variables 1..n stand for an ordered list of
+Boolean keys (:func:`nesy_ir.properties.bool_key`: the reification variable ``"X"`` of an atom
+``a[X]@bool``, or a plain Boolean atom itself). ``to_sdd`` compiles a quantifier-free Boolean
+formula bottom-up; ``to_ir`` reads an SDD back as an IR d-DNNF (decision nodes become
+deterministic (+) over decomposable (x)); ``exclusive`` is the determinism oracle for
+:class:`nesy_ir.rewrite.Context`. The manager runs without garbage collection and minimisation
+(``auto_gc_and_minimize=False``), so every SDD node stays valid for the bridge's lifetime.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Iterable
+
+from nesy_ir.errors import NesyError
+from nesy_ir.nodes import Kind, Node
+from nesy_ir.properties import bool_key, bool_keys
+from nesy_ir.terms import BOOL_DOMAIN
+
+try:
+    from pysdd.sdd import SddManager, SddNode, Vtree
+except ImportError as e:  # pragma: no cover - pysdd is a dependency of nesy-compile
+    raise ImportError(f"{e}: knowledge compilation needs: pip install nesy-compile") from None
+
+VTREES = ("balanced", "right", "left", "vertical", "random")
+TRUE, FALSE = Node(Kind.CONST, "bool", True), Node(Kind.CONST, "bool", False)
+
+
+class CompileBudgetError(NesyError):
+    """Knowledge compilation ran past its time or size budget."""
+
+
+class SddBridge:
+    """One SDD manager over ``keys`` (Boolean keys, or Boolean atoms whose keys are taken).
+
+    ``vtree`` is a PySDD vtree type over the keys in the given order. ``time_budget_s`` and
+    ``size_budget`` (the manager's SDD size, summed over all its nodes) bound each ``to_sdd``
+    call; they are checked between apply operations.
+    """
+
+    def __init__(
+        self,
+        keys: Iterable[Hashable],
+        vtree: str = "balanced",
+        time_budget_s: float | None = None,
+        size_budget: int | None = None,
+    ):
+        if vtree not in VTREES:
+            raise NesyError(f"unknown vtree {vtree!r} (known: {', '.join(VTREES)})")
+        self.keys: list[Hashable] = []
+        self._atoms: dict[Hashable, Node] = {}  # key -> the atom to_ir writes for it
+        for k in keys:
+            if isinstance(k, Node) and k.kind is Kind.ATOM:
+                k, atom = bool_key(k), k
+                self._atoms.setdefault(k, atom)
+            self.keys.append(k)
+        self.index = {k: i for i, k in enumerate(self.keys, start=1)}
+        if len(self.index) != len(self.keys):
+            raise ValueError("the Boolean keys of an SddBridge must be distinct")
+        n = max(1, len(self.keys))
+        self.manager = SddManager.from_vtree(Vtree(n, list(range(1, n + 1)), vtree))
+        self.time_budget_s, self.size_budget = time_budget_s, size_budget
+        self._sdd: dict[Node, SddNode] = {}  # IR node -> its SDD (compiled or read back)
+        self._ir: dict[int, Node] = {}  # SDD node id -> IR node
+        self._prime: dict[Node, SddNode] = {}  # IR of a decision element -> the element's prime
+
+    # --- IR -> SDD ------------------------------------------------------------------------------
+    def to_sdd(self, node: Node) -> SddNode:
+        """The SDD of the quantifier-free Boolean formula ``node`` (bottom-up apply, memoised)."""
+        return self._build(node, budget=True)
+
+    def _build(self, root: Node, budget: bool) -> SddNode:
+        mgr, memo = self.manager, self._sdd
+        start, applies = time.perf_counter(), 0
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node in memo:
+                continue
+            if not expanded:
+                self._check_kind(node)
+                stack.append((node, True))
+                stack.extend((c, False) for c in node.children if c not in memo)
+                continue
+            if node.kind is Kind.CONST:
+                out = mgr.true() if node.arg else mgr.false()
+            elif node.kind is Kind.ATOM:
+                out = self._atom_sdd(node)
+            elif node.arg == "neg":
+                out = mgr.negate(memo[node.children[0]])
+            else:
+                op = mgr.disjoin if node.arg == "plus" else mgr.conjoin
+                parts = [memo[c] for c in node.children]
+                out = parts[0]
+                for p in parts[1:]:
+                    out = op(out, p)
+                    applies += 1
+                    if budget:
+                        self._check_budget(start, applies)
+            memo[node] = out
+        return memo[root]
+
+    def _check_kind(self, node: Node) -> None:
+        if node.structure != BOOL_DOMAIN or node.kind not in (Kind.ATOM, Kind.CONST, Kind.APPLY):
+            raise NesyError(f"not a quantifier-free Boolean formula: {node!r}")
+
+    def _atom_sdd(self, node: Node) -> SddNode:
+        rvar = node.arg.rvar
+        if isinstance(rvar, bool):  # a[true]@bool is true
+            return self.manager.true() if rvar else self.manager.false()
+        key = bool_key(node)
+        if key not in self.index:
+            raise NesyError(f"atom {node} is not over a variable of this SDD manager")
+        self._atoms.setdefault(key, node)
+        return self.manager.literal(self.index[key])
+
+    def _check_budget(self, start: float, applies: int) -> None:
+        elapsed = time.perf_counter() - start
+        if self.time_budget_s is not None and elapsed > self.time_budget_s:
+            raise CompileBudgetError(
+                f"compilation exceeded {self.time_budget_s} s: stopped after {applies} apply"
+                f" operations, SDD size {self.manager.size()}"
+            )
+        if self.size_budget is not None and (size := self.manager.size()) > self.size_budget:
+            raise CompileBudgetError(
+                f"compilation exceeded {self.size_budget} SDD nodes: SDD size {size} after"
+                f" {applies} apply operations, {elapsed:.2f} s"
+            )
+
+    # --- SDD -> IR ------------------------------------------------------------------------------
+    def to_ir(self, sdd: SddNode) -> Node:
+        """The IR d-DNNF of ``sdd``: a decision node is the (+) of its elements prime (x) sub,
+        with false elements dropped, true primes and subs left out, and (x) flattened."""
+        memo = self._ir
+        stack = [(sdd, False)]
+        while stack:
+            s, expanded = stack.pop()
+            if s.id in memo:
+                continue
+            if s.is_decision() and not expanded:
+                stack.append((s, True))
+                for p, q in s.elements():
+                    stack.extend((x, False) for x in (p, q) if x.id not in memo)
+                continue
+            if s.is_true() or s.is_false():
+                out = TRUE if s.is_true() else FALSE
+            elif s.is_literal():
+                out = self._literal_ir(s.literal)
+            else:
+                out = self._decision_ir(s)
+            memo[s.id] = out
+            self._sdd.setdefault(out, s)
+        return memo[sdd.id]
+
+    def _literal_ir(self, lit: int) -> Node:
+        key = self.keys[abs(lit) - 1]
+        atom = self._atoms.get(key)
+        if atom is None:
+            raise NesyError(f"no atom known for Boolean variable {key}: pass atoms as keys")
+        return atom if lit > 0 else Node(Kind.APPLY, "bool", "neg", (atom,))
+
+    def _decision_ir(self, s: SddNode) -> Node:
+        memo, parts = self._ir, []
+        for p, q in s.elements():
+            if q.is_false():
+                continue
+            factors = [f for x in (p, q) for f in _factors(memo[x.id]) if f is not TRUE]
+            element = _fold("times", factors)
+            self._prime.setdefault(element, p)
+            parts.append(element)
+        return _fold("plus", parts)
+
+    # --- the determinism oracle -----------------------------------------------------------------
+    def exclusive(self, a: Node, b: Node) -> bool | None:
+        """Whether Boolean formulas ``a`` and ``b`` are never true together; None when either
+        is not a quantifier-free Boolean formula over this bridge's variables."""
+        pa, pb = self._prime.get(a), self._prime.get(b)
+        if pa is not None and pb is not None and self.manager.conjoin(pa, pb).is_false():
+            return True  # elements with exclusive primes (always so within one decision)
+        try:
+            sa, sb = self._build(a, budget=False), self._build(b, budget=False)
+        except NesyError:
+            return None
+        return self.manager.conjoin(sa, sb).is_false()
+
+
+def _factors(node: Node) -> tuple[Node, ...]:
+    return node.children if node.is_op("times") else (node,)
+
+
+def _fold(role: str, children: list[Node]) -> Node:
+    if not children:
+        return TRUE if role == "times" else FALSE
+    return children[0] if len(children) == 1 else Node(Kind.APPLY, "bool", role, tuple(children))
+
+
+def compile_formula(
+    node: Node,
+    vtree: str = "balanced",
+    time_budget_s: float | None = None,
+    size_budget: int | None = None,
+) -> tuple[SddBridge, Node]:
+    """(the bridge, an IR d-DNNF equivalent to the quantifier-free Boolean formula ``node``)."""
+    bridge = SddBridge(bool_keys([node]), vtree, time_budget_s, size_budget)
+    return bridge, bridge.to_ir(bridge.to_sdd(node))
