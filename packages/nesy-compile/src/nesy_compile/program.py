@@ -225,7 +225,8 @@ def quote_name(name: str) -> str:
     """``name`` as it is written in a program: quoted unless a plain lowercase identifier."""
     if _PLAIN_NAME.match(name) or name == "[]":
         return name
-    return "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    escaped = name.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+    return "'" + escaped.replace("\t", "\\t") + "'"
 
 
 def _text(t: Term, nested: bool) -> str:
@@ -245,7 +246,8 @@ def _text(t: Term, nested: bool) -> str:
         return f"({inner})" if nested or f in ARITHMETIC else inner
     if not args:
         return quote_name(f)
-    return quote_name(f) + "(" + ",".join(_text(a, True) for a in args) + ")"
+    name = "'[]'" if f == "[]" else quote_name(f)
+    return name + "(" + ",".join(_text(a, True) for a in args) + ")"
 
 
 # --- tokenizer -------------------------------------------------------------------------------

@@ -92,7 +92,7 @@ class SddBridge:
                 out = mgr.negate(memo[node.children[0]])
             else:
                 op = mgr.disjoin if node.arg == "plus" else mgr.conjoin
-                parts = [memo[c] for c in node.children]
+                parts = sorted((memo[c] for c in node.children), key=_vtree_rank)
                 out = parts[0]
                 for p in parts[1:]:
                     out = op(out, p)
@@ -184,6 +184,13 @@ class SddBridge:
         except NesyError:
             return None
         return self.manager.conjoin(sa, sb).is_false()
+
+
+def _vtree_rank(s: SddNode) -> tuple[int, int]:
+    """Apply order: constants, then SDDs over small vtrees, left to right (clauses whose
+    variables lie close in the vtree are combined first, as in the SDD package's compiler)."""
+    v = s.vtree()
+    return (0, 0) if v is None else (v.var_count(), v.position())
 
 
 def _factors(node: Node) -> tuple[Node, ...]:

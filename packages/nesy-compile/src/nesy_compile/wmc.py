@@ -112,11 +112,11 @@ def compile_cnf(
     formula = _wmc_over(ddnnf, cnf.num_vars, structure)
     ctx = Context(labelling=labels, exclusive=bridge.exclusive)
     optimised = optimise(formula, ctx=ctx)
-    left = [n for n in postorder([optimised]) if n.kind is Kind.AGG]
-    if left:
+    stuck = _unresolved(optimised)
+    if stuck is not None:
         raise NesyError(
-            f"rewriting left {len(left)} aggregations (e.g. over {left[0].arg.var}):"
-            " determinism of the d-DNNF was not shown"
+            f"rewriting left the aggregation over {stuck} on a Boolean formula, which lowering"
+            " would enumerate: the determinism of the d-DNNF was not shown"
         )
     circuit = lower(optimised, ["wmc"], ctx=ctx, optimised=False)
     t3 = time.perf_counter()
@@ -140,6 +140,20 @@ def compile_cnf(
         "after": circuit.stats(),
     }
     return circuit, labels, stats
+
+
+def _unresolved(root: Node) -> str | None:
+    """The variable of an aggregation left over a transformed Boolean formula, or None.
+
+    Aggregations over weights alone (sum_X w[X], kept where the labels are not normalised) or
+    over constants (an unsatisfiable CNF) are cheap to expand and fine.
+    """
+    logic: dict[Node, bool] = {}
+    for n in postorder([root]):
+        logic[n] = n.kind is Kind.TRANSFORM or any(logic[c] for c in n.children)
+        if n.kind is Kind.AGG and logic[n]:
+            return n.arg.var
+    return None
 
 
 def brute_force_wmc(cnf: CNF) -> float:

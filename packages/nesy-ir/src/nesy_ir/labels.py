@@ -49,9 +49,19 @@ class Labelling:
         functions: Iterable[LabelFunction] = (),
     ):
         self._values: dict[str, Any] = {}
+        self._false_cache: set[str] | None = None
         for key, value in (values or {}).items():
             self._values[_key_of(key)] = value
         self._functions = {(f.predicate, f.structure): f for f in functions}
+
+    @property
+    def _explicit_false(self) -> set[str]:
+        """The predicates some atom of which has its own ``[false]`` label (cached)."""
+        if self._false_cache is None:
+            self._false_cache = {
+                k.split("(")[0].split("[")[0] for k in self._values if k.endswith("[false]")
+            }
+        return self._false_cache
 
     def with_values(self, values: Mapping[str | Node, Any]) -> Labelling:
         """A copy with more (or replaced) values."""
@@ -64,6 +74,8 @@ class Labelling:
         f = self._functions.get((predicate, structure))
         if f is not None:
             return f.normalised
+        if predicate in self._explicit_false:
+            return False  # given labels for both truth values: nothing says they sum to one
         return get_algebra(structure).has("complemented")
 
     def label(self, node: Node) -> np.ndarray:

@@ -1,0 +1,843 @@
+"""Relevant grounding of a logic program into a :class:`GroundProgram`, and a brute-force oracle.
+
+:func:`ground` works top-down from the queries with tabling: every call pattern (a goal whose
+variables are renamed canonically) has a table of ground answers. Evaluating a call runs each
+matching clause body left to right against the current tables, registering new calls; a call whose
+table grows makes the calls that read it dirty, and they are evaluated again until nothing changes
+(a fixpoint, so positive recursion over cyclic data terminates). New calls are evaluated before
+dirty ones, deepest first, so non-recursive programs evaluate each call about once.
+
+Probabilistic facts, heads of annotated disjunctions and neural heads are possibly-true facts.
+Internally terms are Python values: ``int``/``float``, ``str`` (constants), tuples
+``(functor, *args)`` (compounds, lists are ``(".", head, tail)``) and :class:`_V` (variables).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from nesy_ir.errors import NesyError
+from nesy_ir.terms import TensorConst
+
+from .ground_program import Choice, GroundAtom, GroundProgram, Literal, ProbFact, atom_text
+from .program import (
+    AnnotatedDisjunction,
+    Float,
+    Int,
+    Location,
+    Neg,
+    NeuralPredicate,
+    Program,
+    Query,
+    Struct,
+    Term,
+    Var,
+    is_builtin,
+    parse_term,
+    quote_name,
+    variables,
+)
+
+__all__ = [
+    "GroundingBudgetError",
+    "GroundingError",
+    "NonStratifiedError",
+    "UnknownPredicateError",
+    "UnsafeVariableError",
+    "brute_force_probabilities",
+    "ground",
+    "least_model",
+]
+
+
+class GroundingError(NesyError):
+    """A program that cannot be grounded (bad arithmetic, conflicting declarations, ...)."""
+
+
+class UnsafeVariableError(GroundingError):
+    """A variable that must be bound is not: in a head, a negation, a comparison, ``is``."""
+
+
+class UnknownPredicateError(GroundingError):
+    """A goal whose predicate has no clause, fact, disjunction or neural declaration."""
+
+
+class GroundingBudgetError(GroundingError):
+    """More ground atoms than ``max_atoms`` or calls nested deeper than ``max_depth``."""
+
+
+class NonStratifiedError(GroundingError):
+    """Negation through a cycle of the predicate dependency graph."""
+
+
+# --- internal terms --------------------------------------------------------------------------
+class _V:
+    """A variable; identity is what matters."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+_KEY_VARS: list[_V] = []  # canonical variables of call patterns
+
+
+def _key_var(i: int) -> _V:
+    while len(_KEY_VARS) <= i:
+        _KEY_VARS.append(_V(f"_K{len(_KEY_VARS)}"))
+    return _KEY_VARS[i]
+
+
+class _G(tuple):
+    """A ground compound term; every ground compound is one, so plain tuples have variables.
+
+    The hash is cached: ground terms (long lists of tensors) are dict keys again and again.
+    """
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash  # type: ignore[has-type]
+        except AttributeError:
+            self._hash = h = tuple.__hash__(self)
+            return h
+
+
+def _mk(functor: str, args: Iterable) -> tuple:
+    """The compound ``functor(*args)``: a :class:`_G` when the args are ground."""
+    args = tuple(args)
+    ground = all(type(a) is not _V and type(a) is not tuple for a in args)
+    return _G((functor, *args)) if ground else (functor, *args)
+
+
+def _compile(t: Term, names: dict[str, _V]) -> object:
+    if isinstance(t, Var):
+        return names.setdefault(t.name, _V(t.name))
+    if isinstance(t, (Int, Float)):
+        return t.value
+    if not t.args:
+        return t.functor
+    return _mk(t.functor, (_compile(a, names) for a in t.args))
+
+
+def _walk(t: object, env: dict) -> object:
+    while type(t) is _V and t in env:
+        t = env[t]
+    return t
+
+
+def _resolve(t: object, env: dict) -> object:
+    t = _walk(t, env)
+    if type(t) is tuple:
+        return _mk(t[0], (_resolve(a, env) for a in t[1:]))
+    return t
+
+
+def _is_ground(t: object) -> bool:
+    """Whether a resolved term is ground."""
+    return type(t) is not _V and type(t) is not tuple
+
+
+def _unify(a: object, b: object, env: dict, trail: list) -> bool:
+    a, b = _walk(a, env), _walk(b, env)
+    if a is b:
+        return True
+    if type(a) is _V:
+        env[a] = b
+        trail.append(a)
+        return True
+    if type(b) is _V:
+        env[b] = a
+        trail.append(b)
+        return True
+    if type(a) is _G and type(b) is _G:
+        return a == b
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return (
+            isinstance(a, tuple)
+            and isinstance(b, tuple)
+            and len(a) == len(b)
+            and a[0] == b[0]
+            and all(_unify(x, y, env, trail) for x, y in zip(a[1:], b[1:], strict=True))
+        )
+    return a == b and type(a) is type(b)
+
+
+def _undo(env: dict, trail: list, mark: int) -> None:
+    while len(trail) > mark:
+        del env[trail.pop()]
+
+
+def _call_key(goal: object, env: dict) -> tuple[object, object]:
+    """``(key, pattern)``: ``goal`` under ``env``, with its variables renamed canonically (the
+    call pattern) and as they are (to match answers against)."""
+    names: dict[_V, _V] = {}
+
+    def norm(t: object) -> tuple[object, object]:
+        t = _walk(t, env)
+        if type(t) is _V:
+            if t not in names:
+                names[t] = _key_var(len(names))
+            return names[t], t
+        if type(t) is tuple:
+            pairs = [norm(a) for a in t[1:]]
+            return _mk(t[0], (k for k, _ in pairs)), _mk(t[0], (p for _, p in pairs))
+        return t, t
+
+    return norm(goal)
+
+
+def _match(pattern: object, ground: object, env: dict, trail: list) -> bool:
+    """Unify a resolved ``pattern`` with a ground term (faster than :func:`_unify`)."""
+    if type(pattern) is _V:
+        if pattern in env:
+            return env[pattern] == ground
+        env[pattern] = ground
+        trail.append(pattern)
+        return True
+    if type(pattern) is tuple:
+        return (
+            type(ground) is _G
+            and len(pattern) == len(ground)
+            and pattern[0] == ground[0]
+            and all(_match(p, g, env, trail) for p, g in zip(pattern[1:], ground[1:], strict=True))
+        )
+    return pattern == ground
+
+
+def _indicator(t: object) -> tuple[str, int]:
+    return (t[0], len(t) - 1) if isinstance(t, tuple) else (str(t), 0)
+
+
+def _pred_text(p: tuple[str, int]) -> str:
+    return f"{p[0]}/{p[1]}"
+
+
+def _text(t: object) -> str:
+    """Canonical text of a ground internal term: ``f(a,1)``, ``[1,2]``."""
+    if isinstance(t, tuple):
+        if t[0] == "." and len(t) == 3:
+            items = []
+            while isinstance(t, tuple) and t[0] == "." and len(t) == 3:
+                items.append(_text(t[1]))
+                t = t[2]
+            return "[" + ",".join(items) + ("" if t == "[]" else "|" + _text(t)) + "]"
+        return quote_name(t[0]) + "(" + ",".join(_text(a) for a in t[1:]) + ")"
+    if isinstance(t, str):
+        return quote_name(t)
+    return repr(t) if isinstance(t, float) else str(t)
+
+
+def _out_arg(t: object) -> object:
+    if isinstance(t, tuple):
+        if t[0] == "tensor" and len(t) == 2:
+            return TensorConst(t[1] if isinstance(t[1], str) else _text(t[1]))
+        return _text(t)
+    return repr(t) if isinstance(t, float) else t
+
+
+def _out_atom(t: object) -> GroundAtom:
+    if isinstance(t, tuple):
+        return t[0], tuple(_out_arg(a) for a in t[1:])
+    return str(t), ()
+
+
+# --- sources: what can answer a call ---------------------------------------------------------
+@dataclass
+class _Source:
+    """A clause, one head of a disjunction, or a neural declaration, compiled."""
+
+    kind: str  # "rule" | "prob" | "ad" | "nn"
+    head: object
+    body: list[tuple[str, object]]
+    vars: list[_V]
+    location: Location
+    index: int = 0  # clause / disjunction number, for fresh predicate names
+    probability: float | None = None
+    choice: int = 0  # for "ad": which head
+    ad: AnnotatedDisjunction | None = None
+    nn: NeuralPredicate | None = None
+    nn_terms: tuple = ()  # for "nn": compiled (inputs, output, domain)
+
+
+def _compile_body(body: tuple, names: dict[str, _V]) -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    for lit in body:
+        atom, negated = (lit.atom, True) if isinstance(lit, Neg) else (lit, False)
+        kind = "builtin" if is_builtin(atom) else "call"
+        out.append(((("not " if negated else "") + kind), _compile(atom, names)))
+    return out
+
+
+def _sources(program: Program) -> dict[tuple[str, int], list[_Source]]:
+    out: dict[tuple[str, int], list[_Source]] = {}
+    for k, c in enumerate(program.clauses):
+        names: dict[str, _V] = {}
+        head = _compile(c.head, names)
+        body = _compile_body(c.body, names)
+        kind = "rule" if c.probability is None else "prob"
+        vs = [names[v.name] for v in variables(c.head, *c.body)]
+        out.setdefault(c.head.indicator, []).append(
+            _Source(kind, head, body, vs, c.location, k, c.probability)
+        )
+    for k, ad in enumerate(program.disjunctions):
+        names = {}
+        heads = [_compile(h, names) for h in ad.heads]
+        body = _compile_body(ad.body, names)
+        vs = [names[v.name] for v in variables(*ad.heads, *ad.body)]
+        for i, (h, head) in enumerate(zip(ad.heads, heads, strict=True)):
+            src = _Source("ad", head, body, vs, ad.location, k, ad.probabilities[i], i, ad=ad)
+            out.setdefault(h.indicator, []).append(src)
+    for nn in program.neural:
+        pred = nn.head.indicator
+        if pred in out:
+            raise GroundingError(
+                f"{nn.location}: {_pred_text(pred)} is a neural predicate and is also defined"
+                f" elsewhere (at {out[pred][0].location})"
+            )
+        names = {}
+        head = _compile(nn.head, names)
+        terms = (
+            [_compile(t, names) for t in nn.inputs],
+            _compile(nn.output, names),
+            [_compile(t, names) for t in nn.domain],
+        )
+        out[pred] = [_Source("nn", head, [], [], nn.location, nn=nn, nn_terms=terms)]
+    return out
+
+
+# --- stratification --------------------------------------------------------------------------
+def _strata(
+    sources: dict[tuple[str, int], list[_Source]], roots: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """Stratum of each predicate reachable from ``roots``; raises on negation in a cycle."""
+    edges: dict[tuple[str, int], list[tuple[tuple[str, int], bool, Location]]] = {}
+    todo = list(roots)
+    while todo:
+        p = todo.pop()
+        if p in edges:
+            continue
+        edges[p] = []
+        for src in sources.get(p, []):
+            for kind, t in src.body:
+                if kind.endswith("call"):
+                    q = _indicator(t)
+                    edges[p].append((q, kind == "call", src.location))
+                    todo.append(q)
+    index: dict[tuple[str, int], int] = {}
+    low: dict[tuple[str, int], int] = {}
+    stack: list[tuple[str, int]] = []
+    on_stack: set[tuple[str, int]] = set()
+    stratum: dict[tuple[str, int], int] = {}
+
+    def visit(p: tuple[str, int]) -> None:  # Tarjan: components come out dependencies first
+        index[p] = low[p] = len(index)
+        stack.append(p)
+        on_stack.add(p)
+        for q, _, _ in edges[p]:
+            if q not in index:
+                visit(q)
+                low[p] = min(low[p], low[q])
+            elif q in on_stack:
+                low[p] = min(low[p], index[q])
+        if low[p] == index[p]:
+            members = []
+            while True:
+                q = stack.pop()
+                on_stack.discard(q)
+                members.append(q)
+                if q == p:
+                    break
+            inside = set(members)
+            level = 0
+            for m in members:
+                for q, positive, loc in edges[m]:
+                    if q in inside and not positive:
+                        names = ", ".join(sorted(_pred_text(x) for x in inside))
+                        raise NonStratifiedError(
+                            f"{loc}: negation is not stratified: \\+ {_pred_text(q)} in a clause"
+                            f" for {_pred_text(m)}, and these predicates depend on each other:"
+                            f" {names}"
+                        )
+                    if q not in inside:
+                        level = max(level, stratum[q] + (0 if positive else 1))
+            for m in members:
+                stratum[m] = level
+
+    for p in list(edges):
+        if p not in index:
+            visit(p)
+    return stratum
+
+
+# --- the grounder ----------------------------------------------------------------------------
+@dataclass
+class _Table:
+    answers: list = field(default_factory=list)
+    seen: set = field(default_factory=set)
+    consumers: set = field(default_factory=set)
+    depth: int = 0
+    dirty: bool = False
+
+
+class _Grounder:
+    def __init__(self, program: Program, max_atoms: int, max_depth: int):
+        self.sources = _sources(program)
+        self.max_atoms, self.max_depth = max_atoms, max_depth
+        self.tables: dict[object, _Table] = {}
+        self.fresh: list[object] = []  # a stack of calls never evaluated
+        self.new: list[object] = []  # calls registered by the current evaluation
+        self.dirty: list[tuple[int, int, object]] = []
+        self.counter = itertools.count()
+        self.atoms: set = set()
+        self.rules: dict[object, dict[tuple, None]] = {}
+        self.prob: dict[object, dict[tuple, float]] = {}  # head -> {(fresh atom, body): p}
+        self.choices: dict[tuple, Choice] = {}
+        self.neural_cache: dict[tuple, tuple] = {}
+
+    # --- scheduling ----------------------------------------------------------------------------
+    def call(self, key: object, depth: int, loc: Location) -> _Table:
+        table = self.tables.get(key)
+        if table is not None:
+            return table
+        pred = _indicator(key)
+        if pred not in self.sources:
+            raise UnknownPredicateError(
+                f"{loc}: unknown predicate {_pred_text(pred)} (no clause, fact or declaration)"
+            )
+        if depth > self.max_depth:
+            raise GroundingBudgetError(
+                f"{loc}: recursion deeper than max_depth={self.max_depth} (call {_text(key)} at"
+                f" depth {depth})"
+            )
+        table = self.tables[key] = _Table(depth=depth)
+        self.new.append(key)
+        return table
+
+    def run(self) -> None:
+        self.fresh.extend(reversed(self.new))
+        self.new.clear()
+        while self.fresh or self.dirty:
+            if self.fresh:
+                key = self.fresh.pop()
+            else:
+                key = heapq.heappop(self.dirty)[2]
+                self.tables[key].dirty = False
+            table = self.tables[key]
+            before = len(table.answers)
+            self.evaluate(key, table)
+            self.fresh.extend(reversed(self.new))
+            self.new.clear()
+            if len(table.answers) > before:
+                for consumer in table.consumers:
+                    t = self.tables[consumer]
+                    if not t.dirty:
+                        t.dirty = True
+                        heapq.heappush(self.dirty, (-t.depth, next(self.counter), consumer))
+
+    def answer(self, table: _Table, atom: object) -> None:
+        if atom in table.seen:
+            return
+        table.seen.add(atom)
+        table.answers.append(atom)
+        self.count(atom)
+
+    def count(self, atom: object) -> None:
+        if atom not in self.atoms:
+            self.atoms.add(atom)
+            if len(self.atoms) > self.max_atoms:
+                raise GroundingBudgetError(
+                    f"more than max_atoms={self.max_atoms} ground atoms (last: {_text(atom)})"
+                )
+
+    # --- evaluation ----------------------------------------------------------------------------
+    def evaluate(self, key: object, table: _Table) -> None:
+        for src in self.sources[_indicator(key)]:
+            env: dict = {}
+            trail: list = []
+            if not _unify(src.head, key, env, trail):
+                continue
+            if src.kind == "nn":
+                self.neural(src, key, table, env)
+                continue
+
+            def done(env: dict, lits: list, src: _Source = src) -> None:
+                self.solution(src, table, env, lits)
+
+            self.solve(src, 0, env, trail, [], key, table.depth, done)
+
+    def solve(
+        self,
+        src: _Source,
+        i: int,
+        env: dict,
+        trail: list,
+        lits: list,
+        caller: object,
+        depth: int,
+        done: Callable[[dict, list], None],
+    ) -> None:
+        if i == len(src.body):
+            done(env, lits)
+            return
+        kind, goal = src.body[i]
+        if kind == "call":
+            key, pattern = _call_key(goal, env)
+            table = self.call(key, depth + 1, src.location)
+            table.consumers.add(caller)
+            if _is_ground(key):
+                if key in table.seen:
+                    lits.append((key, True))
+                    self.solve(src, i + 1, env, trail, lits, caller, depth, done)
+                    lits.pop()
+                return
+            answers = table.answers
+            j = 0
+            while j < len(answers):  # live: answers added meanwhile are seen too
+                atom = answers[j]
+                j += 1
+                mark = len(trail)
+                if _match(pattern, atom, env, trail):
+                    lits.append((atom, True))
+                    self.solve(src, i + 1, env, trail, lits, caller, depth, done)
+                    lits.pop()
+                _undo(env, trail, mark)
+            return
+        if kind == "builtin":
+            mark = len(trail)
+            if self.builtin(goal, env, trail, src):
+                self.solve(src, i + 1, env, trail, lits, caller, depth, done)
+            _undo(env, trail, mark)
+            return
+        atom = _resolve(goal, env)  # a negated goal
+        if not _is_ground(atom):
+            raise UnsafeVariableError(
+                f"{src.location}: unsafe negation \\+ {_show(goal, env)}: its variables must be"
+                " bound when it is called"
+            )
+        if kind == "not builtin":
+            if not self.builtin(atom, {}, [], src):
+                self.solve(src, i + 1, env, trail, lits, caller, depth, done)
+            return
+        self.call(atom, depth + 1, src.location)
+        lits.append((atom, False))
+        self.solve(src, i + 1, env, trail, lits, caller, depth, done)
+        lits.pop()
+
+    def builtin(self, goal: object, env: dict, trail: list, src: _Source) -> bool:
+        name, arity = _indicator(goal)
+        if arity == 0:
+            return name == "true"
+        left, right = goal[1], goal[2]  # type: ignore[index]
+        if name == "=":
+            return _unify(left, right, env, trail)
+        if name == "is":
+            value = _resolve(right, env)
+            if not _is_ground(value):
+                raise UnsafeVariableError(
+                    f"{src.location}: unsafe 'is': the right side {_show(right, env)} has"
+                    " unbound variables"
+                )
+            return _unify(left, _arith(value, src.location), env, trail)
+        a, b = _resolve(left, env), _resolve(right, env)
+        if not (_is_ground(a) and _is_ground(b)):
+            raise UnsafeVariableError(
+                f"{src.location}: unsafe comparison {_show(left, env)} {name} {_show(right, env)}:"
+                " both sides must be bound when it is called"
+            )
+        if name == "\\=":
+            return not _unify(a, b, {}, [])
+        if name == "==":
+            return a == b
+        if name == "\\==":
+            return a != b
+        x, y = _arith(a, src.location), _arith(b, src.location)
+        return {
+            "<": x < y,
+            "=<": x <= y,
+            ">": x > y,
+            ">=": x >= y,
+            "=:=": x == y,
+            "=\\=": x != y,
+        }[name]
+
+    def solution(self, src: _Source, table: _Table, env: dict, lits: list) -> None:
+        head = _resolve(src.head, env)
+        if not _is_ground(head):
+            self.unsafe(_vars_of(src.head), src, env, f"the head {_show(src.head, env)}")
+        body = tuple(lits)
+        if src.kind == "rule":
+            self.rules.setdefault(head, {})[body] = None
+        else:
+            values = [_resolve(v, env) for v in src.vars]
+            if not all(_is_ground(v) for v in values):
+                self.unsafe(src.vars, src, env, "a probabilistic clause")
+            if src.kind == "prob":
+                fresh = _make(f"_rule{src.index}", values)
+                self.prob.setdefault(head, {})[(fresh, body)] = src.probability  # type: ignore[assignment]
+                self.count(fresh)
+            else:
+                ad = src.ad
+                assert ad is not None
+                atoms = tuple(
+                    _make(f"_ad{src.index}_{i + 1}", values) for i in range(len(ad.heads))
+                )
+                if atoms not in self.choices:
+                    self.choices[atoms] = Choice(atoms, ad.probabilities)
+                    for a in atoms:
+                        self.count(a)
+                self.rules.setdefault(head, {})[((atoms[src.choice], True), *body)] = None
+        self.answer(table, head)
+
+    def unsafe(self, vs: list[_V], src: _Source, env: dict, where: str) -> None:
+        unbound = dict.fromkeys(v.name for v in vs if not _is_ground(_resolve(v, env)))
+        raise UnsafeVariableError(
+            f"{src.location}: unsafe variable(s) {', '.join(unbound)} in {where}: not bound by"
+            " the body"
+        )
+
+    def neural(self, src: _Source, key: object, table: _Table, env: dict) -> None:
+        in_terms, out_term, domain = src.nn_terms
+        inputs = tuple(_resolve(t, env) for t in in_terms)
+        if not all(_is_ground(t) for t in inputs):
+            raise UnsafeVariableError(
+                f"{src.location}: neural predicate {_show(src.head, env)} called with unbound"
+                " inputs"
+            )
+        cache_key = (id(src), inputs)
+        atoms = self.neural_cache.get(cache_key)
+        if atoms is None:
+            atoms_list = []
+            for value in domain:
+                env2: dict = {}
+                for t, x in zip(in_terms, inputs, strict=True):
+                    _unify(t, x, env2, [])
+                _unify(out_term, value, env2, [])
+                atoms_list.append(_resolve(src.head, env2))
+            atoms = self.neural_cache[cache_key] = tuple(atoms_list)
+            nn = src.nn
+            assert nn is not None
+            self.choices[atoms] = Choice(atoms, None, nn.net, inputs)
+        for atom in atoms:
+            if _unify(key, atom, {}, []):
+                self.answer(table, atom)
+
+    # --- output ----------------------------------------------------------------------------
+    def result(self, queries: list[tuple[object, Location]], strata: dict) -> GroundProgram:
+        conv: dict[object, GroundAtom] = {}
+
+        def out(a: object) -> GroundAtom:
+            if a not in conv:
+                conv[a] = _out_atom(a)
+            return conv[a]
+
+        def possible(a: object) -> bool:
+            table = self.tables.get(a)
+            return table is None or bool(table.answers)
+
+        rules: dict[GroundAtom, dict[tuple[Literal, ...], None]] = {}
+        for head, bodies in self.rules.items():
+            dest = rules.setdefault(out(head), {})
+            for body in bodies:
+                dest[tuple((out(a), pos) for a, pos in body if pos or possible(a))] = None
+        facts: dict[GroundAtom, float] = {}
+        for head, instances in self.prob.items():
+            if len(instances) == 1 and head not in self.rules:
+                (fresh, body), p = next(iter(instances.items()))
+                if not body:
+                    facts[out(head)] = p
+                    continue
+            for (fresh, body), p in instances.items():
+                facts[out(fresh)] = p
+                body_out = tuple((out(a), pos) for a, pos in body if pos or possible(a))
+                rules.setdefault(out(head), {})[((out(fresh), True), *body_out)] = None
+        found: dict[GroundAtom, None] = {}
+        for key, _ in queries:
+            answers = self.tables[key].answers
+            if _is_ground(key) and not answers:
+                found[out(key)] = None
+            for atom in answers:
+                found[out(atom)] = None
+        used = set(found)  # atoms the queries depend on: the rest is dropped
+        todo = list(found)
+        while todo:
+            for body in rules.get(todo.pop(), ()):
+                for atom, _ in body:
+                    if atom not in used:
+                        used.add(atom)
+                        todo.append(atom)
+        choices = []
+        for c in self.choices.values():
+            atoms = tuple(out(x) for x in c.atoms)
+            if any(x in used for x in atoms):
+                choices.append(
+                    Choice(atoms, c.probabilities, c.net, tuple(map(_out_arg, c.inputs)))
+                )
+        levels: dict[int, list[GroundAtom]] = {}
+        for head in rules:
+            if head in used:
+                levels.setdefault(strata.get((head[0], len(head[1])), 0), []).append(head)
+        return GroundProgram(
+            rules={h: list(b) for h, b in rules.items() if h in used},
+            facts=[ProbFact(x, p) for x, p in facts.items() if x in used],
+            choices=choices,
+            queries=list(found),
+            strata=[levels[k] for k in sorted(levels)],
+        )
+
+
+def _make(name: str, values: list) -> object:
+    return _mk(name, values) if values else name
+
+
+def _vars_of(t: object) -> list[_V]:
+    if isinstance(t, _V):
+        return [t]
+    if isinstance(t, tuple):
+        return [v for a in t[1:] for v in _vars_of(a)]
+    return []
+
+
+def _show(t: object, env: dict) -> str:
+    """Text of ``t`` under ``env`` for messages: unbound variables keep the clause's names."""
+    while type(t) is _V and t in env:
+        nxt = _walk(t, env)
+        if type(nxt) is _V and nxt.name.startswith("_K"):  # an unbound variable of the call
+            break
+        t = nxt
+    if type(t) is _V:
+        return t.name
+    if isinstance(t, tuple) and len(t) == 3 and t[0] in ("+", "-", "*", "/", "//", "mod"):
+        return f"({_show(t[1], env)} {t[0]} {_show(t[2], env)})"
+    if isinstance(t, tuple):
+        return quote_name(t[0]) + "(" + ",".join(_show(a, env) for a in t[1:]) + ")"
+    return _text(t)
+
+
+def _arith(t: object, loc: Location) -> int | float:
+    if isinstance(t, (int, float)) and not isinstance(t, bool):
+        return t
+    if isinstance(t, tuple) and len(t) == 2 and t[0] in ("-", "+", "abs"):
+        x = _arith(t[1], loc)
+        return -x if t[0] == "-" else abs(x) if t[0] == "abs" else x
+    if isinstance(t, tuple) and len(t) == 3:
+        x, y = _arith(t[1], loc), _arith(t[2], loc)
+        op = t[0]
+        if op in ("/", "//", "mod") and y == 0:
+            raise GroundingError(f"{loc}: division by zero in {_text(t)}")
+        if op in ("//", "mod") and not (isinstance(x, int) and isinstance(y, int)):
+            raise GroundingError(f"{loc}: {op} needs integers in {_text(t)}")
+        if op == "//":
+            q = abs(x) // abs(y)
+            return q if (x >= 0) == (y >= 0) else -q
+        ops: dict[str, Callable] = {
+            "+": lambda: x + y,
+            "-": lambda: x - y,
+            "*": lambda: x * y,
+            "/": lambda: (
+                x // y if isinstance(x, int) and isinstance(y, int) and x % y == 0 else x / y
+            ),
+            "mod": lambda: x % y,
+            "min": lambda: min(x, y),
+            "max": lambda: max(x, y),
+        }
+        if op in ops:
+            return ops[op]()
+    raise GroundingError(f"{loc}: {_text(t)} is not an arithmetic expression")
+
+
+def _query_key(q: Struct | Query | str) -> tuple[object, Location]:
+    if isinstance(q, str):
+        term = parse_term(q, "<query>")
+        if not isinstance(term, Struct):
+            raise GroundingError(f"<query>: {q!r} is not an atom")
+        q = term
+    atom, loc = (q.atom, q.location) if isinstance(q, Query) else (q, Location("<query>", 1, 1))
+    if is_builtin(atom):
+        raise GroundingError(f"{loc}: a query cannot be the built-in {atom.functor}")
+    return _call_key(_compile(atom, {}), {})[0], loc
+
+
+def ground(
+    program: Program,
+    queries: list[Struct | Query | str] | None = None,
+    max_atoms: int = 1_000_000,
+    max_depth: int = 10_000,
+) -> GroundProgram:
+    """The relevant ground program for ``queries`` (default: the program's ``query(...)``).
+
+    A query with variables stands for all its provable groundings. Raises
+    :class:`UnsafeVariableError`, :class:`UnknownPredicateError`, :class:`GroundingBudgetError`,
+    :class:`NonStratifiedError` (all :class:`GroundingError`), each naming ``file:line:col``.
+    """
+    keys = [_query_key(q) for q in (program.queries if queries is None else queries)]
+    grounder = _Grounder(program, max_atoms, max_depth)
+    strata = _strata(grounder.sources, [_indicator(k) for k, _ in keys])
+    for key, loc in keys:
+        grounder.call(key, 0, loc)
+    grounder.run()
+    return grounder.result(keys, strata)
+
+
+# --- semantics oracle ------------------------------------------------------------------------
+def least_model(gp: GroundProgram, true_atoms: set) -> set:
+    """The atoms true when exactly ``true_atoms`` of the probabilistic/choice atoms are true.
+
+    Strata are evaluated in order; within one, rules fire until nothing changes.
+    """
+    model = set(true_atoms)
+    for stratum in gp.strata:
+        changed = True
+        while changed:
+            changed = False
+            for head in stratum:
+                if head not in model and any(
+                    all((a in model) == pos for a, pos in body) for body in gp.rules[head]
+                ):
+                    model.add(head)
+                    changed = True
+    return model
+
+
+def brute_force_probabilities(gp: GroundProgram, max_worlds: int = 1 << 22) -> dict:
+    """``{query atom: probability}`` by enumerating every world (a test oracle).
+
+    Facts are independent; each choice makes one of its atoms true, or none with the remaining
+    probability. Neural choices have no probabilities: give them some first.
+    """
+    options: list[list[tuple[float, tuple]]] = []
+    for f in gp.facts:
+        options.append([(f.probability, (f.atom,)), (1.0 - f.probability, ())])
+    for c in gp.choices:
+        if c.probabilities is None:
+            raise GroundingError(
+                f"neural choice {atom_text(c.atoms[0])}...: brute force needs probabilities"
+            )
+        opts = [(p, (a,)) for p, a in zip(c.probabilities, c.atoms, strict=True)]
+        rest = 1.0 - sum(c.probabilities)
+        options.append(opts + ([(rest, ())] if rest > 1e-12 else []))
+    worlds = 1
+    for o in options:
+        worlds *= len(o)
+    if worlds > max_worlds:
+        raise GroundingError(f"{worlds} worlds are more than max_worlds={max_worlds}")
+    result = dict.fromkeys(gp.queries, 0.0)
+    for world in itertools.product(*options):
+        weight = 1.0
+        true: set = set()
+        for p, atoms in world:
+            weight *= p
+            true.update(atoms)
+        if weight == 0.0:
+            continue
+        model = least_model(gp, true)
+        for q in gp.queries:
+            if q in model:
+                result[q] += weight
+    return result

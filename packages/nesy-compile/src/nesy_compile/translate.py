@@ -1,0 +1,207 @@
+"""From a ground program to DeepLog formulas and one circuit, under a chosen semantics.
+
+Probabilistic semantics (source 003, sec. 6.3.1): each query is the aggregation over the truth
+values of the probabilistic atoms of tau[bool->prob](F and C) times their labels, where F is the
+query's Boolean formula (least model, computed as a fixpoint so cycles are handled) and C says
+that exactly one alternative of each annotated disjunction or neural predicate holds. F and C are
+compiled with PySDD into a d-DNNF, and nesy-ir's rewrites turn the formula into a circuit.
+
+Fuzzy semantics (sec. 6.3.2, Appendix B): the same F evaluated directly in a t-norm structure
+(godel, lukasiewicz, product), the labels of the atoms read as truth degrees.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from nesy_ir import Circuit, Labelling, Var, aggregate, apply, atom, transform
+from nesy_ir.errors import NesyError
+from nesy_ir.nodes import Kind, Node
+from nesy_ir.rewrite import Context, lower
+from nesy_ir.traverse import size
+
+from .ground_program import GroundAtom, GroundProgram, atom_text
+
+SEMANTICS = ("prob", "godel", "lukasiewicz", "product")
+TRUE, FALSE = Node(Kind.CONST, "bool", True), Node(Kind.CONST, "bool", False)
+
+
+def _or(children: list[Node]) -> Node:
+    if TRUE in children:
+        return TRUE
+    kept = list(dict.fromkeys(c for c in children if c is not FALSE))
+    return FALSE if not kept else kept[0] if len(kept) == 1 else apply("plus", *kept)
+
+
+def _and(children: list[Node]) -> Node:
+    if FALSE in children:
+        return FALSE
+    kept = list(dict.fromkeys(c for c in children if c is not TRUE))
+    return TRUE if not kept else kept[0] if len(kept) == 1 else apply("times", *kept)
+
+
+def _not(child: Node) -> Node:
+    return {TRUE: FALSE, FALSE: TRUE}.get(child) or apply("neg", child)
+
+
+@dataclass
+class Worlds:
+    """The probabilistic atoms as reified Boolean atoms, their labels and the choice constraint."""
+
+    literal: dict[GroundAtom, Node] = field(default_factory=dict)  # atom -> a[X_k]@bool
+    labels: dict[str, float] = field(default_factory=dict)
+    neural: list[GroundAtom] = field(default_factory=list)  # atoms whose labels a network gives
+    constraint: Node = TRUE
+
+    def add(self, a: GroundAtom) -> Node:
+        var = Var(f"X{len(self.literal)}")
+        self.literal[a] = atom(a[0], a[1], "bool", var)
+        return self.literal[a]
+
+
+def worlds(gp: GroundProgram) -> Worlds:
+    """Reify every probabilistic fact and choice atom; exactly one alternative per choice."""
+    w = Worlds()
+    for f in gp.facts:
+        w.add(f.atom)
+        w.labels[atom_text(f.atom)] = f.probability
+    constraints = []
+    for k, c in enumerate(gp.choices):
+        alternatives = list(c.atoms)
+        if c.probabilities is None:
+            w.neural.extend(c.atoms)
+        else:
+            for a, p in zip(c.atoms, c.probabilities, strict=True):
+                w.labels[atom_text(a)] = p
+            rest = 1.0 - sum(c.probabilities)
+            if rest > 1e-12:  # "none of them" is an alternative too
+                none = (f"_none{k}", ())
+                alternatives.append(none)
+                w.labels[atom_text(none)] = rest
+        lits = [w.literal.get(a) or w.add(a) for a in alternatives]
+        for a in alternatives:
+            w.labels[atom_text(a) + "[false]"] = 1.0  # a choice is weighed by its true alternative
+        at_most_one = [_not(_and([x, y])) for i, x in enumerate(lits) for y in lits[i + 1 :]]
+        constraints.append(_and([_or(lits), *at_most_one]))
+    w.constraint = _and(constraints)
+    return w
+
+
+def boolean_formulas(gp: GroundProgram, w: Worlds) -> dict[GroundAtom, Node]:
+    """Each derived atom's truth as a Boolean formula over the probabilistic atoms.
+
+    Stratum by stratum; within a stratum the immediate-consequence operator is iterated until no
+    formula changes or, for positive cycles, as many times as the stratum has atoms (by then every
+    world has reached its least model).
+    """
+    value: dict[GroundAtom, Node] = {}
+
+    def lit(a: GroundAtom, positive: bool) -> Node:
+        v = w.literal.get(a) or value.get(a, FALSE)
+        return v if positive else _not(v)
+
+    def step(a: GroundAtom) -> Node:
+        bodies = gp.rules.get(a, [])
+        return _or([_and([lit(b, pos) for b, pos in body]) for body in bodies])
+
+    for stratum in gp.strata or [list(gp.rules)]:
+        for _ in range(len(stratum) + 1):
+            changed = False
+            for a in stratum:
+                new = step(a)
+                if new is not value.get(a, FALSE):
+                    value[a], changed = new, True
+            if not changed:
+                break
+    return value
+
+
+@dataclass
+class CompiledProgram:
+    """One circuit with a root per query, its labelling, and what compiling it cost."""
+
+    queries: list[GroundAtom]
+    circuit: Circuit
+    labelling: Labelling
+    semantics: str
+    neural: list[GroundAtom]
+    stats: dict
+
+    def probabilities(self, labels: dict | None = None) -> dict[str, float]:
+        """Each query's value by the reference evaluator (``labels``: the neural atoms')."""
+        from nesy_ir import evaluate_circuit
+
+        labelling = self.labelling.with_values(labels or {})
+        missing = [atom_text(a) for a in self.neural if atom_text(a) not in (labels or {})]
+        if missing:
+            raise NesyError(
+                f"no labels for the neural atoms {', '.join(missing[:5])}"
+                f"{' ...' if len(missing) > 5 else ''}: a network must label them"
+            )
+        return {k: v for k, v in evaluate_circuit(self.circuit, labelling).items()}
+
+
+def _fuzzy(node: Node, structure: str, memo: dict) -> Node:
+    """The Boolean formula over reified atoms as a formula of the fuzzy ``structure``."""
+    if node in memo:
+        return memo[node]
+    if node.kind is Kind.CONST:
+        out = transform(node, structure)
+    elif node.kind is Kind.ATOM:
+        out = atom(node.arg.predicate, node.arg.args, structure)
+    else:
+        out = apply(node.arg, *(_fuzzy(c, structure, memo) for c in node.children))
+    memo[node] = out
+    return out
+
+
+def translate(
+    gp: GroundProgram,
+    semantics: str = "prob",
+    vtree: str = "balanced",
+    time_budget_s: float | None = None,
+) -> CompiledProgram:
+    """Compile the ground program's queries into one circuit under ``semantics``."""
+    if semantics not in SEMANTICS:
+        raise NesyError(f"unknown semantics {semantics!r} (known: {', '.join(SEMANTICS)})")
+    start = time.perf_counter()
+    w = worlds(gp)
+    derived = boolean_formulas(gp, w)
+    forms = [w.literal.get(q) or derived.get(q, FALSE) for q in gp.queries]
+    names = [atom_text(q) for q in gp.queries]
+    stats: dict = {"ground_atoms": len(w.literal) + len(derived)}
+    stats["logic_nodes"], stats["logic_edges"] = size(forms)
+    if semantics == "prob":
+        roots, ctx, labelling = _probabilistic(forms, w, vtree, time_budget_s, stats)
+    else:
+        memo: dict = {}
+        roots = [_fuzzy(f, semantics, memo) for f in forms]
+        labelling = Labelling({k: v for k, v in w.labels.items() if not k.endswith("[false]")})
+        ctx = Context(labelling=labelling)
+    t = time.perf_counter()
+    circuit = lower(roots, names, labelling, ctx=ctx)
+    stats["rewrite_s"] = time.perf_counter() - t
+    stats["compile_s"] = time.perf_counter() - start
+    stats.update({f"circuit_{k}": v for k, v in circuit.stats().items()})
+    return CompiledProgram(list(gp.queries), circuit, labelling, semantics, w.neural, stats)
+
+
+def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
+    from .sdd import SddBridge
+
+    t = time.perf_counter()
+    bridge = SddBridge(list(w.literal.values()), vtree, time_budget_s)
+    constraint = bridge.to_sdd(w.constraint)
+    ddnnfs = [bridge.to_ir(bridge.to_sdd(f) & constraint) for f in forms]
+    stats["sdd_s"] = time.perf_counter() - t
+    stats["sdd_size"] = bridge.manager.size()
+    weights = {x: atom(a[0], a[1], "prob", x.arg.rvar) for a, x in w.literal.items()}
+    roots = []
+    for d in ddnnfs:
+        body = apply("times", transform(d, "prob"), *weights.values())
+        for x in reversed(list(w.literal.values())):
+            body = aggregate("sum", x.arg.rvar, "bool", body)
+        roots.append(body)
+    labelling = Labelling(w.labels)
+    return roots, Context(labelling=labelling, exclusive=bridge.exclusive), labelling
