@@ -2,11 +2,10 @@
 
 import dataclasses
 import random
-import re
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from tests.nesy_compile.programs import NODES, TEMPLATES, problog, programs  # noqa: F401
 
 from nesy_compile.ground_program import Choice, GroundProgram, ProbFact, atom_text
 from nesy_compile.grounding import (
@@ -51,20 +50,6 @@ path(X,Y) :- edge(X,Z), path(Z,Y).
 
 def a(pred, *args):
     return (pred, tuple(args))
-
-
-def problog(text: str) -> dict[str, float]:
-    pytest.importorskip("problog")
-    from problog import get_evaluatable
-    from problog.program import PrologString
-
-    result = get_evaluatable().create_from(PrologString(text)).evaluate()
-    # ProbLog lists a query with variables and no grounding as itself, with probability 0
-    return {
-        text: v
-        for k, v in result.items()
-        if not ((text := str(k).replace(" ", "")) and v == 0.0 and re.search(r"[(,][A-Z_]", text))
-    }
 
 
 def ours(text: str, gp: GroundProgram | None = None) -> dict[str, float]:
@@ -317,38 +302,6 @@ def test_least_model():
 
 
 # --- random programs against ProbLog --------------------------------------------------------
-NODES = "abcd"
-TEMPLATES = {
-    "path(X,Y) :- edge(X,Z), path(Z,Y).": ["path(a,X)", "path(b,b)"],
-    "path(X,Y) :- path(X,Z), edge(Z,Y).": ["path(X,c)"],
-    "sym(X,Y) :- edge(X,Y).\nsym(X,Y) :- edge(Y,X).": ["sym(a,X)"],
-    "two(X,Y) :- edge(X,Z), edge(Z,Y), X \\= Y.": ["two(X,Y)"],
-    "acyc(X) :- node(X), \\+ path(X,X).": ["acyc(X)"],
-    "red(X) :- color(X,red).": ["red(X)"],
-    "0.6::lucky(X) :- node(X), color(X,blue).": ["lucky(b)"],
-    "goal :- path(a,d) ; path(d,a).": ["goal"],
-    "goal :- color(a,red), \\+ path(a,b).": ["goal"],
-    "0.3::w(1); 0.7::w(2).\nv(N) :- w(M), N is M * 2.": ["v(N)"],
-}
-
-
-@st.composite
-def programs(draw):
-    pairs = [(x, y) for x in NODES for y in NODES]
-    edges = draw(st.lists(st.sampled_from(pairs), min_size=2, max_size=6, unique=True))
-    probs = st.sampled_from([0.1, 0.25, 0.5, 0.7, 0.9, 1.0])
-    lines = [f"{draw(probs)}::edge({x},{y})." for x, y in edges]
-    lines += [f"node({n})." for n in NODES[:3]]
-    red, blue = draw(st.sampled_from([(0.2, 0.5), (0.5, 0.5), (0.1, 0.3)]))
-    lines.append(f"{red}::color(X,red); {blue}::color(X,blue) :- node(X).")
-    lines.append("path(X,Y) :- edge(X,Y).")
-    chosen = draw(st.lists(st.sampled_from(sorted(TEMPLATES)), min_size=1, max_size=5, unique=True))
-    queries = ["path(X,Y)"]
-    for template in chosen:
-        lines.append(template)
-        queries += TEMPLATES[template]
-    lines += [f"query({q})." for q in dict.fromkeys(queries)]
-    return "\n".join(lines) + "\n"
 
 
 @settings(max_examples=30, deadline=None)

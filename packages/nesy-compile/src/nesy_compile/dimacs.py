@@ -34,7 +34,9 @@ def _weight_line(tokens: list[str], err) -> tuple[int, float]:
     try:
         lit, w = int(tokens[0]), float(tokens[1])
     except ValueError:
-        raise err(f"bad weight {' '.join(tokens)!r}: expected an integer literal and a number")
+        raise err(
+            f"bad weight {' '.join(tokens)!r}: expected an integer literal and a number"
+        ) from None
     if lit == 0:
         raise err("bad weight: literal 0")
     if not math.isfinite(w):
@@ -94,7 +96,9 @@ def parse_dimacs(text: str, source: str = "<cnf>") -> CNF:
                     current = []
                     continue
                 if abs(lit) > header[0]:
-                    raise err(f"literal {lit} out of range: the header declares {header[0]} variables")
+                    raise err(
+                        f"literal {lit} out of range: the header declares {header[0]} variables"
+                    )
                 if not current:
                     current_line = number
                 current.append(lit)

@@ -39,23 +39,32 @@ def mnist_addition_carry(n: int) -> str:
     digit n the final carry); the images of position I are a_I and b_I."""
     positions = "".join(f"pos({i}, tensor(a{i}), tensor(b{i})).\n" for i in range(n))
     queries = "".join(f"query(result({i}, D)).\n" for i in range(n + 1))
-    return DIGIT + positions + (
-        f"last({n}).\n"
-        "carry(0, 0).\n"
-        "carry(I, C) :- I > 0, J is I - 1, carry(J, C0), pos(J, A, B),"
-        " digit(A, DA), digit(B, DB), C is (DA + DB + C0) // 10.\n"
-        "result(I, D) :- pos(I, A, B), carry(I, C0), digit(A, DA), digit(B, DB),"
-        " D is (DA + DB + C0) mod 10.\n"
-        "result(I, D) :- last(I), carry(I, D).\n"
-    ) + queries
+    return (
+        DIGIT
+        + positions
+        + (
+            f"last({n}).\n"
+            "carry(0, 0).\n"
+            "carry(I, C) :- I > 0, J is I - 1, carry(J, C0), pos(J, A, B),"
+            " digit(A, DA), digit(B, DB), C is (DA + DB + C0) // 10.\n"
+            "result(I, D) :- pos(I, A, B), carry(I, C0), digit(A, DA), digit(B, DB),"
+            " D is (DA + DB + C0) mod 10.\n"
+            "result(I, D) :- last(I), carry(I, D).\n"
+        )
+        + queries
+    )
 
 
 def sudoku4() -> str:
     """4x4 visual Sudoku validity: all different in each row, column and 2x2 box."""
     cells = [[f"tensor(c{r}{c})" for c in range(4)] for r in range(4)]
     groups = [row for row in cells] + [[cells[r][c] for r in range(4)] for c in range(4)]
-    groups += [[cells[r][c] for r in (br, br + 1) for c in (bc, bc + 1)] for br in (0, 2) for bc in (0, 2)]
-    pairs = sorted({tuple(sorted((g[i], g[j]))) for g in groups for i in range(4) for j in range(i + 1, 4)})
+    groups += [
+        [cells[r][c] for r in (br, br + 1) for c in (bc, bc + 1)] for br in (0, 2) for bc in (0, 2)
+    ]
+    pairs = sorted(
+        {tuple(sorted((g[i], g[j]))) for g in groups for i in range(4) for j in range(i + 1, 4)}
+    )
     body = ", ".join(f"different({a}, {b})" for a, b in pairs)
     return (
         "nn(mnist_net, [X], Y, [1,2,3,4]) :: digit(X, Y).\n"

@@ -6,7 +6,7 @@ Boolean keys (:func:`nesy_ir.properties.bool_key`: the reification variable ``"X
 formula bottom-up; ``to_ir`` reads an SDD back as an IR d-DNNF (decision nodes become
 deterministic (+) over decomposable (x)); ``exclusive`` is the determinism oracle for
 :class:`nesy_ir.rewrite.Context`. The manager runs without garbage collection and minimisation
-(``auto_gc_and_minimize=False``), so every SDD node stays valid for the bridge's lifetime.
+outside ``to_sdd``; every SDD node the bridge keeps is referenced, so it stays valid.
 """
 
 from __future__ import annotations
@@ -36,8 +36,15 @@ class SddBridge:
     """One SDD manager over ``keys`` (Boolean keys, or Boolean atoms whose keys are taken).
 
     ``vtree`` is a PySDD vtree type over the keys in the given order. ``time_budget_s`` and
-    ``size_budget`` (the manager's SDD size, summed over all its nodes) bound each ``to_sdd``
-    call; they are checked between apply operations.
+    ``size_budget`` (the number of live SDD nodes in the manager) bound each ``to_sdd`` call;
+    they are checked between apply operations, so one long apply can overrun the time budget.
+    ``minimize`` lets the manager search for a smaller vtree during ``to_sdd`` (dynamic
+    minimisation: smaller SDDs, slower compilation).
+
+    Every SDD the bridge keeps is referenced, so the manager may collect garbage: ``to_sdd``
+    does when more than a million nodes are dead, and with ``minimize`` the manager also
+    minimises there. ``to_ir`` and ``exclusive`` never collect. Callers that build SDDs with
+    the manager themselves and keep them across ``to_sdd`` calls must ``ref()`` them.
     """
 
     def __init__(
@@ -46,6 +53,7 @@ class SddBridge:
         vtree: str = "balanced",
         time_budget_s: float | None = None,
         size_budget: int | None = None,
+        minimize: bool = False,
     ):
         if vtree not in VTREES:
             raise NesyError(f"unknown vtree {vtree!r} (known: {', '.join(VTREES)})")
@@ -62,14 +70,21 @@ class SddBridge:
         n = max(1, len(self.keys))
         self.manager = SddManager.from_vtree(Vtree(n, list(range(1, n + 1)), vtree))
         self.time_budget_s, self.size_budget = time_budget_s, size_budget
+        self.minimize = minimize
         self._sdd: dict[Node, SddNode] = {}  # IR node -> its SDD (compiled or read back)
         self._ir: dict[int, Node] = {}  # SDD node id -> IR node
         self._prime: dict[Node, SddNode] = {}  # IR of a decision element -> the element's prime
+        self._decisions: set[Node] = set()  # the (+) nodes read back from decision nodes
 
     # --- IR -> SDD ------------------------------------------------------------------------------
     def to_sdd(self, node: Node) -> SddNode:
         """The SDD of the quantifier-free Boolean formula ``node`` (bottom-up apply, memoised)."""
-        return self._build(node, budget=True)
+        if self.minimize:
+            self.manager.auto_gc_and_minimize_on()
+        try:
+            return self._build(node, budget=True)
+        finally:
+            self.manager.auto_gc_and_minimize_off()
 
     def _build(self, root: Node, budget: bool) -> SddNode:
         mgr, memo = self.manager, self._sdd
@@ -92,15 +107,36 @@ class SddBridge:
                 out = mgr.negate(memo[node.children[0]])
             else:
                 op = mgr.disjoin if node.arg == "plus" else mgr.conjoin
-                parts = sorted((memo[c] for c in node.children), key=_vtree_rank)
+                parts = sorted((memo[c] for c in node.children), key=self._rank)
                 out = parts[0]
+                out.ref()
                 for p in parts[1:]:
-                    out = op(out, p)
+                    nxt = op(out, p)
+                    nxt.ref()
+                    out.deref()
+                    out = nxt
                     applies += 1
                     if budget:
-                        self._check_budget(start, applies)
-            memo[node] = out
+                        self._after_apply(start, applies)
+                out.deref()
+            memo[node] = self._keep(out)
         return memo[root]
+
+    def _keep(self, s: SddNode) -> SddNode:
+        """Reference an SDD the bridge holds on to, so that garbage collection spares it."""
+        s.ref()
+        return s
+
+    def _rank(self, s: SddNode) -> tuple[int, int]:
+        """Apply order of the operands of one (+) or (x): right to left in the vtree, by the
+        leftmost variable below each operand's vtree node (constants first)."""
+        v = s.vtree()
+        if v is None:
+            return (-(2**62), 0)
+        size = v.var_count()
+        while not v.is_leaf():
+            v = v.left()
+        return (-v.position(), size)
 
     def _check_kind(self, node: Node) -> None:
         if node.structure != BOOL_DOMAIN or node.kind not in (Kind.ATOM, Kind.CONST, Kind.APPLY):
@@ -116,23 +152,27 @@ class SddBridge:
         self._atoms.setdefault(key, node)
         return self.manager.literal(self.index[key])
 
-    def _check_budget(self, start: float, applies: int) -> None:
+    def _after_apply(self, start: float, applies: int) -> None:
+        """Collect garbage when much is dead; raise when past a budget."""
         elapsed = time.perf_counter() - start
         if self.time_budget_s is not None and elapsed > self.time_budget_s:
             raise CompileBudgetError(
                 f"compilation exceeded {self.time_budget_s} s: stopped after {applies} apply"
-                f" operations, SDD size {self.manager.size()}"
+                f" operations, {self.manager.live_count()} live SDD nodes"
             )
-        if self.size_budget is not None and (size := self.manager.size()) > self.size_budget:
+        mgr = self.manager
+        if not self.minimize and mgr.dead_count() > max(1_000_000, mgr.live_count()):
+            mgr.garbage_collect()  # everything the bridge holds is referenced
+        if self.size_budget is not None and (count := mgr.live_count()) > self.size_budget:
             raise CompileBudgetError(
-                f"compilation exceeded {self.size_budget} SDD nodes: SDD size {size} after"
-                f" {applies} apply operations, {elapsed:.2f} s"
+                f"compilation exceeded {self.size_budget} SDD nodes: {count} live SDD nodes"
+                f" after {applies} apply operations, {elapsed:.2f} s"
             )
 
     # --- SDD -> IR ------------------------------------------------------------------------------
     def to_ir(self, sdd: SddNode) -> Node:
         """The IR d-DNNF of ``sdd``: a decision node is the (+) of its elements prime (x) sub,
-        with false elements dropped, true primes and subs left out, and (x) flattened."""
+        with false elements dropped, true primes and subs left out, (+) and (x) flattened."""
         memo = self._ir
         stack = [(sdd, False)]
         while stack:
@@ -151,7 +191,8 @@ class SddBridge:
             else:
                 out = self._decision_ir(s)
             memo[s.id] = out
-            self._sdd.setdefault(out, s)
+            if out not in self._sdd:
+                self._sdd[out] = self._keep(s)
         return memo[sdd.id]
 
     def _literal_ir(self, lit: int) -> Node:
@@ -166,13 +207,25 @@ class SddBridge:
         for p, q in s.elements():
             if q.is_false():
                 continue
+            if q.is_true() and memo[p.id].is_op("plus"):  # flat already: no rewrite changes it
+                parts.extend(memo[p.id].children)
+                continue
             factors = [f for x in (p, q) for f in _factors(memo[x.id]) if f is not TRUE]
             element = _fold("times", factors)
-            self._prime.setdefault(element, p)
+            if element not in self._prime:
+                self._prime[element] = self._keep(p)
             parts.append(element)
-        return _fold("plus", parts)
+        out = _fold("plus", parts)
+        if out.is_op("plus"):
+            self._decisions.add(out)
+        return out
 
     # --- the determinism oracle -----------------------------------------------------------------
+    def deterministic(self, node: Node) -> bool | None:
+        """True for a (+) node read back from an SDD decision node (its elements are pairwise
+        exclusive by construction), else None: a whole-node check, no pairwise work."""
+        return True if node in self._decisions else None
+
     def exclusive(self, a: Node, b: Node) -> bool | None:
         """Whether Boolean formulas ``a`` and ``b`` are never true together; None when either
         is not a quantifier-free Boolean formula over this bridge's variables."""
@@ -183,14 +236,7 @@ class SddBridge:
             sa, sb = self._build(a, budget=False), self._build(b, budget=False)
         except NesyError:
             return None
-        return self.manager.conjoin(sa, sb).is_false()
-
-
-def _vtree_rank(s: SddNode) -> tuple[int, int]:
-    """Apply order: constants, then SDDs over small vtrees, left to right (clauses whose
-    variables lie close in the vtree are combined first, as in the SDD package's compiler)."""
-    v = s.vtree()
-    return (0, 0) if v is None else (v.var_count(), v.position())
+        return bool(self.manager.conjoin(sa, sb).is_false())
 
 
 def _factors(node: Node) -> tuple[Node, ...]:
@@ -208,7 +254,8 @@ def compile_formula(
     vtree: str = "balanced",
     time_budget_s: float | None = None,
     size_budget: int | None = None,
+    minimize: bool = False,
 ) -> tuple[SddBridge, Node]:
     """(the bridge, an IR d-DNNF equivalent to the quantifier-free Boolean formula ``node``)."""
-    bridge = SddBridge(bool_keys([node]), vtree, time_budget_s, size_budget)
+    bridge = SddBridge(bool_keys([node]), vtree, time_budget_s, size_budget, minimize)
     return bridge, bridge.to_ir(bridge.to_sdd(node))

@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from nesy_ir import Circuit, Labelling, Var, aggregate, apply, atom, transform
 from nesy_ir.errors import NesyError
 from nesy_ir.nodes import Kind, Node
-from nesy_ir.rewrite import Context, lower
+from nesy_ir.rewrite import PIPELINE, Context, lower
 from nesy_ir.traverse import size
 
 from .ground_program import GroundAtom, GroundProgram, atom_text
 
 SEMANTICS = ("prob", "godel", "lukasiewicz", "product")
+#: Rewrite passes: the compiled d-DNNF is already simplified, so probabilistic formulas go straight
+#: to weighted model counting; fuzzy ones get the full pipeline.
+PASSES = {True: (("wmc",), ("simplify", "aggregate"), ("simplify", "factor")), False: PIPELINE}
 TRUE, FALSE = Node(Kind.CONST, "bool", True), Node(Kind.CONST, "bool", False)
 
 
@@ -47,12 +50,14 @@ def _not(child: Node) -> Node:
 
 @dataclass
 class Worlds:
-    """The probabilistic atoms as reified Boolean atoms, their labels and the choice constraint."""
+    """The probabilistic atoms as reified Boolean atoms, their labels and the choice constraints
+    (one formula per choice: exactly one of its alternatives holds)."""
 
     literal: dict[GroundAtom, Node] = field(default_factory=dict)  # atom -> a[X_k]@bool
     labels: dict[str, float] = field(default_factory=dict)
     neural: list[GroundAtom] = field(default_factory=list)  # atoms whose labels a network gives
-    constraint: Node = TRUE
+    constraints: list[Node] = field(default_factory=list)
+    group: dict[str, int] = field(default_factory=dict)  # reification variable -> its choice
 
     def add(self, a: GroundAtom) -> Node:
         var = Var(f"X{len(self.literal)}")
@@ -66,7 +71,6 @@ def worlds(gp: GroundProgram) -> Worlds:
     for f in gp.facts:
         w.add(f.atom)
         w.labels[atom_text(f.atom)] = f.probability
-    constraints = []
     for k, c in enumerate(gp.choices):
         alternatives = list(c.atoms)
         if c.probabilities is None:
@@ -83,8 +87,9 @@ def worlds(gp: GroundProgram) -> Worlds:
         for a in alternatives:
             w.labels[atom_text(a) + "[false]"] = 1.0  # a choice is weighed by its true alternative
         at_most_one = [_not(_and([x, y])) for i, x in enumerate(lits) for y in lits[i + 1 :]]
-        constraints.append(_and([_or(lits), *at_most_one]))
-    w.constraint = _and(constraints)
+        for x in lits:
+            w.group[x.arg.rvar.name] = len(w.constraints)
+        w.constraints.append(_and([_or(lits), *at_most_one]))
     return w
 
 
@@ -180,11 +185,51 @@ def translate(
         labelling = Labelling({k: v for k, v in w.labels.items() if not k.endswith("[false]")})
         ctx = Context(labelling=labelling)
     t = time.perf_counter()
-    circuit = lower(roots, names, labelling, ctx=ctx)
+    circuit = lower(roots, names, labelling, ctx=ctx, passes=PASSES[semantics == "prob"])
     stats["rewrite_s"] = time.perf_counter() - t
     stats["compile_s"] = time.perf_counter() - start
     stats.update({f"circuit_{k}": v for k, v in circuit.stats().items()})
     return CompiledProgram(list(gp.queries), circuit, labelling, semantics, w.neural, stats)
+
+
+def _compile_with_constraints(bridge, forms: list[Node], w: Worlds) -> list:
+    """SDDs of ``f and C`` for each formula f, where C is the conjunction of the choices.
+
+    Every intermediate result is conjoined with the constraints of the choices it mentions: this
+    leaves ``f and C`` unchanged (C implies them) but keeps the intermediate SDDs small, since
+    they never represent worlds in which one image shows two digits.
+    """
+    from nesy_ir.traverse import postorder
+
+    mgr = bridge.manager
+    choice = [bridge.to_sdd(c) for c in w.constraints]
+    care: dict[frozenset, object] = {frozenset(): mgr.true()}
+    sdd: dict[Node, object] = {}
+    groups: dict[Node, frozenset] = {}
+    for n in postorder(forms):
+        if n.kind in (Kind.ATOM, Kind.CONST):
+            sdd[n] = bridge.to_sdd(n)
+            rvar = n.arg.rvar if n.kind is Kind.ATOM else None
+            g = w.group.get(rvar.name) if isinstance(rvar, Var) else None
+            groups[n] = frozenset() if g is None else frozenset([g])
+            continue
+        parts = [sdd[c] for c in n.children]
+        groups[n] = frozenset().union(*(groups[c] for c in n.children))
+        if n.arg == "neg":
+            sdd[n] = ~parts[0]
+            continue
+        out = parts[0]
+        for p in parts[1:]:
+            out = out | p if n.arg == "plus" else out & p
+        if groups[n] not in care:
+            care[groups[n]] = mgr.true()
+            for g in groups[n]:
+                care[groups[n]] = care[groups[n]] & choice[g]
+        sdd[n] = out & care[groups[n]]
+    total = mgr.true()
+    for c in choice:
+        total = total & c
+    return [sdd[f] & total for f in forms]
 
 
 def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
@@ -192,8 +237,7 @@ def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
 
     t = time.perf_counter()
     bridge = SddBridge(list(w.literal.values()), vtree, time_budget_s)
-    constraint = bridge.to_sdd(w.constraint)
-    ddnnfs = [bridge.to_ir(bridge.to_sdd(f) & constraint) for f in forms]
+    ddnnfs = [bridge.to_ir(s) for s in _compile_with_constraints(bridge, forms, w)]
     stats["sdd_s"] = time.perf_counter() - t
     stats["sdd_size"] = bridge.manager.size()
     weights = {x: atom(a[0], a[1], "prob", x.arg.rvar) for a, x in w.literal.items()}

@@ -18,8 +18,19 @@ import time
 from typing import Any
 
 import numpy as np
-from nesy_ir import Circuit, LabelFunction, Labelling, Node, Var, aggregate, apply, atom, const
-from nesy_ir import transform
+
+from nesy_ir import (
+    Circuit,
+    LabelFunction,
+    Labelling,
+    Node,
+    Var,
+    aggregate,
+    apply,
+    atom,
+    const,
+    transform,
+)
 from nesy_ir.errors import LabelError, NesyError
 from nesy_ir.nodes import Kind
 from nesy_ir.rewrite import Context, lower, optimise
@@ -49,7 +60,12 @@ def cnf_bool_formula(cnf: CNF) -> Node:
 
 
 def _labelling(cnf: CNF, structure: str) -> Labelling:
-    """One labelling function per variable; ``normalised`` exactly where w(i) + w(-i) = 1."""
+    """One labelling function per variable; ``normalised`` exactly where w(i) + w(-i) = 1.
+
+    Functions, not plain values: for values, ``Labelling.normalised`` answers from the structure
+    alone (prob is complemented, so every ``sum_X x[X]`` would become 1), which is wrong when
+    w(i) + w(-i) != 1.
+    """
     if structure not in STRUCTURES:
         raise NesyError(f"unknown structure {structure!r} for WMC (use one of {STRUCTURES})")
     functions = []
@@ -94,6 +110,7 @@ def compile_cnf(
     vtree: str = "balanced",
     time_budget_s: float | None = None,
     size_budget: int | None = None,
+    minimize: bool = False,
 ) -> tuple[Circuit, Labelling, dict[str, Any]]:
     """(circuit, labelling, statistics) for the weighted model count of ``cnf``.
 
@@ -104,7 +121,8 @@ def compile_cnf(
     """
     labels = _labelling(cnf, structure)
     t0 = time.perf_counter()
-    bridge = SddBridge([f"X{i}" for i in range(1, cnf.num_vars + 1)], vtree, time_budget_s, size_budget)
+    keys = [f"X{i}" for i in range(1, cnf.num_vars + 1)]
+    bridge = SddBridge(keys, vtree, time_budget_s, size_budget, minimize)
     sdd = bridge.to_sdd(cnf_bool_formula(cnf))
     t1 = time.perf_counter()
     ddnnf = bridge.to_ir(sdd)

@@ -93,8 +93,11 @@ def deterministic(node: Node, max_vars: int = 16, oracle=None) -> bool | None:
     """Whether the operands of a Boolean (+) node are pairwise mutually exclusive."""
     result: bool | None = True
     cs = node.children
+    lits = [_conjuncts(c) for c in cs]  # once per operand, not per pair
     for i in range(len(cs)):
         for j in range(i + 1, len(cs)):
+            if any((key, not pol) in lits[j] for key, pol in lits[i]):
+                continue
             ex = mutually_exclusive(cs[i], cs[j], max_vars, oracle)
             if ex is False:
                 return False

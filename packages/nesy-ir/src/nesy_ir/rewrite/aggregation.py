@@ -58,7 +58,8 @@ def distribute(n: Node, ctx: Context) -> Node | None:
     if not sums:
         return None
     s = sums[0]
-    others = [c for c in body.children if c is not s]
+    others = list(body.children)
+    others.remove(s)  # one occurrence: the same sum may be a factor twice
     terms = tuple(Node(A, n.structure, "times", (t, *others)) for t in s.children)
     return _agg(n, Node(A, n.structure, "plus", terms))
 

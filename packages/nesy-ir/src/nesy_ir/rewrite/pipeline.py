@@ -96,13 +96,15 @@ def lower(
     labelling: Labelling | None = None,
     optimised: bool = True,
     ctx: Context | None = None,
+    passes: Sequence[Sequence[str]] = PIPELINE,
 ) -> Circuit:
-    """An algebraic circuit for the formulas: optimised (unless ``optimised=False``), then
-    remaining aggregations expanded by enumeration and negations pushed to the leaves."""
+    """An algebraic circuit for the formulas: rewritten by ``passes`` (unless
+    ``optimised=False``), then remaining aggregations expanded by enumeration and negations
+    pushed to the leaves."""
     ctx = _context(labelling, ctx)
     roots = (roots,) if isinstance(roots, Node) else tuple(roots)
     if optimised:
-        roots = optimise(roots, ctx=ctx)
+        roots = optimise(roots, passes=passes, ctx=ctx)
     roots = rewrite(
         roots,
         rule_set("simplify", "expand", "nnf") if optimised else rule_set("expand", "nnf"),

@@ -12,7 +12,7 @@ once, linear in the size of F instead of linear per variable.
 from __future__ import annotations
 
 from ..nodes import Kind, Node, fold
-from ..properties import decomposable, deterministic, literal
+from ..properties import bool_key, deterministic, literal
 from ..registry import get_algebra, get_transformation
 from ..terms import BOOL_DOMAIN, Var
 from ..traverse import postorder, substitute
@@ -107,14 +107,23 @@ def _const(algebra, s: str, truth: bool) -> Node:
 
 
 def _is_ddnnf(formula: Node, plus_condition: str | None, ctx: Context) -> bool:
+    """Decomposable (checked with each node's variables, computed once) and, where tau needs it,
+    deterministic (checked by :func:`~nesy_ir.properties.deterministic`)."""
     if plus_condition not in ("always", "deterministic"):
         return False
+    keys: dict[Node, frozenset] = {}
     for g in postorder([formula]):
-        if g.kind not in (Kind.ATOM, Kind.CONST, Kind.APPLY):
+        if g.kind is Kind.ATOM:
+            keys[g] = frozenset([bool_key(g)]) if not isinstance(g.arg.rvar, bool) else frozenset()
+            continue
+        if g.kind is Kind.CONST:
+            keys[g] = frozenset()
+            continue
+        if g.kind is not Kind.APPLY or (g.is_op("neg") and literal(g) is None):
             return False
-        if g.is_op("neg") and literal(g) is None:
-            return False
-        if g.is_op("times") and not decomposable(g):
+        parts = [keys[c] for c in g.children]
+        keys[g] = frozenset().union(*parts)
+        if g.is_op("times") and sum(map(len, parts)) != len(keys[g]):
             return False
         if (
             g.is_op("plus")

@@ -1,0 +1,186 @@
+"""The ``nesy wmc`` and ``nesy compile`` commands (registered through ``nesy.commands``).
+
+Each command dispatches on the input file's suffix through a table (``WMC_INPUTS``,
+``COMPILE_INPUTS``): supporting a new kind of file is one more entry there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nesy_ir import Circuit, Labelling, evaluate_circuit
+from nesy_ir.errors import NesyError
+
+from .cnf import CNF
+from .dimacs import read_dimacs
+from .sdd import VTREES
+
+STRUCTURES = ("prob", "logprob", "real")
+#: The extra that provides a backend we know of (others: ``nesy-NAME``).
+BACKEND_EXTRAS = {"torch": "nesy-torch", "jax": "nesy-jax", "klay": "nesy-torch[klay]"}
+
+Evaluator = Callable[[Circuit, Labelling], dict[str, Any]]
+
+
+def backends() -> list[str]:
+    """The backends that can evaluate a circuit here: 'numpy' and the ``nesy.backends`` group."""
+    return ["numpy", *sorted(ep.name for ep in entry_points(group="nesy.backends"))]
+
+
+def backend_evaluator(name: str) -> Evaluator:
+    """``evaluate(circuit, labelling) -> {root name: value}`` of the named backend.
+
+    'numpy' is nesy-ir's reference evaluator. Any other name is an entry point of the
+    ``nesy.backends`` group naming an object with an ``evaluate_circuit`` function (or that
+    function itself); a missing one is a NesyError that names the package to install.
+    """
+    if name == "numpy":
+        return evaluate_circuit
+    hint = f"backend {name!r} needs: pip install {BACKEND_EXTRAS.get(name, f'nesy-{name}')}"
+    found = [ep for ep in entry_points(group="nesy.backends") if ep.name == name]
+    if not found:
+        raise NesyError(f"{hint} (available here: {', '.join(backends())})")
+    try:
+        obj = found[0].load()
+    except ImportError as e:
+        raise NesyError(f"{hint} ({e})") from None
+    return getattr(obj, "evaluate_circuit", obj)
+
+
+def _algebra(cnf: CNF, chosen: str | None) -> str:
+    """The structure asked for; by default prob when every weight lies in [0, 1], else real."""
+    if chosen:
+        return chosen
+    return "prob" if all(0.0 <= w <= 1.0 for w in cnf.weights.values()) else "real"
+
+
+# --- nesy wmc ----------------------------------------------------------------------------------
+
+
+def _wmc_cnf(args: argparse.Namespace) -> int:
+    from .wmc import compile_cnf
+
+    cnf = read_dimacs(args.file)
+    structure = _algebra(cnf, args.algebra)
+    evaluate = backend_evaluator(args.backend)
+    circuit, labels, _ = compile_cnf(
+        cnf, structure, args.vtree, args.time_budget, minimize=args.minimize
+    )
+    value = float(np.asarray(evaluate(circuit, labels)[circuit.names[0]]))
+    print(repr(value))  # for logprob: the log of the weighted model count
+    return 0
+
+
+# --- nesy compile ------------------------------------------------------------------------------
+
+
+def _smoother() -> Callable[[Circuit], Circuit] | None:
+    """``nesy_compile.smooth.smooth`` where that module exists, else None."""
+    if importlib.util.find_spec(f"{__package__}.smooth") is None:
+        return None
+    from . import smooth
+
+    return getattr(smooth, "smooth", None)
+
+
+def _compile_cnf(args: argparse.Namespace) -> int:
+    from .wmc import compile_cnf
+
+    cnf = read_dimacs(args.file)
+    structure = _algebra(cnf, args.algebra)
+    circuit, _, stats = compile_cnf(
+        cnf, structure, args.vtree, args.time_budget, minimize=args.minimize
+    )
+    stats = {"file": str(args.file), "structure": structure, **stats}
+    smooth = _smoother()
+    if smooth is not None:
+        stats["smoothed"] = smooth(circuit).stats()
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    sizes = ("nodes", "edges", "depth")
+    print(f"{args.file}: {stats['variables']} variables, {stats['clauses']} clauses")
+    print(
+        f"  SDD ({args.vtree} vtree{', minimised' if args.minimize else ''}):"
+        f" size {stats['sdd_size']}, {stats['sdd_nodes']} nodes, {stats['sdd_s']:.3f} s"
+    )
+    print(f"  d-DNNF: {stats['ddnnf_nodes']} nodes, {stats['ddnnf_edges']} edges")
+    before = stats["before"]
+    what = "2^n worlds enumerated" if before["what"] == "enumeration" else "the d-DNNF"
+    print(f"  circuit before rewriting ({what}): " + _sizes(before, sizes))
+    print(
+        f"  circuit after rewriting ({structure}, {stats['rewrite_s']:.3f} s): "
+        + _sizes(stats["after"], sizes)
+    )
+    if "smoothed" in stats:
+        print("  circuit after smoothing: " + _sizes(stats["smoothed"], sizes))
+    return 0
+
+
+def _sizes(stats: dict, keys: tuple[str, ...]) -> str:
+    return ", ".join(f"{stats[k]} {k}" for k in keys if k in stats)
+
+
+# --- dispatch on the input file ----------------------------------------------------------------
+
+#: suffix -> the command's implementation for that kind of file.
+WMC_INPUTS: dict[str, Callable[[argparse.Namespace], int]] = {
+    ".cnf": _wmc_cnf,
+    ".dimacs": _wmc_cnf,
+}
+COMPILE_INPUTS: dict[str, Callable[[argparse.Namespace], int]] = {
+    ".cnf": _compile_cnf,
+    ".dimacs": _compile_cnf,
+}
+
+
+def _dispatch(table: dict[str, Callable[[argparse.Namespace], int]], command: str):
+    def run(args: argparse.Namespace) -> int:
+        suffix = Path(args.file).suffix.lower()
+        handler = table.get(suffix)
+        if handler is None:
+            raise NesyError(
+                f"{args.file}: {command} of {suffix or 'suffix-less'} files is not supported yet"
+                f" (supported: {', '.join(sorted(table))})"
+            )
+        return handler(args)
+
+    return run
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="the input: a DIMACS CNF (.cnf, .dimacs), weights as 'c p weight'")
+    p.add_argument(
+        "--algebra",
+        choices=STRUCTURES,
+        help="the semiring (default: prob when all weights lie in [0, 1], else real)",
+    )
+    p.add_argument("--vtree", choices=VTREES, default="balanced", help="the SDD's vtree shape")
+    p.add_argument("--minimize", action="store_true", help="dynamic SDD (vtree) minimisation")
+    p.add_argument("--time-budget", type=float, metavar="S", help="stop compiling after S s")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    wmc = sub.add_parser("wmc", help="the weighted model count of a CNF, via an SDD circuit")
+    _common(wmc)
+    wmc.add_argument(
+        "--backend",
+        default="numpy",
+        help=f"what evaluates the circuit (here: {', '.join(backends())})",
+    )
+    wmc.set_defaults(run=_dispatch(WMC_INPUTS, "wmc"))
+    comp = sub.add_parser("compile", help="compile a CNF to a circuit and print its statistics")
+    _common(comp)
+    comp.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    comp.set_defaults(run=_dispatch(COMPILE_INPUTS, "compile"))
+
+
+__all__ = ["COMPILE_INPUTS", "WMC_INPUTS", "backend_evaluator", "backends", "register"]
