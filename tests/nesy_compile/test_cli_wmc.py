@@ -73,3 +73,20 @@ def test_errors_print_cleanly(tmp_path, cnf_file, capsys):
     assert "compile of .xyz files is not supported yet" in capsys.readouterr().err
     assert main(["wmc", str(tmp_path / "missing.cnf")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_query_and_compile_programs(capsys, tmp_path):
+    from nesy_compile.examples import shipped
+    from nesy_ir.cli import main
+
+    program = tmp_path / "reach.pl"
+    program.write_text(shipped("reachability"))
+    assert main(["query", str(program)]) == 0
+    out = capsys.readouterr().out
+    assert "path(a,d): 0.318\n" in out and "open(e): 0.10176\n" in out  # ProbLog's values
+    assert main(["query", str(program), "--semantics", "godel"]) == 0
+    assert "path(a,e): 0.4\n" in capsys.readouterr().out  # max-min over the paths
+    assert main(["compile", str(program), "--json"]) == 0
+    assert '"circuit_nodes"' in capsys.readouterr().out
+    assert main(["query", str(tmp_path / "missing.pl")]) == 2
+    assert "missing.pl" in capsys.readouterr().err

@@ -1,15 +1,29 @@
 """nesy-compile: from logic programs to nesy-ir circuits.
 
-This package will hold the front end for logic programs, grounding, knowledge compilation of the
-Boolean parts of a formula with PySDD (to d-DNNF, then smoothed), and a DIMACS reader. None of that
-is written yet; today it only reports its version and whether PySDD can be imported.
+The front end for DeepProbLog-style logic programs (:mod:`.program`), relevant grounding
+(:mod:`.grounding`), translation into DeepLog formulas under probabilistic or fuzzy semantics and
+knowledge compilation with PySDD (:mod:`.translate`, :mod:`.sdd`), smoothing (:mod:`.smooth`),
+DIMACS and weighted model counting (:mod:`.dimacs`, :mod:`.wmc`), and the ``nesy wmc``,
+``nesy compile`` and ``nesy query`` commands (:mod:`.cli`). Modules are imported on use, so that
+``import nesy_compile`` stays cheap.
 """
 
 from importlib.metadata import version as _version
 
 __version__ = _version("nesy-compile")
 
-__all__ = ["__version__", "pysdd_available"]
+__all__ = ["__version__", "compile_program", "pysdd_available"]
+
+
+def compile_program(
+    text: str, semantics: str = "prob", vtree: str = "balanced", source="<program>"
+):
+    """Parse, ground and compile a program's queries into one circuit (a CompiledProgram)."""
+    from .grounding import ground
+    from .program import parse_program
+    from .translate import translate
+
+    return translate(ground(parse_program(text, source)), semantics, vtree)
 
 
 def pysdd_available() -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import time
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -22,6 +23,7 @@ from nesy_ir.errors import NesyError
 from .cnf import CNF
 from .dimacs import read_dimacs
 from .sdd import VTREES
+from .translate import SEMANTICS
 
 STRUCTURES = ("prob", "logprob", "real")
 #: The extra that provides a backend we know of (others: ``nesy-NAME``).
@@ -125,6 +127,49 @@ def _compile_cnf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compiled_program(args: argparse.Namespace):
+    from .grounding import ground
+    from .program import load_program
+    from .translate import translate
+
+    start = time.perf_counter()
+    gp = ground(load_program(args.file))
+    grounding_s = time.perf_counter() - start
+    cp = translate(gp, args.semantics, args.vtree, args.time_budget)
+    cp.stats["grounding_s"] = grounding_s
+    return cp
+
+
+def _compile_program(args: argparse.Namespace) -> int:
+    cp = _compiled_program(args)
+    stats = {"file": str(args.file), "semantics": args.semantics, **cp.stats}
+    smooth = _smoother()
+    if smooth is not None and args.semantics == "prob":
+        stats["smoothed"] = smooth(cp.circuit).stats()
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    print(f"{args.file}: {len(cp.queries)} queries, {stats['ground_atoms']} ground atoms")
+    print(f"  grounding {stats['grounding_s']:.3f} s, compile {stats['compile_s']:.3f} s")
+    print(f"  logic: {stats['logic_nodes']} nodes, {stats['logic_edges']} edges")
+    if "sdd_size" in stats:
+        print(f"  SDD ({args.vtree} vtree): size {stats['sdd_size']}, {stats['sdd_s']:.3f} s")
+    circuit = {k.removeprefix("circuit_"): v for k, v in stats.items() if k.startswith("circuit_")}
+    print(f"  circuit ({args.semantics}): " + _sizes(circuit, ("nodes", "edges", "depth")))
+    if "smoothed" in stats:
+        print(
+            "  circuit after smoothing: " + _sizes(stats["smoothed"], ("nodes", "edges", "depth"))
+        )
+    return 0
+
+
+def _query_program(args: argparse.Namespace) -> int:
+    cp = _compiled_program(args)
+    for name, value in cp.probabilities().items():
+        print(f"{name}: {float(value):.6g}")
+    return 0
+
+
 def _sizes(stats: dict, keys: tuple[str, ...]) -> str:
     return ", ".join(f"{stats[k]} {k}" for k in keys if k in stats)
 
@@ -139,7 +184,9 @@ WMC_INPUTS: dict[str, Callable[[argparse.Namespace], int]] = {
 COMPILE_INPUTS: dict[str, Callable[[argparse.Namespace], int]] = {
     ".cnf": _compile_cnf,
     ".dimacs": _compile_cnf,
+    ".pl": _compile_program,
 }
+QUERY_INPUTS: dict[str, Callable[[argparse.Namespace], int]] = {".pl": _query_program}
 
 
 def _dispatch(table: dict[str, Callable[[argparse.Namespace], int]], command: str):
@@ -157,7 +204,7 @@ def _dispatch(table: dict[str, Callable[[argparse.Namespace], int]], command: st
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="the input: a DIMACS CNF (.cnf, .dimacs), weights as 'c p weight'")
+    p.add_argument("file", help="a DIMACS CNF (.cnf, .dimacs; 'c p weight') or a program (.pl)")
     p.add_argument(
         "--algebra",
         choices=STRUCTURES,
@@ -166,6 +213,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vtree", choices=VTREES, default="balanced", help="the SDD's vtree shape")
     p.add_argument("--minimize", action="store_true", help="dynamic SDD (vtree) minimisation")
     p.add_argument("--time-budget", type=float, metavar="S", help="stop compiling after S s")
+    p.add_argument(
+        "--semantics", choices=SEMANTICS, default="prob", help="for programs: prob or a t-norm"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -177,10 +227,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"what evaluates the circuit (here: {', '.join(backends())})",
     )
     wmc.set_defaults(run=_dispatch(WMC_INPUTS, "wmc"))
-    comp = sub.add_parser("compile", help="compile a CNF to a circuit and print its statistics")
+    comp = sub.add_parser("compile", help="compile a CNF or program; print circuit statistics")
     _common(comp)
     comp.add_argument("--json", action="store_true", help="print the statistics as JSON")
     comp.set_defaults(run=_dispatch(COMPILE_INPUTS, "compile"))
+    query = sub.add_parser("query", help="each query's probability (or fuzzy truth) in a program")
+    _common(query)
+    query.set_defaults(run=_dispatch(QUERY_INPUTS, "query"))
 
 
-__all__ = ["COMPILE_INPUTS", "WMC_INPUTS", "backend_evaluator", "backends", "register"]
+__all__ = [
+    "COMPILE_INPUTS",
+    "QUERY_INPUTS",
+    "WMC_INPUTS",
+    "backend_evaluator",
+    "backends",
+    "register",
+]

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except NesyError as e:
+    except (NesyError, OSError) as e:  # bad input or an unreadable file: a message, no trace
         print(f"nesy {args.command}: {e}", file=sys.stderr)
         return 2
 
