@@ -53,7 +53,7 @@ install() {
         -e packages/nesy-torch \
         -e packages/nesy-jax \
         -e packages/nesy-models \
-        pytest hypothesis ruff pytest-xdist
+        pytest hypothesis ruff pytest-xdist problog
     touch "$STAMP"
     echo "dev.sh: installed in $((SECONDS - start)) s" >&2
 }

@@ -54,3 +54,12 @@ def programs(draw):
         queries += TEMPLATES[template]
     lines += [f"query({q})." for q in dict.fromkeys(queries)]
     return "\n".join(lines) + "\n"
+
+
+def all_templates_program() -> str:
+    """One program using every template, on a graph with a cycle and a self-loop."""
+    edges = "0.5::edge(a,b). 0.6::edge(b,c). 0.7::edge(c,a). 0.4::edge(c,d). 0.9::edge(b,b).\n"
+    nodes = "node(a). node(b). node(c).\n0.2::color(X,red); 0.5::color(X,blue) :- node(X).\n"
+    queries = "".join(f"query({q}).\n" for qs in TEMPLATES.values() for q in dict.fromkeys(qs))
+    text = edges + nodes + "path(X,Y) :- edge(X,Y).\n" + "\n".join(TEMPLATES) + "\n" + queries
+    return text

@@ -5,7 +5,7 @@ import random
 
 import pytest
 from hypothesis import given, settings
-from tests.nesy_compile.programs import NODES, TEMPLATES, problog, programs  # noqa: F401
+from tests.nesy_compile.programs import NODES, TEMPLATES, all_templates_program, problog, programs  # noqa: F401
 
 from nesy_compile.ground_program import Choice, GroundProgram, ProbFact, atom_text
 from nesy_compile.grounding import (
@@ -311,8 +311,4 @@ def test_random_programs_match_problog(text):
 
 
 def test_all_templates_match_problog():
-    edges = "0.5::edge(a,b). 0.6::edge(b,c). 0.7::edge(c,a). 0.4::edge(c,d). 0.9::edge(b,b).\n"
-    nodes = "node(a). node(b). node(c).\n0.2::color(X,red); 0.5::color(X,blue) :- node(X).\n"
-    queries = "".join(f"query({q}).\n" for qs in TEMPLATES.values() for q in dict.fromkeys(qs))
-    text = edges + nodes + "path(X,Y) :- edge(X,Y).\n" + "\n".join(TEMPLATES) + "\n" + queries
-    assert_same(text)
+    assert_same(all_templates_program())

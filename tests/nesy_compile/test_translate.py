@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from tests.nesy_compile.programs import TEMPLATES, problog, programs
+from tests.nesy_compile.programs import all_templates_program, problog, programs
 
 from nesy_compile.examples import mnist_addition_carry, mnist_addition_standard, shipped, sudoku4
 from nesy_compile.ground_program import atom_text
@@ -40,11 +40,7 @@ def test_random_programs_match_problog(text):
 
 
 def test_all_templates_match_problog():
-    edges = "0.5::edge(a,b). 0.6::edge(b,c). 0.7::edge(c,a). 0.4::edge(c,d). 0.9::edge(b,b).\n"
-    nodes = "node(a). node(b). node(c).\n0.2::color(X,red); 0.5::color(X,blue) :- node(X).\n"
-    queries = "".join(f"query({q}).\n" for qs in TEMPLATES.values() for q in dict.fromkeys(qs))
-    text = edges + nodes + "path(X,Y) :- edge(X,Y).\n" + "\n".join(TEMPLATES) + "\n" + queries
-    assert_matches_problog(text)
+    assert_matches_problog(all_templates_program())
 
 
 def test_circuit_is_shared_by_the_queries():
