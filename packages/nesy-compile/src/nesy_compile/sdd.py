@@ -74,7 +74,8 @@ class SddBridge:
         self._sdd: dict[Node, SddNode] = {}  # IR node -> its SDD (compiled or read back)
         self._ir: dict[int, Node] = {}  # SDD node id -> IR node
         self._prime: dict[Node, SddNode] = {}  # IR of a decision element -> the element's prime
-        self._decisions: set[Node] = set()  # the (+) nodes read back from decision nodes
+        self._decisions: set[Node] = set()
+        self._checked: dict[Node, bool] = {}  # decision (+) node -> its operands are exclusive
 
     # --- IR -> SDD ------------------------------------------------------------------------------
     def to_sdd(self, node: Node) -> SddNode:
@@ -222,9 +223,25 @@ class SddBridge:
 
     # --- the determinism oracle -----------------------------------------------------------------
     def deterministic(self, node: Node) -> bool | None:
-        """True for a (+) node read back from an SDD decision node (its elements are pairwise
-        exclusive by construction), else None: a whole-node check, no pairwise work."""
-        return True if node in self._decisions else None
+        """For a (+) node read back from an SDD decision node: whether its operands are pairwise
+        exclusive, checked with one conjoin and one disjoin per operand (each operand's SDD
+        against the disjunction of those before it); None for other nodes (ask pairwise)."""
+        if node not in self._decisions:
+            return None
+        known = self._checked.get(node)
+        if known is None:
+            try:
+                operands = [self._build(c, budget=False) for c in node.children]
+            except NesyError:
+                return None
+            mgr, seen, known = self.manager, self.manager.false(), True
+            for p in operands:
+                if not mgr.conjoin(seen, p).is_false():
+                    known = False
+                    break
+                seen = mgr.disjoin(seen, p)
+            self._checked[node] = known
+        return known
 
     def exclusive(self, a: Node, b: Node) -> bool | None:
         """Whether Boolean formulas ``a`` and ``b`` are never true together; None when either

@@ -248,4 +248,10 @@ def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
             body = aggregate("sum", x.arg.rvar, "bool", body)
         roots.append(body)
     labelling = Labelling(w.labels)
-    return roots, Context(labelling=labelling, exclusive=bridge.exclusive), labelling
+    return (
+        roots,
+        Context(
+            labelling=labelling, exclusive=bridge.exclusive, deterministic=bridge.deterministic
+        ),
+        labelling,
+    )

@@ -128,7 +128,7 @@ def compile_cnf(
     ddnnf = bridge.to_ir(sdd)
     t2 = time.perf_counter()
     formula = _wmc_over(ddnnf, cnf.num_vars, structure)
-    ctx = Context(labelling=labels, exclusive=bridge.exclusive)
+    ctx = Context(labelling=labels, exclusive=bridge.exclusive, deterministic=bridge.deterministic)
     optimised = optimise(formula, ctx=ctx)
     stuck = _unresolved(optimised)
     if stuck is not None:

@@ -22,6 +22,17 @@ class Context:
     #: False, or None for unknown), e.g. a knowledge compiler's: consulted when the cheap checks
     #: cannot decide, before enumeration.
     exclusive: Callable[[Node, Node], bool | None] | None = None
+    #: A whole-node check that the operands of a Boolean (+) are pairwise exclusive, in one
+    #: go (e.g. a knowledge compiler's, linear in the operands); None falls back to pairs.
+    deterministic: Callable[[Node], bool | None] | None = None
+
+    def is_deterministic(self, node: Node) -> bool | None:
+        """Whether the operands of the Boolean (+) ``node`` never hold together (None: unknown)."""
+        from ..properties import deterministic
+
+        if self.deterministic is not None and (answer := self.deterministic(node)) is not None:
+            return answer
+        return deterministic(node, self.max_vars, self.exclusive)
 
     def normalised(self, predicate: str, structure: str) -> bool:
         return self.labelling.normalised(predicate, structure)

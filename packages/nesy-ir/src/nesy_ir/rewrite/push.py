@@ -8,7 +8,7 @@ operands is checked first.
 from __future__ import annotations
 
 from ..nodes import Kind, Node
-from ..properties import decomposable, deterministic
+from ..properties import decomposable
 from ..registry import get_transformation
 from .engine import Context, Rule, RuleSet
 
@@ -17,7 +17,7 @@ def _condition_holds(condition: str | None, node: Node, ctx: Context) -> bool:
     if condition == "always":
         return True
     if condition == "deterministic":
-        return node.structure == "bool" and deterministic(node, ctx.max_vars, ctx.exclusive) is True
+        return node.structure == "bool" and ctx.is_deterministic(node) is True
     if condition == "decomposable":
         return decomposable(node)
     return False

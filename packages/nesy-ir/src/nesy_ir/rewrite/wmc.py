@@ -12,7 +12,7 @@ once, linear in the size of F instead of linear per variable.
 from __future__ import annotations
 
 from ..nodes import Kind, Node, fold
-from ..properties import bool_key, deterministic, literal
+from ..properties import bool_key, literal
 from ..registry import get_algebra, get_transformation
 from ..terms import BOOL_DOMAIN, Var
 from ..traverse import postorder, substitute
@@ -128,7 +128,7 @@ def _is_ddnnf(formula: Node, plus_condition: str | None, ctx: Context) -> bool:
         if (
             g.is_op("plus")
             and plus_condition == "deterministic"
-            and deterministic(g, ctx.max_vars, ctx.exclusive) is not True
+            and ctx.is_deterministic(g) is not True
         ):
             return False
     return True

@@ -1,0 +1,324 @@
+"""Compile time and circuit size of nesy_compile, next to PySDD and ProbLog.
+
+Three parts, each printed as one aligned table:
+
+* (a) MNIST addition (source 003 Appendix C): the standard encoding (N = 1, 2; N = 3, 4 with
+  ``--large``) and the carry encoding (N = 1, 2, 4, 15; 100 with ``--large``). Grounding
+  (``ground(parse_program(text))``) and ``translate(gp, "prob", vtree)`` are timed separately;
+  the table shows ``cp.stats`` (sdd_size, sdd_s, rewrite_s, circuit_nodes, circuit_edges) and the
+  number of layers of ``nesy_ir.layerize.layerize(cp.circuit)``.
+* (b) random 3-CNFs with n = 20, 30, 40 variables and m = round(2.5 n) clauses (seeded):
+  ``nesy_compile.wmc.compile_cnf(cnf, "prob", vtree, time_budget_s=60)`` against compiling the
+  same CNF with PySDD directly (conjoin the clause disjunctions in one ``SddManager`` with the
+  same vtree type), in the same run.
+* (c) grounding time of our grounder against ProbLog's (``LogicFormula.create_from``) for MNIST
+  standard N = 1, 2 and carry N = 4. ProbLog has no ``nn(...)``: the neural predicate is replaced
+  by the annotated disjunction ``0.1::digit(X,0); ...; 0.1::digit(X,9) :- image(X).`` and an
+  ``image(tensor(c)).`` fact per tensor constant. ProbLog runs in a child process; a case that
+  takes more than 60 s prints ``timeout``.
+
+Times are single runs (``time.perf_counter``) in seconds.
+
+Usage::
+
+    .venv/bin/python benchmarks/compile.py [--vtree right] [--carry-vtree balanced]
+        [--cnf-vtree balanced] [--seed 0] [--large]
+
+The right vtree is the faster one on the standard encoding; on the carry encoding it is far
+slower than the balanced one (carry N=15 did not finish in minutes), hence one option each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import platform
+import random
+import re
+import sys
+import time
+
+from nesy_compile.cnf import CNF
+from nesy_compile.examples import DIGIT, mnist_addition_carry, mnist_addition_standard
+from nesy_compile.grounding import ground
+from nesy_compile.program import parse_program
+from nesy_compile.sdd import VTREES
+from nesy_compile.translate import translate
+from nesy_compile.wmc import compile_cnf
+from nesy_ir.layerize import layerize
+
+PROBLOG_TIMEOUT_S = 60.0
+
+
+def table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    """Print ``rows`` under ``header`` with right-aligned columns (the first left-aligned)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        out = [str(cells[0]).ljust(widths[0])]
+        out += [str(c).rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join(out).rstrip()
+
+    print(title)
+    print(line(header))
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print(line(r))
+    print()
+
+
+def ms(s: float) -> str:
+    return f"{1000 * s:.1f}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or a <= 0:
+        return "-"
+    return f"{b / a:.2f}"
+
+
+# ---------------------------------------------------------------- (a) MNIST addition
+
+
+def mnist_cases(large: bool) -> list[tuple[str, str]]:
+    std = [1, 2, 3, 4] if large else [1, 2]
+    carry = [1, 2, 4, 15, 100] if large else [1, 2, 4, 15]
+    return [(f"standard N={n}", mnist_addition_standard(n)) for n in std] + [
+        (f"carry N={n}", mnist_addition_carry(n)) for n in carry
+    ]
+
+
+def part_mnist(vtree: str, carry_vtree: str, large: bool) -> None:
+    rows = []
+    for name, text in mnist_cases(large):
+        vt = carry_vtree if name.startswith("carry") else vtree
+        t0 = time.perf_counter()
+        gp = ground(parse_program(text))
+        t1 = time.perf_counter()
+        cp = translate(gp, "prob", vt, time_budget_s=120)
+        t2 = time.perf_counter()
+        layers = layerize(cp.circuit).stats()["layers"]
+        s = cp.stats
+        rows.append(
+            [
+                name,
+                vt,
+                len(gp.queries),
+                ms(t1 - t0),
+                ms(t2 - t1),
+                ms(s["sdd_s"]),
+                ms(s["rewrite_s"]),
+                s["sdd_size"],
+                s["circuit_nodes"],
+                s["circuit_edges"],
+                layers,
+            ]
+        )
+        print(f"  done {name} ({t2 - t0:.1f} s)", file=sys.stderr, flush=True)
+    table(
+        "(a) MNIST addition: grounding and translate(gp, 'prob', vtree); times in ms",
+        [
+            "program",
+            "vtree",
+            "queries",
+            "ground ms",
+            "translate ms",
+            "sdd ms",
+            "rewrite ms",
+            "sdd_size",
+            "circuit nodes",
+            "circuit edges",
+            "layers",
+        ],
+        rows,
+    )
+
+
+# ---------------------------------------------------------------- (b) random 3-CNFs
+
+
+def random_cnf(n: int, rng: random.Random) -> CNF:
+    m = round(2.5 * n)
+    clauses = []
+    for _ in range(m):
+        vs = rng.sample(range(1, n + 1), 3)
+        clauses.append(tuple(v if rng.random() < 0.5 else -v for v in vs))
+    weights = {}
+    for v in range(1, n + 1):
+        p = rng.uniform(0.1, 0.9)
+        weights[v], weights[-v] = p, 1.0 - p
+    return CNF(n, tuple(clauses), weights)
+
+
+def pysdd_compile(cnf: CNF, vtree: str) -> tuple[float, int]:
+    """(seconds, manager size) of compiling ``cnf`` with PySDD alone."""
+    from pysdd.sdd import SddManager, Vtree
+
+    t0 = time.perf_counter()
+    n = cnf.num_vars
+    mgr = SddManager.from_vtree(Vtree(n, list(range(1, n + 1)), vtree))
+    f = mgr.true()
+    for clause in cnf.clauses:
+        c = mgr.false()
+        for lit in clause:
+            c = c | (mgr.literal(lit) if lit > 0 else -mgr.literal(-lit))
+        f = f & c
+    dt = time.perf_counter() - t0
+    mgr.garbage_collect()
+    return dt, f.size()
+
+
+def part_cnf(vtree: str, seed: int) -> None:
+    rng = random.Random(seed)
+    rows = []
+    for n in (20, 30, 40):
+        cnf = random_cnf(n, rng)
+        t0 = time.perf_counter()
+        circuit, _labels, s = compile_cnf(cnf, "prob", vtree, time_budget_s=60)
+        ours = time.perf_counter() - t0
+        py_s, py_size = pysdd_compile(cnf, vtree)
+        rows.append(
+            [
+                f"cnf n={n}",
+                len(cnf.clauses),
+                ms(ours),
+                ms(s["sdd_s"]),
+                ms(s["to_ir_s"]),
+                ms(s["rewrite_s"]),
+                s["sdd_size"],
+                s["after"]["nodes"],
+                s["after"]["edges"],
+                ms(py_s),
+                py_size,
+                ratio(py_s, ours),
+                ratio(py_s, s["sdd_s"]),
+            ]
+        )
+        print(f"  done cnf n={n}", file=sys.stderr, flush=True)
+    table(
+        f"(b) random 3-CNF (m = round(2.5 n), seed {seed}): compile_cnf(cnf, 'prob', {vtree!r})"
+        " vs PySDD alone (same vtree type); times in ms; x = ours / pysdd",
+        [
+            "formula",
+            "m",
+            "ours total",
+            "ours sdd",
+            "to_ir",
+            "rewrite",
+            "ours sdd_size",
+            "circuit nodes",
+            "circuit edges",
+            "pysdd ms",
+            "pysdd size",
+            "total x",
+            "sdd x",
+        ],
+        rows,
+    )
+
+
+# ---------------------------------------------------------------- (c) grounding vs ProbLog
+
+
+def problog_text(text: str) -> str:
+    """``text`` with the ``nn`` line replaced by an annotated disjunction over image/1."""
+    tensors = sorted(set(re.findall(r"tensor\(\w+\)", text)))
+    ad = "; ".join(f"0.1::digit(X,{d})" for d in range(10)) + " :- image(X).\n"
+    facts = "".join(f"image({t}).\n" for t in tensors)
+    assert DIGIT in text
+    return text.replace(DIGIT, ad + facts)
+
+
+def _problog_child(text: str, q) -> None:
+    from problog.formula import LogicFormula
+    from problog.program import PrologString
+
+    t0 = time.perf_counter()
+    lf = LogicFormula.create_from(PrologString(text))
+    dt = time.perf_counter() - t0
+    q.put((dt, len(lf), len(list(lf.queries()))))
+
+
+def problog_ground(text: str) -> tuple[float, int, int] | None:
+    """(seconds, formula size, queries) of ProbLog's grounding, or None past the timeout."""
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_problog_child, args=(text, q))
+    p.start()
+    try:
+        return q.get(timeout=PROBLOG_TIMEOUT_S)
+    except Exception:  # queue.Empty: timed out (or the child died)
+        return None
+    finally:
+        if p.is_alive():
+            p.terminate()
+        p.join()
+
+
+def part_grounding() -> None:
+    cases = [
+        ("standard N=1", mnist_addition_standard(1)),
+        ("standard N=2", mnist_addition_standard(2)),
+        ("carry N=4", mnist_addition_carry(4)),
+    ]
+    rows = []
+    for name, text in cases:
+        t0 = time.perf_counter()
+        gp = ground(parse_program(text))
+        ours = time.perf_counter() - t0
+        pl = problog_ground(problog_text(text))
+        if pl is None:
+            rows.append([name, ms(ours), len(gp.queries), "timeout", "-", "-", "-"])
+        else:
+            rows.append(
+                [name, ms(ours), len(gp.queries), ms(pl[0]), pl[1], pl[2], ratio(ours, pl[0])]
+            )
+        print(f"  done grounding {name}", file=sys.stderr, flush=True)
+    table(
+        "(c) grounding: ours (ground(parse_program(text))) vs ProbLog"
+        " (LogicFormula.create_from, nn -> annotated disjunction); times in ms;"
+        " x = problog / ours",
+        [
+            "program",
+            "ours ms",
+            "ours queries",
+            "problog ms",
+            "problog formula nodes",
+            "problog queries",
+            "x",
+        ],
+        rows,
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--vtree", default="right", choices=VTREES, help="standard encoding")
+    ap.add_argument("--carry-vtree", default="balanced", choices=VTREES, help="carry encoding")
+    ap.add_argument("--cnf-vtree", default="balanced", choices=VTREES, help="random CNFs")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--large", action="store_true", help="also standard N=3,4 and carry N=100")
+    args = ap.parse_args()
+
+    import numpy
+    import problog.version
+
+    start = time.perf_counter()
+    print(
+        f"Compilation benchmark: vtree {args.vtree!r} (standard encoding),"
+        f" {args.carry_vtree!r} (carry encoding), {args.cnf_vtree!r} (CNFs), large={args.large}"
+    )
+    print(
+        f"python {platform.python_version()}, numpy {numpy.__version__},"
+        f" problog {problog.version.version}, {platform.machine()},"
+        f" {mp.cpu_count()} CPU cores"
+    )
+    print()
+    part_mnist(args.vtree, args.carry_vtree, args.large)
+    part_cnf(args.cnf_vtree, args.seed)
+    part_grounding()
+    print(f"total {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
