@@ -86,11 +86,9 @@ def resolve_wmc(n: Node, ctx: Context) -> Node | None:
             done[g] = (weight(lit[0], lit[1]), frozenset([lit[0]]))
         elif g.kind is Kind.CONST:
             done[g] = (_const(algebra, s, g.arg), frozenset())
-        elif lit is not None or g.kind is Kind.ATOM:
+        elif lit is not None or g.kind is Kind.ATOM:  # other literals stay indicators
             done[g] = (Node(Kind.TRANSFORM, s, "bool", (g,)), frozenset())
-        elif g.is_op("neg"):
-            continue  # only literals are negated in a d-DNNF; handled above
-        else:
+        else:  # (+) or (x): _is_ddnnf allows negation on literals only
             parts = [done[c] for c in g.children]
             have = frozenset().union(*(v for _, v in parts))
             kids = [smoothed(v, vs, have) if g.arg == "plus" else v for v, vs in parts]
