@@ -11,7 +11,7 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from nesy_ir import Node, TensorConst, Var, aggregate, apply, atom, const, transform
+from nesy_ir import Labelling, Node, TensorConst, Var, aggregate, apply, atom, const, transform
 from nesy_ir.algebra import Algebra, Carrier
 from nesy_ir.algebras import BUILTIN_ALGEBRAS
 from nesy_ir.laws import SEMIRING
@@ -185,3 +185,18 @@ def tropical(**changes) -> Algebra:
         description="min-plus semiring (shortest paths)",
     )
     return Algebra(**{**fields, **changes})
+
+
+def random_labels(structure: str, seed: int, batch: int = 5) -> Labelling:
+    """Batched labels for the atoms the strategies use: p, q(c), w(c1) in ``structure``, b."""
+    rng = np.random.default_rng(seed)
+    carrier = get_algebra(structure).carrier
+
+    def values():
+        if carrier.boolean:
+            return rng.integers(0, 2, batch).astype(bool)
+        return rng.uniform(max(carrier.low, -3.0), min(carrier.high, 3.0), batch)
+
+    return Labelling(
+        {"p": values(), "q(c)": values(), "w(c1)": values(), "b": rng.integers(0, 2, batch)}
+    )

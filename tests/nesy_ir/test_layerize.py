@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.nesy_ir.strategies import closed_formulas
+from tests.nesy_ir.strategies import closed_formulas, random_labels
 
 from nesy_ir import Labelling, apply, atom, const, lower, transform
 from nesy_ir.algebras import BUILTIN_ALGEBRAS
@@ -18,21 +18,6 @@ from nesy_ir.registry import get_algebra
 STRUCTURES = [a.name for a in BUILTIN_ALGEBRAS]
 BATCH = 5
 SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-
-
-def random_labels(structure: str, seed: int) -> Labelling:
-    """Batched labels for the atoms the strategies use: p, q(c), w(c1) in ``structure``, b."""
-    rng = np.random.default_rng(seed)
-    carrier = get_algebra(structure).carrier
-
-    def values():
-        if carrier.boolean:
-            return rng.integers(0, 2, BATCH).astype(bool)
-        return rng.uniform(max(carrier.low, -3.0), min(carrier.high, 3.0), BATCH)
-
-    return Labelling(
-        {"p": values(), "q(c)": values(), "w(c1)": values(), "b": rng.integers(0, 2, BATCH)}
-    )
 
 
 def check_structure(layered: Layered, circuit: Circuit) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from tests.nesy_ir.strategies import closed_formulas
+from tests.nesy_ir.strategies import closed_formulas, random_labels
 
 from nesy_ir import Labelling, Var, aggregate, atom, transform
 from nesy_ir.algebras import BUILTIN_ALGEBRAS
@@ -19,23 +19,6 @@ from nesy_ir.traverse import size
 
 STRUCTURES = [a.name for a in BUILTIN_ALGEBRAS]
 ALL_RULES = [r for rs in rule_sets().values() for r in rs.rules]
-BATCH = 5
-
-
-def random_labels(structure: str, seed: int) -> Labelling:
-    """Labels for the atoms the strategies use: p, q(c), w(c1) in ``structure``, b in bool."""
-    rng = np.random.default_rng(seed)
-    carrier = get_algebra(structure).carrier
-
-    def values():
-        if carrier.boolean:
-            return rng.integers(0, 2, BATCH).astype(bool)
-        low, high = max(carrier.low, -3.0), min(carrier.high, 3.0)
-        return rng.uniform(low, high, BATCH)
-
-    return Labelling(
-        {"p": values(), "q(c)": values(), "w(c1)": values(), "b": rng.integers(0, 2, BATCH)}
-    )
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:

@@ -11,6 +11,7 @@ once, linear in the size of F instead of linear per variable.
 
 from __future__ import annotations
 
+from ..laws import SEMIRING
 from ..nodes import Kind, Node, fold
 from ..properties import bool_key, literal
 from ..registry import get_algebra, get_transformation
@@ -140,16 +141,7 @@ WMC = RuleSet(
             Kind.AGG,
             resolve_wmc,
             "plus",
-            (
-                "plus.associative",
-                "plus.commutative",
-                "plus.neutral",
-                "times.associative",
-                "times.commutative",
-                "times.neutral",
-                "times.absorbing",
-                "times.distributes",
-            ),
+            tuple(sorted(SEMIRING)),
             "sum_X.. tau(F) * w[X].. -> F with literals replaced by weights (F a d-DNNF)",
             before_children=True,
         ),
