@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from nesy_ir.errors import NesySyntaxError
+from nesy_ir.terms import Var  # a logic variable: the IR's own
 
 __all__ = [
     "BUILTINS",
@@ -41,16 +42,6 @@ __all__ = [
 
 
 # --- AST -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Var:
-    """A logic variable (name starts with a capital or ``_``)."""
-
-    name: str
-
-    def __str__(self) -> str:
-        return self.name
-
-
 @dataclass(frozen=True)
 class Struct:
     """A constant (no args), a compound term or an atom ``functor(args...)``."""
