@@ -11,13 +11,12 @@ import importlib.util
 import json
 import time
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from nesy_ir import Circuit, Labelling, evaluate_circuit
+from nesy_ir import Circuit
+from nesy_ir.backends import backends, get_backend
 from nesy_ir.errors import NesyError
 
 from .cnf import CNF
@@ -26,35 +25,6 @@ from .sdd import VTREES
 from .translate import SEMANTICS
 
 STRUCTURES = ("prob", "logprob", "real")
-#: The extra that provides a backend we know of (others: ``nesy-NAME``).
-BACKEND_EXTRAS = {"torch": "nesy-torch", "jax": "nesy-jax", "klay": "nesy-torch[klay]"}
-
-Evaluator = Callable[[Circuit, Labelling], dict[str, Any]]
-
-
-def backends() -> list[str]:
-    """The backends that can evaluate a circuit here: 'numpy' and the ``nesy.backends`` group."""
-    return ["numpy", *sorted(ep.name for ep in entry_points(group="nesy.backends"))]
-
-
-def backend_evaluator(name: str) -> Evaluator:
-    """``evaluate(circuit, labelling) -> {root name: value}`` of the named backend.
-
-    'numpy' is nesy-ir's reference evaluator. Any other name is an entry point of the
-    ``nesy.backends`` group naming an object with an ``evaluate_circuit`` function (or that
-    function itself); a missing one is a NesyError that names the package to install.
-    """
-    if name == "numpy":
-        return evaluate_circuit
-    hint = f"backend {name!r} needs: pip install {BACKEND_EXTRAS.get(name, f'nesy-{name}')}"
-    found = [ep for ep in entry_points(group="nesy.backends") if ep.name == name]
-    if not found:
-        raise NesyError(f"{hint} (available here: {', '.join(backends())})")
-    try:
-        obj = found[0].load()
-    except ImportError as e:
-        raise NesyError(f"{hint} ({e})") from None
-    return getattr(obj, "evaluate_circuit", obj)
 
 
 def _algebra(cnf: CNF, chosen: str | None) -> str:
@@ -72,7 +42,7 @@ def _wmc_cnf(args: argparse.Namespace) -> int:
 
     cnf = read_dimacs(args.file)
     structure = _algebra(cnf, args.algebra)
-    evaluate = backend_evaluator(args.backend)
+    evaluate = get_backend(args.backend).evaluate_circuit
     circuit, labels, _ = compile_cnf(
         cnf, structure, args.vtree, args.time_budget, minimize=args.minimize
     )
@@ -240,7 +210,5 @@ __all__ = [
     "COMPILE_INPUTS",
     "QUERY_INPUTS",
     "WMC_INPUTS",
-    "backend_evaluator",
-    "backends",
     "register",
 ]

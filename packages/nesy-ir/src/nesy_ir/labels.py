@@ -69,6 +69,10 @@ class Labelling:
         out._values = {**self._values, **{_key_of(k): v for k, v in values.items()}}
         return out
 
+    def has_own_label(self, key: str) -> bool:
+        """Whether a value is given under exactly ``key`` (e.g. ``a(b)[false]``)."""
+        return _key_of(key) in self._values
+
     def normalised(self, predicate: str, structure: str) -> bool:
         """Whether the labels of ``predicate`` over its truth values sum to one."""
         f = self._functions.get((predicate, structure))
