@@ -78,8 +78,12 @@ def run_rewrite(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo", help="the alarm example: formula, rewrites, circuit, value")
+def register(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Add ``nesy demo`` (with its ``alarm`` demo) and ``nesy rewrite``; return the demos'
+    subparsers, where other packages add theirs."""
+    demos = sub.add_parser("demo", help="run a demo (default: the richest installed)")
+    names = demos.add_subparsers(dest="demo", metavar="NAME")
+    demo = names.add_parser("alarm", help="the alarm example: formula, rewrites, circuit, value")
     demo.add_argument("--p-burglary", type=float, default=0.6)
     demo.add_argument("--p-earthquake", type=float, default=0.3)
     demo.add_argument("--dot", help="also write the optimised circuit as Graphviz DOT here")
@@ -88,3 +92,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     rw.add_argument("formula", nargs="?", help="formula text (see docs/language.md)")
     rw.add_argument("--file", help="read the formula from this file")
     rw.set_defaults(run=run_rewrite)
+    return names
