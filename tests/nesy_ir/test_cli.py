@@ -7,7 +7,10 @@ from nesy_ir.cli import main
 
 def test_demo_prints_figure_4_and_the_value(capsys, tmp_path):
     dot = tmp_path / "alarm.dot"
-    assert main(["demo", "alarm", "--p-burglary", "0.5", "--p-earthquake", "0.2", "--dot", str(dot)]) == 0
+    assert (
+        main(["demo", "alarm", "--p-burglary", "0.5", "--p-earthquake", "0.2", "--dot", str(dot)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "-> burglary(V)[true]@prob + earthquake(S)[true]@prob * burglary(V)[false]@prob" in out
     assert "Circuit (Figure 4): burglary(V)[true]@prob + burglary(V)[false]@prob" in out
