@@ -1,11 +1,16 @@
-"""nesy-jax: lowering of nesy-ir circuits to JAX.
+"""nesy-jax: lowering of nesy-ir circuits to JAX, and neural labelling in JAX.
 
-This package will hold the JAX backend (per-layer gather + segment ops, usable under jit, grad and
-vmap). None of that is written yet; today it only reports its version.
+``lower(circuit, labels, dynamic)`` gives a :class:`LoweredCircuit`, a function of the dynamic
+labels usable under ``jax.jit``, ``jax.grad`` and ``jax.vmap``; :mod:`nesy_jax.kernels` holds the
+code of every kernel (extend with :func:`register_kernel`); :mod:`nesy_jax.neural` labels atoms
+with networks' softmax outputs. Enable float64 with ``jax.config.update("jax_enable_x64", True)``.
 """
 
 from importlib.metadata import version as _version
 
+from .kernels import Reduction, register_kernel
+from .lowering import LoweredCircuit, lower
+
 __version__ = _version("nesy-jax")
 
-__all__ = ["__version__"]
+__all__ = ["LoweredCircuit", "Reduction", "__version__", "lower", "register_kernel"]

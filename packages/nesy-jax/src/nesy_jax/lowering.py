@@ -1,0 +1,203 @@
+"""Lowering of a layered circuit to a pure JAX function: gather + reduce per block.
+
+All values live in one (nodes, B) buffer, node-major so that a block's children are a row
+gather. The leaves come first, reordered as [static constants, dynamic labels grouped by unary
+kernel] so that they are one concatenation (no scatter); then every block appends its outputs.
+The Python loop over blocks runs once, at tracing time; the traced function has one gather and
+one reduction per block and nothing per node or per batch element.
+
+Float64 needs ``jax.config.update("jax_enable_x64", True)`` (or ``with jax.enable_x64():``);
+otherwise JAX computes in float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nesy_ir.circuit import Circuit
+from nesy_ir.errors import NesyError
+from nesy_ir.labels import Labelling
+from nesy_ir.layerize import Block, Layered, layerize
+from nesy_ir.lowering import LeafPlan, check_structures, kernel, plan_leaves
+from nesy_ir.registry import get_algebra
+
+from .kernels import Array, reduction, unary
+
+#: A block is computed densely (padded to its widest node) unless that reads more than this many
+#: times as many values as the segment form does, and the kernel has a segment form.
+DENSE_PADDING = 2.0
+
+Step = Callable[[Array], Array]  # the (nodes so far, B) buffer -> the block's (size, B) output
+
+
+def _dense_step(block: Block, name: str, remap: np.ndarray) -> Step:
+    red = reduction(name, f"{block.op} in {block.structure}")
+    index, mask = block.dense()
+    index = remap[index].astype(np.int32)
+    if mask.all():
+        return lambda buf: red.dense(buf[index])
+    pad = mask[..., None]
+    return lambda buf: red.dense(jnp.where(pad, buf[index], red.neutral))
+
+
+def _segment_step(block: Block, name: str, remap: np.ndarray) -> Step:
+    red = reduction(name, f"{block.op} in {block.structure}")
+    inputs = remap[block.inputs].astype(np.int32)
+    ids = block.segments.astype(np.int32)
+    return lambda buf: red.segment(buf[inputs], ids, block.size)
+
+
+def _unary_step(block: Block, name: str, remap: np.ndarray) -> Step:
+    fn = unary(name, f"{block.op} in {block.structure}")
+    inputs = remap[block.inputs].astype(np.int32)
+    return lambda buf: fn(buf[inputs])
+
+
+def _step(block: Block, remap: np.ndarray) -> Step:
+    """The computation of one block, dense or segment-wise (see :data:`DENSE_PADDING`)."""
+    name = kernel(block.op, block.structure)
+    if block.unary:
+        return _unary_step(block, name, remap)
+    red = reduction(name, f"{block.op} in {block.structure}")
+    width = int(np.bincount(block.segments, minlength=block.size).max(initial=0))
+    if red.segment is not None and block.size * width > DENSE_PADDING * len(block.inputs):
+        return _segment_step(block, name, remap)
+    return _dense_step(block, name, remap)
+
+
+@dataclass(frozen=True)
+class _Leaves:
+    """The leaves in buffer order: static values, then dynamic groups (kernel, key indices)."""
+
+    static: np.ndarray
+    groups: tuple[tuple[Callable[[Array], Array], np.ndarray], ...]
+    remap: np.ndarray  # old global id -> buffer position (identity above the leaves)
+
+
+def _leaves(layered: Layered, plan: LeafPlan) -> _Leaves:
+    n_leaves = len(layered.leaves)
+    dynamic = np.zeros(n_leaves, dtype=bool)
+    dynamic[plan.dynamic_leaf] = True
+    static_ids = np.flatnonzero(~dynamic)
+    order, groups = [static_ids], []
+    for name, (leaf, source) in plan.kernel_groups().items():
+        order.append(leaf)
+        groups.append((unary(name, f"the dynamic labels {list(plan.keys)}"), source))
+    remap = np.arange(layered.num_nodes, dtype=np.int64)
+    remap[np.concatenate(order).astype(np.int64)] = np.arange(n_leaves)
+    return _Leaves(plan.static[static_ids], tuple(groups), remap)
+
+
+class LoweredCircuit:
+    """A circuit as a JAX function of its dynamic labels.
+
+    Call it on ``{key: array}`` (every key of :attr:`keys`; scalars or arrays of one batch shape)
+    to get ``{root name: array}``; :meth:`apply_matrix` is the same as a pure function of a
+    (B, K) matrix whose columns follow :attr:`keys`, for use inside ``jax.jit`` / ``grad`` /
+    ``vmap``. Boolean roots come back as floats 0.0 / 1.0.
+    """
+
+    def __init__(
+        self,
+        layered: Layered,
+        plan: LeafPlan,
+        *,
+        dtype: Any = None,
+        jit: bool = True,
+        check: bool = True,
+    ):
+        self.layered = layered
+        self.keys: tuple[str, ...] = plan.keys
+        self.names: tuple[str, ...] = layered.names
+        self.dtype = jnp.dtype(dtype) if dtype is not None else jnp.result_type(float)
+        self.check = check
+        leaves = _leaves(layered, plan)
+        self._static = np.asarray(leaves.static, dtype=self.dtype)[:, None]
+        self._groups = leaves.groups
+        self._steps = [_step(b, leaves.remap) for b in layered.blocks()]
+        self._roots = leaves.remap[layered.roots].astype(np.int32)
+        self._key_carriers = _key_carriers(layered, plan)
+        self.apply_matrix: Callable[[Array], Array] = (
+            jax.jit(self._apply_matrix) if jit else self._apply_matrix
+        )
+        self._call = jax.jit(self._apply_values) if jit else self._apply_values
+
+    def _apply_matrix(self, x: Array) -> Array:
+        """(B, K) dynamic labels in :attr:`keys` order -> (B, R) root values."""
+        x = jnp.asarray(x, self.dtype)
+        if x.ndim != 2 or x.shape[1] != len(self.keys):
+            raise NesyError(f"expected labels of shape (B, {len(self.keys)}), got {x.shape}")
+        columns = x.T
+        batch = x.shape[0]
+        parts = [jnp.broadcast_to(jnp.asarray(self._static), (len(self._static), batch))]
+        parts += [fn(columns[source]) for fn, source in self._groups]
+        buf = jnp.concatenate(parts, axis=0)
+        for step in self._steps:
+            buf = jnp.concatenate([buf, step(buf)], axis=0)
+        return buf[self._roots].T
+
+    def _apply_values(self, values: tuple[Array, ...]) -> dict[str, Array]:
+        arrays = [jnp.asarray(v, self.dtype) for v in values]
+        shape = jnp.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+        columns = [jnp.broadcast_to(a, shape).reshape(-1) for a in arrays]
+        size = int(np.prod(shape, dtype=int))
+        x = jnp.stack(columns, axis=-1) if columns else jnp.zeros((size, 0), self.dtype)
+        out = self._apply_matrix(x)
+        return {n: out[:, i].reshape(shape) for i, n in enumerate(self.names)}
+
+    def __call__(self, values: Mapping[str, Any]) -> dict[str, Array]:
+        values = {"".join(k.split()): v for k, v in values.items()}
+        missing = [k for k in self.keys if k not in values]
+        if missing:
+            raise NesyError(f"no value for the dynamic labels {missing}")
+        unknown = sorted(set(values) - set(self.keys))
+        if unknown:
+            raise NesyError(f"{unknown} are not dynamic labels of this circuit: {list(self.keys)}")
+        if self.check:
+            for key in self.keys:
+                _check(key, values[key], self._key_carriers[key])
+        return self._call(tuple(values[k] for k in self.keys))
+
+
+def _key_carriers(layered: Layered, plan: LeafPlan) -> dict[str, set[str]]:
+    """The structures of the leaves each dynamic key labels."""
+    out: dict[str, set[str]] = {k: set() for k in plan.keys}
+    for leaf, source in zip(plan.dynamic_leaf.tolist(), plan.dynamic_source.tolist(), strict=True):
+        out[plan.keys[source]].add(layered.leaves[leaf].structure)
+    return out
+
+
+def _check(key: str, value: Any, structures: set[str]) -> None:
+    """A clear error for a concrete label outside its carrier (tracers are not checked)."""
+    if isinstance(value, jax.core.Tracer):
+        return
+    array = np.asarray(value)
+    for structure in sorted(structures):
+        carrier = get_algebra(structure).carrier
+        problem = carrier.violation(array.astype(float)) if array.dtype != object else "an object"
+        if problem:
+            raise NesyError(f"label of {key}@{structure} is {problem}")
+
+
+def lower(
+    circuit: Circuit | Layered,
+    labels: Labelling | Mapping | None = None,
+    dynamic: Iterable[str] = (),
+    *,
+    dtype: Any = None,
+    jit: bool = True,
+    check: bool = True,
+) -> LoweredCircuit:
+    """Lower ``circuit`` to JAX; ``dynamic`` keys are labelled at call time, ``labels`` label
+    every other atom now (scalars). ``dtype`` defaults to JAX's float (float32 unless x64 is on);
+    ``check`` validates concrete labels against their carrier at each call."""
+    layered = circuit if isinstance(circuit, Layered) else layerize(circuit)
+    check_structures(layered)
+    plan = plan_leaves(layered, labels, dynamic)
+    return LoweredCircuit(layered, plan, dtype=dtype, jit=jit, check=check)
