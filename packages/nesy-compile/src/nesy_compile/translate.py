@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from nesy_ir import Circuit, Labelling, Var, aggregate, apply, atom, transform
+from nesy_ir import Circuit, Labelling, Var, aggregate, apply, atom, const, transform
 from nesy_ir.errors import NesyError
 from nesy_ir.nodes import Kind, Node
 from nesy_ir.rewrite import PIPELINE, Context, lower
@@ -248,10 +248,17 @@ def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
             body = aggregate("sum", x.arg.rvar, "bool", body)
         roots.append(body)
     labelling = Labelling(w.labels)
-    return (
-        roots,
-        Context(
-            labelling=labelling, exclusive=bridge.exclusive, deterministic=bridge.deterministic
-        ),
-        labelling,
+    # the false alternatives of choices weigh one whatever the networks say: constants, which
+    # the rewrites fold away (the labelling keeps them, for smoothing and for other passes)
+    fixed = {
+        atom(a[0], a[1], "prob", False): const(w.labels[key], "prob")
+        for a in w.literal
+        if (key := atom_text(a) + "[false]") in w.labels
+    }
+    ctx = Context(
+        labelling=labelling,
+        exclusive=bridge.exclusive,
+        deterministic=bridge.deterministic,
+        fixed=fixed,
     )
+    return roots, ctx, labelling

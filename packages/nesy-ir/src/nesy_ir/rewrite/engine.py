@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..errors import RewriteLoopError
@@ -25,6 +25,14 @@ class Context:
     #: A whole-node check that the operands of a Boolean (+) are pairwise exclusive, in one
     #: go (e.g. a knowledge compiler's, linear in the operands); None falls back to pairs.
     deterministic: Callable[[Node], bool | None] | None = None
+    #: Label slots whose value is fixed whatever the labelling says later, e.g. the false
+    #: alternative of a choice, weighed one: the atom ``a(args)[false]@S`` -> its constant node.
+    #: Rules write the constant in its place, so that neutral and absorbing elements fold it.
+    fixed: Mapping[Node, Node] = field(default_factory=dict)
+    #: Work rules share across their applications under this context (each rule keys its own
+    #: entries), so that a rule applied at many roots of one DAG handles each shared node once.
+    #: Valid while the other fields stay as they are.
+    memo: dict = field(default_factory=dict)
 
     def is_deterministic(self, node: Node) -> bool | None:
         """Whether the operands of the Boolean (+) ``node`` never hold together (None: unknown)."""
@@ -95,16 +103,25 @@ def rewrite(
     """
     ctx = ctx or Context()
     table = rules.by_kind()
+    # (kind, structure, role, before_children) -> the rules that may match: laws checked once
+    candidates: dict[tuple, tuple[Rule, ...]] = {}
     memo: dict[Node, Node] = {}
     active: dict[Node, str] = {}  # nodes being normalised -> the rule that moved them
     steps = 0
 
     def first_match(node: Node, before_children: bool) -> tuple[Rule, Node] | None:
-        for rule in table.get(node.kind, ()):
-            if rule.before_children == before_children and rule.applies(node):
-                out = rule.fn(node, ctx)
-                if out is not None and out is not node:
-                    return rule, out
+        key = (node.kind, node.structure, node.role, before_children)
+        found = candidates.get(key)
+        if found is None:
+            found = candidates[key] = tuple(
+                r
+                for r in table.get(node.kind, ())
+                if r.before_children == before_children and r.applies(node)
+            )
+        for rule in found:
+            out = rule.fn(node, ctx)
+            if out is not None and out is not node:
+                return rule, out
         return None
 
     def normal(node: Node) -> Node:

@@ -73,6 +73,11 @@ def reified_truth(n: Node, ctx: Context) -> Node | None:
     return None
 
 
+def fixed_label(n: Node, ctx: Context) -> Node | None:
+    # a[false]@S -> c  (a label slot whose value the context fixes)
+    return ctx.fixed.get(n)
+
+
 def drop_neutral(n: Node, ctx: Context) -> Node | None:
     # a + 0 -> a ; a * 1 -> a
     e = get_algebra(n.structure).neutral(n.arg)
@@ -146,6 +151,7 @@ SIMPLIFY = RuleSet(
     "simplify",
     (
         Rule("reified_truth", Kind.ATOM, reified_truth, doc="a[true]@bool -> true"),
+        Rule("fixed_label", Kind.ATOM, fixed_label, doc="a[false]@S -> c (a fixed label)"),
         Rule("fold_transform", Kind.TRANSFORM, fold_transform, doc="tau(c) -> tau's value of c"),
         Rule("flatten_plus", A, flatten, "plus", ("plus.associative",), "(a+b)+c -> a+b+c"),
         Rule("flatten_times", A, flatten, "times", ("times.associative",), "(a*b)*c -> a*b*c"),

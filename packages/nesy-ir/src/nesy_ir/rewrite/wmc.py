@@ -16,7 +16,7 @@ from ..nodes import Kind, Node, fold
 from ..properties import bool_key, literal
 from ..registry import get_algebra, get_transformation
 from ..terms import BOOL_DOMAIN, Var
-from ..traverse import postorder, substitute
+from ..traverse import substitute
 from .engine import Context, Rule, RuleSet
 
 
@@ -61,42 +61,89 @@ def resolve_wmc(n: Node, ctx: Context) -> Node | None:
     formula = logic[0].children[0]
     if not tau.indicator or not _is_ddnnf(formula, tau.homomorphism.get("plus"), ctx):
         return None
-    s = n.structure
-    algebra = get_algebra(s)
+    # The translation of a sub-formula depends only on the structure and the weights: queries
+    # over one shared d-DNNF with the same chain of aggregations share it (ctx.memo).
+    key = ("resolve_wmc", n.structure, tuple((x, tuple(ws)) for x, ws in sorted(weights.items())))
+    key += (tuple(sorted(agg)),)
+    resolver = ctx.memo.get(key)
+    if resolver is None:
+        resolver = ctx.memo[key] = _Resolver(n.structure, sorted(agg), weights, ctx)
+    return fold("times", [*outside, resolver.resolve(formula)], n.structure)
 
-    def weight(x: str, value: bool) -> Node:
-        return substitute(fold("times", weights.get(x, []), s), {x: value})
 
-    def total(x: str) -> Node | None:
+class _Resolver:
+    """Replaces the literals of d-DNNFs over the aggregated variables by their weights, one
+    node at a time, remembering each node's weighted value and its variables (a bit set)."""
+
+    def __init__(self, s: str, names: list[str], weights: dict[str, list[Node]], ctx: Context):
+        self.s, self.algebra, self.ctx = s, get_algebra(s), ctx
+        self.names, self.weights = names, weights
+        self.bit = {x: 1 << i for i, x in enumerate(names)}  # bits in sorted-name order
+        self.totals: dict[str, Node | None] = {}
+        self.done: dict[Node, tuple[Node, int]] = {}
+
+    def weight(self, x: str, value: bool) -> Node:
+        return substitute(fold("times", self.weights.get(x, []), self.s), {x: value})
+
+    def total(self, x: str) -> Node | None:
         """sum_X w[X]; None when it is the neutral element (normalised labels)."""
-        ws = weights.get(x, [])
-        if not ws and algebra.has("plus.idempotent"):
-            return None
-        if len(ws) == 1 and ctx.normalised(ws[0].arg.predicate, s):
-            return None
-        return Node(Kind.APPLY, s, "plus", (weight(x, True), weight(x, False)))
+        if x not in self.totals:
+            ws, out = self.weights.get(x, []), None
+            if ws or not self.algebra.has("plus.idempotent"):
+                if not (len(ws) == 1 and self.ctx.normalised(ws[0].arg.predicate, self.s)):
+                    out = Node(
+                        Kind.APPLY, self.s, "plus", (self.weight(x, True), self.weight(x, False))
+                    )
+            self.totals[x] = out
+        return self.totals[x]
 
-    def smoothed(value: Node, have: frozenset, want: frozenset) -> Node:
-        extra = [t for x in sorted(want - have) if (t := total(x)) is not None]
-        return fold("times", [value, *extra], s) if extra else value
+    def smoothed(self, value: Node, missing: int) -> Node:
+        """``value`` times the totals of the variables in the bit set ``missing``."""
+        extra = []
+        for i, x in enumerate(self.names):
+            if missing >> i & 1 and (t := self.total(x)) is not None:
+                extra.append(t)
+        return fold("times", [value, *extra], self.s) if extra else value
 
-    done: dict[Node, tuple[Node, frozenset]] = {}
-    for g in postorder([formula]):
-        lit = literal(g)
-        if lit is not None and lit[0] in agg:
-            done[g] = (weight(lit[0], lit[1]), frozenset([lit[0]]))
-        elif g.kind is Kind.CONST:
-            done[g] = (_const(algebra, s, g.arg), frozenset())
-        elif lit is not None or g.kind is Kind.ATOM:  # other literals stay indicators
-            done[g] = (Node(Kind.TRANSFORM, s, "bool", (g,)), frozenset())
-        else:  # (+) or (x): _is_ddnnf allows negation on literals only
-            parts = [done[c] for c in g.children]
-            have = frozenset().union(*(v for _, v in parts))
-            kids = [smoothed(v, vs, have) if g.arg == "plus" else v for v, vs in parts]
-            done[g] = (Node(Kind.APPLY, s, g.arg, tuple(kids)), have)
-    value, have = done[formula]
-    value = smoothed(value, have, frozenset(agg))
-    return fold("times", [*outside, value], s)
+    def resolve(self, formula: Node) -> Node:
+        done, s = self.done, self.s
+        for g in _unseen_postorder(formula, done):
+            lit = literal(g)
+            if lit is not None and lit[0] in self.bit:
+                done[g] = (self.weight(lit[0], lit[1]), self.bit[lit[0]])
+            elif g.kind is Kind.CONST:
+                done[g] = (_const(self.algebra, s, g.arg), 0)
+            elif lit is not None or g.kind is Kind.ATOM:  # other literals stay indicators
+                done[g] = (Node(Kind.TRANSFORM, s, "bool", (g,)), 0)
+            else:  # (+) or (x): _is_ddnnf allows negation on literals only
+                parts = [done[c] for c in g.children]
+                have = 0
+                for _, vs in parts:
+                    have |= vs
+                if g.arg == "plus":
+                    kids = tuple(self.smoothed(v, have & ~vs) for v, vs in parts)
+                else:
+                    kids = tuple(v for v, _ in parts)
+                done[g] = (Node(Kind.APPLY, s, g.arg, kids), have)
+        value, have = done[formula]
+        everything = (1 << len(self.names)) - 1
+        return self.smoothed(value, everything & ~have)
+
+
+def _unseen_postorder(root: Node, seen: dict) -> list[Node]:
+    """The nodes below ``root`` not in ``seen`` (nor below one that is), children first."""
+    order: list[Node] = []
+    visited: set[Node] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif node not in seen and node not in visited:
+            visited.add(node)
+            stack.append((node, True))
+            stack.extend((c, False) for c in node.children if c not in seen and c not in visited)
+    return order
 
 
 def _const(algebra, s: str, truth: bool) -> Node:
@@ -105,32 +152,47 @@ def _const(algebra, s: str, truth: bool) -> Node:
     )
 
 
+_NOT_DDNNF = -1
+
+
 def _is_ddnnf(formula: Node, plus_condition: str | None, ctx: Context) -> bool:
-    """Decomposable (checked with each node's variables, computed once) and, where tau needs it,
-    deterministic (checked by :func:`~nesy_ir.properties.deterministic`)."""
+    """Decomposable (checked with each node's variables as a bit set) and, where tau needs it,
+    deterministic (checked by the context); each node checked once per context (ctx.memo)."""
     if plus_condition not in ("always", "deterministic"):
         return False
-    keys: dict[Node, frozenset] = {}
-    for g in postorder([formula]):
+    keys: dict[Node, int] = ctx.memo.setdefault(("ddnnf", plus_condition), {})
+    bits: dict = ctx.memo.setdefault(("ddnnf bits",), {})
+    for g in _unseen_postorder(formula, keys):
         if g.kind is Kind.ATOM:
-            keys[g] = frozenset([bool_key(g)]) if not isinstance(g.arg.rvar, bool) else frozenset()
+            if isinstance(g.arg.rvar, bool):
+                keys[g] = 0
+            else:
+                keys[g] = bits.setdefault(bool_key(g), 1 << len(bits))
             continue
         if g.kind is Kind.CONST:
-            keys[g] = frozenset()
+            keys[g] = 0
             continue
-        if g.kind is not Kind.APPLY or (g.is_op("neg") and literal(g) is None):
-            return False
         parts = [keys[c] for c in g.children]
-        keys[g] = frozenset().union(*parts)
-        if g.is_op("times") and sum(map(len, parts)) != len(keys[g]):
-            return False
         if (
+            g.kind is not Kind.APPLY
+            or (g.is_op("neg") and literal(g) is None)
+            or _NOT_DDNNF in parts
+        ):
+            keys[g] = _NOT_DDNNF
+            continue
+        have = 0
+        for p in parts:
+            have |= p
+        keys[g] = have
+        if g.is_op("times") and sum(p.bit_count() for p in parts) != have.bit_count():
+            keys[g] = _NOT_DDNNF
+        elif (
             g.is_op("plus")
             and plus_condition == "deterministic"
             and ctx.is_deterministic(g) is not True
         ):
-            return False
-    return True
+            keys[g] = _NOT_DDNNF
+    return keys[formula] != _NOT_DDNNF
 
 
 WMC = RuleSet(
