@@ -60,9 +60,13 @@ class SudokuSet(IndexedExamples):
 
 
 def violations(grids: np.ndarray) -> np.ndarray:
-    """(E, 56) bool: which of CONSTRAINT_PAIRS each (E, 4, 4) grid violates (equal digits)."""
-    flat = np.asarray(grids).reshape(len(grids), SIZE * SIZE)
-    return flat[:, CONSTRAINT_PAIRS[:, 0]] == flat[:, CONSTRAINT_PAIRS[:, 1]]
+    """(E, 56) bool: which of CONSTRAINT_PAIRS each (E, 4, 4) grid violates (equal digits).
+    Partial grids (E, k, 4), their first k rows filled, get a column per pair among those rows."""
+    grids = np.asarray(grids)
+    filled = grids.shape[1] * SIZE
+    pairs = CONSTRAINT_PAIRS[(CONSTRAINT_PAIRS < filled).all(axis=1)]
+    flat = grids.reshape(len(grids), filled)
+    return flat[:, pairs[:, 0]] == flat[:, pairs[:, 1]]
 
 
 @cache
@@ -74,17 +78,9 @@ def valid_grids() -> np.ndarray:
         grids = np.concatenate(
             [np.repeat(grids, len(rows), 0), np.tile(rows, (len(grids), 1))[:, None, :]], axis=1
         )
-        grids = grids[~violations_partial(grids).any(axis=1)]
+        grids = grids[~violations(grids).any(axis=1)]
     grids.flags.writeable = False
     return grids
-
-
-def violations_partial(grids: np.ndarray) -> np.ndarray:
-    """Violated pairs among the filled rows of (E, k, 4) partial grids."""
-    filled = grids.shape[1] * SIZE
-    pairs = CONSTRAINT_PAIRS[(CONSTRAINT_PAIRS < filled).all(axis=1)]
-    flat = grids.reshape(len(grids), filled)
-    return flat[:, pairs[:, 0]] == flat[:, pairs[:, 1]]
 
 
 def corrupt(grids: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
