@@ -75,7 +75,6 @@ class SddBridge:
         self._ir: dict[int, Node] = {}  # SDD node id -> IR node
         self._prime: dict[Node, SddNode] = {}  # IR of a decision element -> the element's prime
         self._decisions: set[Node] = set()
-        self._checked: dict[Node, bool] = {}  # decision (+) node -> its operands are exclusive
 
     # --- IR -> SDD ------------------------------------------------------------------------------
     def to_sdd(self, node: Node) -> SddNode:
@@ -223,25 +222,11 @@ class SddBridge:
 
     # --- the determinism oracle -----------------------------------------------------------------
     def deterministic(self, node: Node) -> bool | None:
-        """For a (+) node read back from an SDD decision node: whether its operands are pairwise
-        exclusive, checked with one conjoin and one disjoin per operand (each operand's SDD
-        against the disjunction of those before it); None for other nodes (ask pairwise)."""
-        if node not in self._decisions:
-            return None
-        known = self._checked.get(node)
-        if known is None:
-            try:
-                operands = [self._build(c, budget=False) for c in node.children]
-            except NesyError:
-                return None
-            mgr, seen, known = self.manager, self.manager.false(), True
-            for p in operands:
-                if not mgr.conjoin(seen, p).is_false():
-                    known = False
-                    break
-                seen = mgr.disjoin(seen, p)
-            self._checked[node] = known
-        return known
+        """True for a (+) node read back from an SDD decision node, None for other nodes (ask
+        pairwise). Deterministic by construction: the primes of a decision node partition the
+        worlds, each operand implies its prime, and an operand spliced in from a prime that is
+        itself a decision node (true sub) is one of that node's exclusive operands."""
+        return True if node in self._decisions else None
 
     def exclusive(self, a: Node, b: Node) -> bool | None:
         """Whether Boolean formulas ``a`` and ``b`` are never true together; None when either

@@ -26,7 +26,7 @@ from .ground_program import GroundAtom, GroundProgram, atom_text
 SEMANTICS = ("prob", "godel", "lukasiewicz", "product")
 #: Rewrite passes: the compiled d-DNNF is already simplified, so probabilistic formulas go straight
 #: to weighted model counting; fuzzy ones get the full pipeline.
-PASSES = {True: (("wmc",), ("simplify", "aggregate"), ("simplify", "factor")), False: PIPELINE}
+PASSES = {True: (("wmc",), ("simplify", "aggregate", "factor")), False: PIPELINE}
 TRUE, FALSE = Node(Kind.CONST, "bool", True), Node(Kind.CONST, "bool", False)
 
 

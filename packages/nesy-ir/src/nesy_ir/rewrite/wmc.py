@@ -81,9 +81,18 @@ class _Resolver:
         self.bit = {x: 1 << i for i, x in enumerate(names)}  # bits in sorted-name order
         self.totals: dict[str, Node | None] = {}
         self.done: dict[Node, tuple[Node, int]] = {}
+        self.neutral = {r: _const(self.algebra, s, r == "times") for r in ("plus", "times")}
 
     def weight(self, x: str, value: bool) -> Node:
-        return substitute(fold("times", self.weights.get(x, []), self.s), {x: value})
+        """The weights of ``x = value``, label slots the context fixes written as constants."""
+        ws = [substitute(w, {x: value}) for w in self.weights.get(x, [])]
+        return self.op("times", [self.ctx.fixed.get(w, w) for w in ws])
+
+    def op(self, role: str, kids: list[Node]) -> Node:
+        """The (+) or (x) of ``kids`` without its neutral constants: built small, not simplified
+        afterwards."""
+        neutral = self.neutral[role]
+        return fold(role, [k for k in kids if k is not neutral], self.s)
 
     def total(self, x: str) -> Node | None:
         """sum_X w[X]; None when it is the neutral element (normalised labels)."""
@@ -91,19 +100,19 @@ class _Resolver:
             ws, out = self.weights.get(x, []), None
             if ws or not self.algebra.has("plus.idempotent"):
                 if not (len(ws) == 1 and self.ctx.normalised(ws[0].arg.predicate, self.s)):
-                    out = Node(
-                        Kind.APPLY, self.s, "plus", (self.weight(x, True), self.weight(x, False))
-                    )
+                    out = self.op("plus", [self.weight(x, True), self.weight(x, False)])
             self.totals[x] = out
         return self.totals[x]
 
     def smoothed(self, value: Node, missing: int) -> Node:
         """``value`` times the totals of the variables in the bit set ``missing``."""
         extra = []
-        for i, x in enumerate(self.names):
-            if missing >> i & 1 and (t := self.total(x)) is not None:
+        while missing:
+            low = missing & -missing
+            missing ^= low
+            if (t := self.total(self.names[low.bit_length() - 1])) is not None:
                 extra.append(t)
-        return fold("times", [value, *extra], self.s) if extra else value
+        return self.op("times", [value, *extra]) if extra else value
 
     def resolve(self, formula: Node) -> Node:
         done, s = self.done, self.s
@@ -121,10 +130,10 @@ class _Resolver:
                 for _, vs in parts:
                     have |= vs
                 if g.arg == "plus":
-                    kids = tuple(self.smoothed(v, have & ~vs) for v, vs in parts)
+                    kids = [self.smoothed(v, have & ~vs) for v, vs in parts]
                 else:
-                    kids = tuple(v for v, _ in parts)
-                done[g] = (Node(Kind.APPLY, s, g.arg, kids), have)
+                    kids = [v for v, _ in parts]
+                done[g] = (self.op(g.arg, kids), have)
         value, have = done[formula]
         everything = (1 << len(self.names)) - 1
         return self.smoothed(value, everything & ~have)
