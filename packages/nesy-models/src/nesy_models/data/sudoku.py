@@ -28,7 +28,6 @@ from .examples import IndexedExamples, TaskSplits, all_rows, child_seeds, holdou
 
 SIZE = 4
 DIGITS = tuple(range(1, SIZE + 1))
-CELLS = [(r, c) for r in range(SIZE) for c in range(SIZE)]
 GROUPS: dict[str, list[list[tuple[int, int]]]] = {
     "row": [[(r, c) for c in range(SIZE)] for r in range(SIZE)],
     "column": [[(r, c) for r in range(SIZE)] for c in range(SIZE)],
