@@ -1,12 +1,16 @@
-"""nesy-torch: lowering of nesy-ir circuits to PyTorch.
+"""nesy-torch: nesy-ir circuits as PyTorch modules, and neural labelling functions.
 
-This package will hold the torch backend (per-layer gather + segment reduce as an ``nn.Module``,
-with KLay as an optional fast path via the ``klay`` extra) and neural labelling functions. None of
-that is written yet; today it only reports its version.
+``lower(circuit, labels, dynamic)`` gives a :class:`CircuitModule` (gather + reduce per layer,
+every built-in structure, autograd, any device, ``torch.compile`` as an option, KLay as a fast
+path where it applies). :mod:`nesy_torch.neural` maps input tensors to the labels of neural
+atoms, for logic in the architecture and logic in the loss.
 """
 
 from importlib.metadata import version as _version
 
+from .kernels import register_kernel
+from .module import CircuitModule, lower
+
 __version__ = _version("nesy-torch")
 
-__all__ = ["__version__"]
+__all__ = ["CircuitModule", "__version__", "lower", "register_kernel"]

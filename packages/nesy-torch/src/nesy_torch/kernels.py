@@ -1,0 +1,148 @@
+"""The torch code of every kernel named in :mod:`nesy_ir.lowering`, as data.
+
+A reduction folds the children of each node of a block. It has a dense form over a padded
+``(size, width, B)`` tensor (reducing dimension 1, padding filled with ``neutral``) and, for the
+built-ins, a scatter form over the flat ``(E, B)`` children with their ``segments``. A unary
+kernel maps ``(n, B) -> (n, B)``. Users add kernels with :func:`register_kernel`; a structure
+whose kernels are all known lowers without editing this package.
+
+Stability: logsumexp subtracts the maximum and gives -inf with a zero (not NaN) gradient on
+all -inf segments; log1mexp switches at -ln 2; products use ``torch.prod`` /
+``scatter_reduce('prod')``, whose gradients are exact when a factor is 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from nesy_ir.errors import NesyError
+
+Dense = Callable[[Tensor], Tensor]
+Scatter = Callable[[Tensor, Tensor, int], Tensor]
+Unary = Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """An n-ary kernel: ``dense(x (size, width, B)) -> (size, B)``, the value that pads a node
+    with fewer children, and optionally ``scatter(x (E, B), segments (E,), size) -> (size, B)``."""
+
+    dense: Dense
+    neutral: float
+    scatter: Scatter | None = None
+
+
+def _scatter_base(reduce: str) -> Scatter:
+    def run(x: Tensor, segments: Tensor, size: int) -> Tensor:
+        out = x.new_empty((size, x.shape[1]))
+        index = segments[:, None].expand_as(x)
+        return out.scatter_reduce(0, index, x, reduce, include_self=False)
+
+    return run
+
+
+def _scatter_sum(x: Tensor, segments: Tensor, size: int) -> Tensor:
+    return x.new_zeros((size, x.shape[1])).index_add(0, segments, x)
+
+
+def _finite_or_zero(m: Tensor) -> Tensor:
+    return torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+
+
+def _log_of_sum(total: Tensor, shift: Tensor) -> Tensor:
+    """shift + log(total), -inf where total is 0, with a zero gradient there."""
+    positive = total > 0
+    safe = torch.where(positive, total, torch.ones_like(total))
+    return torch.where(positive, shift + torch.log(safe), torch.full_like(total, -math.inf))
+
+
+def _dense_logsumexp(x: Tensor) -> Tensor:
+    shift = _finite_or_zero(x.detach().amax(dim=1))
+    return _log_of_sum(torch.exp(x - shift[:, None]).sum(dim=1), shift)
+
+
+def _scatter_logsumexp(x: Tensor, segments: Tensor, size: int) -> Tensor:
+    shift = _finite_or_zero(_scatter_base("amax")(x.detach(), segments, size))
+    total = _scatter_sum(torch.exp(x - shift[segments]), segments, size)
+    return _log_of_sum(total, shift)
+
+
+def _derived(pre: Unary, base: Reduction, post: Unary, neutral: float) -> Reduction:
+    """post(base(pre(x))): the Lukasiewicz and noisy-or kernels from sum and prod."""
+    scatter = base.scatter
+    return Reduction(
+        dense=lambda x: post(base.dense(pre(x))),
+        neutral=neutral,
+        scatter=None if scatter is None else lambda x, s, n: post(scatter(pre(x), s, n)),
+    )
+
+
+def _one_minus(x: Tensor) -> Tensor:
+    return 1.0 - x
+
+
+SUM = Reduction(lambda x: x.sum(dim=1), 0.0, _scatter_sum)
+PROD = Reduction(lambda x: x.prod(dim=1), 1.0, _scatter_base("prod"))
+
+REDUCTIONS: dict[str, Reduction] = {
+    "sum": SUM,
+    "prod": PROD,
+    "max": Reduction(lambda x: x.amax(dim=1), -math.inf, _scatter_base("amax")),
+    "min": Reduction(lambda x: x.amin(dim=1), math.inf, _scatter_base("amin")),
+    "logsumexp": Reduction(_dense_logsumexp, -math.inf, _scatter_logsumexp),
+    "bounded_sum": _derived(lambda x: x, SUM, lambda s: s.clamp(max=1.0), 0.0),
+    "luk_and": _derived(_one_minus, SUM, lambda s: (1.0 - s).clamp(min=0.0), 1.0),
+    "noisy_or": _derived(_one_minus, PROD, _one_minus, 0.0),
+}
+
+_LN_HALF = -math.log(2.0)
+
+
+def log1mexp(x: Tensor) -> Tensor:
+    """log(1 - exp(x)) for x <= 0, accurate (and with finite gradients) on both sides of -ln 2."""
+    near = torch.log(-torch.expm1(x.clamp(min=_LN_HALF)))
+    far = torch.log1p(-torch.exp(x.clamp(max=_LN_HALF)))
+    return torch.where(x > _LN_HALF, near, far)
+
+
+UNARY: dict[str, Unary] = {
+    "complement": _one_minus,
+    "log1mexp": log1mexp,
+    "identity": lambda x: x,
+    "log": torch.log,
+    "exp": torch.exp,
+}
+
+
+def register_kernel(name: str, fn: Callable, neutral: float | None = None) -> None:
+    """Add (or replace) a kernel: unary ``fn(x (n, B))`` when ``neutral`` is None, else an n-ary
+    reduction ``fn(x (size, width, B)) -> (size, B)`` over dimension 1 padded with ``neutral``."""
+    if neutral is None:
+        UNARY[name] = fn
+    else:
+        REDUCTIONS[name] = Reduction(fn, float(neutral))
+
+
+def reduction(name: str, where: str) -> Reduction:
+    """The reduction called ``name``; a NesyError naming ``where`` it is needed if unknown."""
+    if name not in REDUCTIONS:
+        raise NesyError(
+            f"{where}: nesy-torch has no reduction kernel {name!r}: add one with"
+            " nesy_torch.register_kernel(name, fn, neutral)"
+        )
+    return REDUCTIONS[name]
+
+
+def unary(name: str, where: str) -> Unary:
+    """The unary kernel called ``name``; a NesyError naming ``where`` it is needed if unknown."""
+    if name not in UNARY:
+        raise NesyError(
+            f"{where}: nesy-torch has no unary kernel {name!r}: add one with"
+            " nesy_torch.register_kernel(name, fn)"
+        )
+    return UNARY[name]

@@ -1,0 +1,155 @@
+"""A layered circuit as a ``torch.nn.Module``: gather + reduce per block, one tensor per layer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from nesy_ir.circuit import Circuit
+from nesy_ir.errors import NesyError
+from nesy_ir.labels import Labelling
+from nesy_ir.layerize import Layered, layerize
+from nesy_ir.lowering import check_structures, plan_leaves
+
+from .kernels import REDUCTIONS, UNARY
+from .layout import DENSE_SLACK, Step, build_layout
+
+
+class CircuitModule(nn.Module):
+    """The lowered circuit. ``forward({key: (B,) or scalar})`` -> ``{root name: (B,) or scalar}``;
+    ``forward_matrix(x (B, K))`` -> ``(B, R)`` with the keys in :attr:`keys` order and the roots
+    in :attr:`names` order. Booleans are 0.0 / 1.0. Index arrays are buffers (they follow
+    ``.to(device)``); the static leaf values are a buffer in ``dtype``."""
+
+    def __init__(
+        self,
+        layered: Layered,
+        labels: Labelling | Mapping | None = None,
+        dynamic: Iterable[str] = (),
+        *,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str | None = None,
+        dense_slack: float = DENSE_SLACK,
+        env: Mapping[str, Any] | None = None,
+    ):
+        super().__init__()
+        check_structures(layered)
+        plan = plan_leaves(layered, labels, dynamic, env)
+        layout = build_layout(layered, plan, dense_slack)
+        self.keys: tuple[str, ...] = plan.keys
+        self.names: tuple[str, ...] = layered.names
+        self.layout = layout
+        self.register_buffer("static", torch.as_tensor(layout.static, dtype=dtype)[:, None])
+        self.register_buffer("roots", _long(layout.roots))
+        self._dynamic = []
+        for i, (name, sources) in enumerate(layout.dynamic):
+            self.register_buffer(f"dyn{i}", _long(sources))
+            self._dynamic.append((UNARY[name], f"dyn{i}"))
+        self._layers = []
+        for k, layer in enumerate(layout.layers):
+            self._layers.append([self._register_step(f"l{k}s{j}", s) for j, s in enumerate(layer)])
+        self.to(device)
+        self._run = self._evaluate
+
+    def _register_step(self, prefix: str, step: Step) -> tuple:
+        self.register_buffer(prefix + "i", _long(step.index.reshape(-1)))
+        if step.kind == "scatter":
+            self.register_buffer(prefix + "g", _long(step.segments))
+            return (step.kind, REDUCTIONS[step.kernel].scatter, prefix, step.size)
+        if step.kind == "dense":
+            return (step.kind, REDUCTIONS[step.kernel].dense, prefix, step.index.shape)
+        return (step.kind, UNARY[step.kernel], prefix, step.size)
+
+    def _evaluate(self, x: Tensor) -> Tensor:
+        """(K, B) dynamic labels -> (R, B) root values."""
+        batch = x.shape[1]
+        parts = [fn(x.index_select(0, getattr(self, name))) for fn, name in self._dynamic]
+        parts.append(self.static.expand(-1, batch))
+        h = torch.cat(parts) if len(parts) > 1 else parts[0]
+        for layer in self._layers:
+            outs = []
+            for kind, fn, prefix, shape in layer:
+                gathered = h.index_select(0, getattr(self, prefix + "i"))
+                if kind == "dense":
+                    outs.append(fn(gathered.view(*shape, batch)))
+                elif kind == "scatter":
+                    outs.append(fn(gathered, getattr(self, prefix + "g"), shape))
+                else:
+                    outs.append(fn(gathered))
+            h = torch.cat(outs) if len(outs) > 1 else outs[0]
+        return h.index_select(0, self.roots)
+
+    def enable_compile(self, **options: Any) -> CircuitModule:
+        """Evaluate through ``torch.compile`` from now on (``options`` go to it)."""
+        self._run = torch.compile(self._evaluate, **options)
+        return self
+
+    def forward_matrix(self, x: Tensor) -> Tensor:
+        """(B, K) dynamic labels in :attr:`keys` order -> (B, R) root values."""
+        if x.dim() != 2 or x.shape[1] != len(self.keys):
+            raise NesyError(
+                f"forward_matrix expects a (B, {len(self.keys)}) tensor (keys {self.keys}),"
+                f" got shape {tuple(x.shape)}"
+            )
+        return self._run(x.to(self.static.dtype).t()).t()
+
+    def forward(self, values: Mapping[str, Any] | None = None) -> dict[str, Tensor]:
+        """``{dynamic key: tensor (B,) or scalar}`` -> ``{root name: (B,) or scalar}``."""
+        given = {"".join(k.split()): v for k, v in (values or {}).items()}
+        missing = [k for k in self.keys if k not in given]
+        if missing:
+            raise NesyError(f"no value for the dynamic labels {missing} (expected {self.keys})")
+        columns = [torch.as_tensor(given[k], dtype=self.static.dtype) for k in self.keys]
+        sizes = {c.shape[0] for c in columns if c.dim() == 1}
+        bad = [k for k, c in zip(self.keys, columns, strict=True) if c.dim() > 1]
+        if len(sizes) > 1 or bad:
+            raise NesyError(f"dynamic labels must be scalars or share one batch size (B,): {sizes}")
+        batch = sizes.pop() if sizes else None
+        width = batch or 1
+        device = self.static.device
+        x = (
+            torch.stack([c.to(device).expand(width) for c in columns])
+            if columns
+            else self.static.new_zeros((0, width))
+        )
+        out = self._run(x)
+        return {n: out[i] if batch is not None else out[i, 0] for i, n in enumerate(self.names)}
+
+
+def _long(a: np.ndarray) -> Tensor:
+    return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)
+
+
+def lower(
+    circuit: Circuit | Layered,
+    labels: Labelling | Mapping | None = None,
+    dynamic: Iterable[str] = (),
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+    compile: bool = False,
+    klay: bool | None = None,
+    dense_slack: float = DENSE_SLACK,
+    env: Mapping[str, Any] | None = None,
+) -> nn.Module:
+    """``circuit`` as a torch module mapping the ``dynamic`` labels to the roots' values.
+
+    ``labels`` label every other atom (scalars). ``klay``: None uses the KLay fast path where
+    it applies (see :mod:`nesy_torch.klay_path`), True requires it, False never uses it.
+    ``compile=True`` evaluates through ``torch.compile``. ``env`` binds free variables of atoms.
+    """
+    layered = circuit if isinstance(circuit, Layered) else layerize(circuit)
+    module = None
+    if klay is not False:
+        from .klay_path import klay_module
+
+        module = klay_module(layered, labels, dynamic, dtype, device, env, force=klay)
+    if module is None:
+        module = CircuitModule(
+            layered, labels, dynamic, dtype=dtype, device=device, dense_slack=dense_slack, env=env
+        )
+    return module.enable_compile() if compile else module
