@@ -67,7 +67,8 @@ def _mix_forward(S, vectors, free, max_iter, eps):
     def step(i, update, values, omega):
         v, s = values[:, i], S[i]
         g = omega @ s - snorm[i] * v
-        v_new = jnp.where(update, -g / jnp.linalg.norm(g, axis=1, keepdims=True), v)
+        norm = jnp.linalg.norm(g, axis=1, keepdims=True)
+        v_new = jnp.where(update & (norm > 0), -g / jnp.where(norm > 0, norm, 1.0), v)
         return values.at[:, i].set(v_new), omega + (v_new - v)[..., None] * s
 
     def stop(new, old):
@@ -170,7 +171,7 @@ def satnet_solve_jax(
     out = _solve(S, jnp.asarray(z, S.dtype), is_input, jnp.asarray(init, S.dtype), max_iter, eps)
     if _concrete(out) and not bool(jnp.all(jnp.isfinite(out))):
         raise SATNetError(
-            "satnet_solve_jax: non-finite output: a zero gradient norm ||g_i|| made "
-            "v_i = -g_i/||g_i|| undefined; check that no row of S is zero and S is finite"
+            "satnet_solve_jax: non-finite output; check that S and the given probabilities "
+            "are finite"
         )
     return out

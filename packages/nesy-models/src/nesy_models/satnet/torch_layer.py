@@ -19,6 +19,7 @@ from nesy_models.satnet.checks import check_given_values, check_shapes, default_
 from nesy_models.satnet.errors import SATNetError, SATNetWarning
 from nesy_models.satnet.torch_mixing import (
     adjoint_gradients,
+    first_zero_norm,
     gradient_norms,
     mix_adjoint,
     mix_forward,
@@ -35,23 +36,27 @@ def _with_truth(z: torch.Tensor, is_input: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def _output_gradient(vectors: torch.Tensor, grad: torch.Tensor, free: torch.Tensor) -> torch.Tensor:
-    """dl/dv_o projected on the tangent space of v_o, from dl/dz_o (z_o = arccos(-v_o.v_0)/pi)."""
+    """dl/dv_o projected on the tangent space of v_o, from dl/dz_o (z_o = arccos(-v_o.v_0)/pi).
+
+    On the truth axis (z_o = 0 or 1 to rounding) the direction is undefined: the gradient is
+    zero there, with a warning when the loss pulls z_o back from the bound.
+    """
     v0 = vectors[:, :1]
     towards = v0 - (vectors * v0).sum(-1, keepdim=True) * vectors
     sin = torch.linalg.vector_norm(towards, dim=-1)
     grad = torch.where(free, grad, 0.0)
-    flat = (sin <= torch.finfo(sin.dtype).eps) & (grad != 0)
-    if bool(flat.any()):
-        b, i = (int(x) for x in torch.nonzero(flat)[0])
+    cos = (vectors * v0).sum(-1)
+    axis = sin <= torch.finfo(sin.dtype).eps
+    if bool((axis & (grad * cos > 0)).any()):
         warnings.warn(
-            f"SATNet backward: output variable {i} of batch element {b} (and {int(flat.sum()) - 1} "
-            "more) lies on the truth axis (z = 0 or 1), where d arccos is unbounded; its "
-            "gradient direction is taken as zero",
+            "SATNet backward: an output variable lies on the truth axis (z = 0 or 1) while the "
+            "loss pulls it back, where d arccos is unbounded and the direction undefined; its "
+            "gradient is taken as zero",
             SATNetWarning,
             stacklevel=3,
         )
     scale = grad / (math.pi * sin.clamp_min(torch.finfo(sin.dtype).eps))
-    return torch.where(flat.unsqueeze(-1), 0.0, scale.unsqueeze(-1) * towards)
+    return torch.where(axis.unsqueeze(-1), 0.0, scale.unsqueeze(-1) * towards)
 
 
 class MixingFunction(torch.autograd.Function):
@@ -63,7 +68,16 @@ class MixingFunction(torch.autograd.Function):
         free = ~given
         start, directions = relax_inputs(z_full, given, init)
         vectors, _ = mix_forward(S, start, free, max_iter, eps)
-        norms = gradient_norms(S, vectors, free)
+        norms = gradient_norms(S, vectors)
+        ctx.zero_norm = first_zero_norm(S, norms, free)
+        if ctx.zero_norm is not None:
+            warnings.warn(
+                f"SATNet: variable {ctx.zero_norm[1]} of batch element {ctx.zero_norm[0]} "
+                "has a zero gradient norm ||g_i||: the clauses do not constrain it, its output "
+                "is arbitrary and the backward pass will raise",
+                SATNetWarning,
+                stacklevel=3,
+            )
         out = torch.where(given, z_full, output_probabilities(vectors))[:, 1:]
         ctx.save_for_backward(S, vectors, directions, z_full, given, norms)
         ctx.max_iter, ctx.eps = max_iter, eps
@@ -72,6 +86,13 @@ class MixingFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):  # noqa: D102
         S, vectors, directions, z_full, given, norms = ctx.saved_tensors
+        if ctx.zero_norm is not None:
+            b, i = ctx.zero_norm
+            raise SATNetError(
+                f"SATNet backward: variable {i} of batch element {b} has a zero gradient norm "
+                f"||g_i||, so the solution is not differentiable there (the implicit backward "
+                f"divides by ||g_i||); check that row {i} of S is not zero"
+            )
         free = ~given
         grad = torch.cat([torch.zeros_like(grad_out[:, :1]), grad_out], dim=1)
         xi = _output_gradient(vectors, grad, free)

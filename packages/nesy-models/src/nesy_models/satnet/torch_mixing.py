@@ -4,7 +4,8 @@ Variables are numbered 0..N-1, variable 0 being the truth direction v_0; ``S`` (
 row s_i per variable. The SDP relaxation of MaxSAT minimises ||V^T S||_F^2 over unit vectors
 v_i in R^k (V is (batch, N, k)). The forward pass (source Alg. 4) is block coordinate descent
 over the free variables, g_i = Omega s_i - ||s_i||^2 v_i, v_i = -g_i / ||g_i||, with
-Omega = V^T S kept up to date after each step. The adjoint pass (source Alg. 5) solves, by the
+Omega = V^T S kept up to date after each step (v_i is kept where g_i = 0: then any v_i is
+optimal). The adjoint pass (source Alg. 5) solves, by the
 same coordinate descent, (||g_o|| I + P_o sum_j c_oj .) u = P_o dl/dv_o for the free variables,
 which gives dl/dS and dl/dv for the given ones (SATNet, Wang et al. 2019, eqs. 11-12).
 
@@ -16,6 +17,7 @@ change), so its result does not depend on the other elements of the batch.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -54,14 +56,39 @@ def output_probabilities(vectors: torch.Tensor) -> torch.Tensor:
     return torch.atan2(sin, -cos) / math.pi
 
 
-def _raise_zero_norm(cols: list[torch.Tensor], order: list[int], sweep: int) -> None:
-    first = next(i for i in order if not torch.isfinite(cols[i]).all())
-    batch = torch.nonzero(~torch.isfinite(cols[first]).all(-1)).flatten().tolist()
-    raise SATNetError(
-        f"SATNet forward, sweep {sweep}: zero gradient norm ||g_i|| (or a non-finite value) "
-        f"at variable {first}, batch elements {batch[:10]}: v_i = -g_i/||g_i|| is undefined; "
-        f"check that row {first} of S is not zero and that S is finite"
-    )
+def _sweeps(
+    step: Callable,
+    start: torch.Tensor,
+    running: torch.Tensor,
+    free: torch.Tensor,
+    max_iter: int,
+    converged: Callable,
+) -> tuple[torch.Tensor, int]:
+    """Sweep ``step`` over the free variables until ``converged(new, old)`` holds per element.
+
+    ``step(i, update_i, column_i, running) -> (column_i, running)`` updates variable i where
+    ``update_i`` (B, 1) is true; ``running`` is the (m, B * k) product kept up to date. A
+    converged element is frozen. Returns the stacked columns and the number of sweeps.
+    """
+    order = torch.nonzero(free.any(0)).flatten().tolist()
+    cols = list(start.unbind(1))
+    active = torch.ones(start.shape[0], dtype=torch.bool, device=start.device)
+    previous = start.detach()
+    sweeps = 0
+    while sweeps < max_iter and bool(active.any()):
+        update = (free & active.unsqueeze(1)).unsqueeze(-1)
+        for i in order:
+            cols[i], running = step(i, update[:, i], cols[i], running)
+        sweeps += 1
+        current = torch.stack(cols, 1).detach()
+        active = active & ~converged(current, previous)
+        previous = current
+    return torch.stack(cols, 1), sweeps
+
+
+def _flat_product(vectors: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
+    """V^T S per batch element, laid out (m, B * k) so a step is one gemv and one ger."""
+    return torch.einsum("bnk,nm->mbk", vectors, S).reshape(S.shape[1], -1)
 
 
 def mix_forward(
@@ -80,47 +107,49 @@ def mix_forward(
     iterations (the baseline the implicit backward is checked and benchmarked against);
     otherwise Omega is updated in place.
     """
-    batch = vectors.shape[0]
-    order = torch.nonzero(free.any(0)).flatten().tolist()
+    batch, _, k = vectors.shape
     snorm = (S * S).sum(1)
-    cols = list(vectors.unbind(1))
-    omega = torch.einsum("bnk,nm->bkm", vectors, S)
-    active = torch.ones(batch, dtype=torch.bool, device=vectors.device)
-    previous = vectors.detach()
-    sweeps = 0
-    while sweeps < max_iter and bool(active.any()):
-        update = (free & active.unsqueeze(1)).unsqueeze(-1)
-        for i in order:
-            v, s = cols[i], S[i]
-            g = torch.matmul(omega, s) - snorm[i] * v
-            norm = torch.linalg.vector_norm(g, dim=1, keepdim=True)
-            v_new = torch.where(update[:, i], -g / norm, v)
-            step = (v_new - v).unsqueeze(-1) * s
-            omega = omega + step if differentiable else omega.add_(step)
-            cols[i] = v_new
-        sweeps += 1
-        current = torch.stack(cols, 1).detach()
-        change = torch.linalg.vector_norm((current - previous).flatten(1), dim=1)
+
+    def step(i, update, v, omega):
+        s = S[i]
+        g = (s @ omega).view(batch, k) - snorm[i] * v
+        norm = torch.linalg.vector_norm(g, dim=1, keepdim=True)
+        v_new = torch.where(update & (norm > 0), -g / norm, v)
+        change = (v_new - v).flatten()
+        return v_new, torch.addr(omega, s, change) if differentiable else omega.addr_(s, change)
+
+    def converged(new, old):
+        change = torch.linalg.vector_norm((new - old).flatten(1), dim=1)
         if not bool(torch.isfinite(change).all()):
-            _raise_zero_norm(cols, order, sweeps)
-        active = active & ~(change < eps)
-        previous = current
-    return torch.stack(cols, 1), sweeps
+            bad = torch.nonzero(free & ~torch.isfinite(new).all(-1))
+            b, i = (int(x) for x in bad[0])
+            raise SATNetError(
+                f"SATNet forward: non-finite value at variable {i}, batch element {b}; check "
+                "that S and the given probabilities are finite"
+            )
+        return change < eps
+
+    return _sweeps(step, vectors, _flat_product(vectors, S), free, max_iter, converged)
 
 
-def gradient_norms(S: torch.Tensor, vectors: torch.Tensor, free: torch.Tensor) -> torch.Tensor:
-    """||g_i|| (B, N) at the final vectors; raises where a free variable has a zero norm."""
+def gradient_norms(S: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
+    """||g_i|| (B, N) at the final vectors, the scale of each variable's adjoint step."""
     omega = torch.einsum("bnk,nm->bkm", vectors, S)
     g = torch.einsum("bkm,nm->bnk", omega, S) - (S * S).sum(1).unsqueeze(-1) * vectors
-    norms = torch.linalg.vector_norm(g, dim=-1)
-    zero = free & (norms <= torch.finfo(norms.dtype).tiny)
-    if bool(zero.any()):
-        b, i = (int(x) for x in torch.nonzero(zero)[0])
-        raise SATNetError(
-            f"SATNet: zero gradient norm ||g_i|| at the solution, variable {i}, batch element "
-            f"{b}: the implicit backward divides by it; check that row {i} of S is not zero"
-        )
-    return norms
+    return torch.linalg.vector_norm(g, dim=-1)
+
+
+def first_zero_norm(S: torch.Tensor, norms: torch.Tensor, free: torch.Tensor) -> tuple | None:
+    """(batch element, variable) of the first free variable with ||g_i|| = 0 (to rounding).
+
+    There the clauses do not constrain v_i: any unit vector is optimal (the forward keeps the
+    initial one), and the solution is not differentiable in S or z.
+    """
+    zero = free & (norms <= torch.finfo(norms.dtype).eps * (S * S).sum())
+    if not bool(zero.any()):
+        return None
+    b, i = (int(x) for x in torch.nonzero(zero)[0])
+    return b, i
 
 
 def mix_adjoint(
@@ -135,34 +164,26 @@ def mix_adjoint(
     """Solve for U (B, N, k) by coordinate descent (source Alg. 5).
 
     ``xi`` (B, N, k) is dl/dv of the free variables projected on their tangent spaces, ``norms``
-    the ||g_i|| of :func:`gradient_norms`. Each step sets
+    the ||g_i|| of :func:`gradient_norms` (non-zero). Each step sets
     u_o = -P_o (Psi s_o - ||s_o||^2 u_o - xi_o) / ||g_o|| with Psi = U^T S; an element stops once
     a sweep changes its U by at most ``eps`` relative to its size, or after ``max_iter`` sweeps.
     """
-    batch = vectors.shape[0]
-    order = torch.nonzero(free.any(0)).flatten().tolist()
+    batch, _, k = vectors.shape
     snorm = (S * S).sum(1)
-    cols = list(torch.zeros_like(vectors).unbind(1))
-    psi = torch.zeros(batch, vectors.shape[2], S.shape[1], dtype=S.dtype, device=S.device)
-    active = torch.ones(batch, dtype=torch.bool, device=vectors.device)
-    previous = torch.zeros_like(vectors)
-    sweeps = 0
-    while sweeps < max_iter and bool(active.any()):
-        update = (free & active.unsqueeze(1)).unsqueeze(-1)
-        for i in order:
-            u, v, s = cols[i], vectors[:, i], S[i]
-            dg = torch.matmul(psi, s) - snorm[i] * u - xi[:, i]
-            dg = dg - (dg * v).sum(1, keepdim=True) * v
-            u_new = torch.where(update[:, i], -dg / norms[:, i : i + 1], u)
-            psi.add_((u_new - u).unsqueeze(-1) * s)
-            cols[i] = u_new
-        sweeps += 1
-        current = torch.stack(cols, 1)
-        change = torch.linalg.vector_norm((current - previous).flatten(1), dim=1)
-        size = torch.linalg.vector_norm(current.flatten(1), dim=1)
-        active = active & ~(change <= eps * size)
-        previous = current
-    return previous
+
+    def step(i, update, u, psi):
+        s, v = S[i], vectors[:, i]
+        dg = (s @ psi).view(batch, k) - snorm[i] * u - xi[:, i]
+        dg = dg - (dg * v).sum(1, keepdim=True) * v
+        u_new = torch.where(update, -dg / norms[:, i : i + 1], u)
+        return u_new, psi.addr_(s, (u_new - u).flatten())
+
+    def converged(new, old):
+        change = torch.linalg.vector_norm((new - old).flatten(1), dim=1)
+        return change <= eps * torch.linalg.vector_norm(new.flatten(1), dim=1)
+
+    start = torch.zeros_like(vectors)
+    return _sweeps(step, start, _flat_product(start, S), free, max_iter, converged)[0]
 
 
 def adjoint_gradients(
