@@ -192,61 +192,90 @@ def translate(
     return CompiledProgram(list(gp.queries), circuit, labelling, semantics, w.neural, stats)
 
 
-def _compile_with_constraints(bridge, forms: list[Node], w: Worlds) -> list:
-    """SDDs of ``f and C`` for each formula f, where C is the conjunction of the choices.
+def _unit(w: Worlds, x: Node) -> int | str:
+    """The independent unit a reified atom belongs to: its choice, or itself (a fact)."""
+    name = x.arg.rvar.name
+    return w.group.get(name, name)
+
+
+def _compile_with_constraints(
+    bridge, forms: list[Node], w: Worlds
+) -> tuple[list, list[frozenset], list]:
+    """(the SDDs of ``f and C_f``, the units each f mentions, the SDD of each choice), where
+    C_f is the conjunction of the choices f mentions.
 
     Every intermediate result is conjoined with the constraints of the choices it mentions: this
-    leaves ``f and C`` unchanged (C implies them) but keeps the intermediate SDDs small, since
-    they never represent worlds in which one image shows two digits.
+    leaves ``f and C_f`` unchanged (C_f implies them) but keeps the intermediate SDDs small,
+    since they never represent worlds in which one image shows two digits.
     """
     from nesy_ir.traverse import postorder
 
     mgr = bridge.manager
     choice = [bridge.to_sdd(c) for c in w.constraints]
     care: dict[frozenset, object] = {frozenset(): mgr.true()}
+
+    def constraint(units: frozenset):
+        key = frozenset(u for u in units if isinstance(u, int))
+        if key not in care:
+            care[key] = mgr.true()
+            for g in key:
+                care[key] = care[key] & choice[g]
+        return care[key]
+
     sdd: dict[Node, object] = {}
-    groups: dict[Node, frozenset] = {}
+    units: dict[Node, frozenset] = {}
     for n in postorder(forms):
         if n.kind in (Kind.ATOM, Kind.CONST):
             sdd[n] = bridge.to_sdd(n)
             rvar = n.arg.rvar if n.kind is Kind.ATOM else None
-            g = w.group.get(rvar.name) if isinstance(rvar, Var) else None
-            groups[n] = frozenset() if g is None else frozenset([g])
+            units[n] = frozenset([_unit(w, n)]) if isinstance(rvar, Var) else frozenset()
             continue
         parts = [sdd[c] for c in n.children]
-        groups[n] = frozenset().union(*(groups[c] for c in n.children))
+        units[n] = frozenset().union(*(units[c] for c in n.children))
         if n.arg == "neg":
             sdd[n] = ~parts[0]
             continue
         out = parts[0]
         for p in parts[1:]:
             out = out | p if n.arg == "plus" else out & p
-        if groups[n] not in care:
-            care[groups[n]] = mgr.true()
-            for g in groups[n]:
-                care[groups[n]] = care[groups[n]] & choice[g]
-        sdd[n] = out & care[groups[n]]
-    total = mgr.true()
-    for c in choice:
-        total = total & c
-    return [sdd[f] & total for f in forms]
+        sdd[n] = out & constraint(units[n])
+    return [sdd[f] & constraint(units[f]) for f in forms], [units[f] for f in forms], choice
 
 
 def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
+    """Each query f as sum_X tau(f and C_f) * w[X] over the variables of the units (choices,
+    facts) f mentions, times the weighted count of each unit it does not mention: the units are
+    independent, so the SDDs and the chains of aggregations stay as small as the query."""
     from .sdd import SddBridge
 
     t = time.perf_counter()
     bridge = SddBridge(list(w.literal.values()), vtree, time_budget_s)
-    ddnnfs = [bridge.to_ir(s) for s in _compile_with_constraints(bridge, forms, w)]
+    sdds, mentioned, choice = _compile_with_constraints(bridge, forms, w)
+    ddnnfs = [bridge.to_ir(s) for s in sdds]
     stats["sdd_s"] = time.perf_counter() - t
     stats["sdd_size"] = bridge.manager.size()
+    members: dict[int | str, list[Node]] = {}  # unit -> its reified atoms, in order
+    for x in w.literal.values():
+        members.setdefault(_unit(w, x), []).append(x)
     weights = {x: atom(a[0], a[1], "prob", x.arg.rvar) for a, x in w.literal.items()}
-    roots = []
-    for d in ddnnfs:
-        body = apply("times", transform(d, "prob"), *weights.values())
-        for x in reversed(list(w.literal.values())):
+
+    def count(d: Node, xs: list[Node]) -> Node:
+        body = apply("times", transform(d, "prob"), *(weights[x] for x in xs))
+        for x in reversed(xs):
             body = aggregate("sum", x.arg.rvar, "bool", body)
-        roots.append(body)
+        return body
+
+    alone = {  # the weighted count of each unit: one for a fact, its distribution's total
+        u: count(bridge.to_ir(choice[u]), xs)
+        if isinstance(u, int)
+        else aggregate("sum", xs[0].arg.rvar, "bool", weights[xs[0]])
+        for u, xs in members.items()
+    }
+    roots = []
+    for d, units in zip(ddnnfs, mentioned, strict=True):
+        xs = [x for u, xs in members.items() if u in units for x in xs]
+        others = [alone[u] for u in members if u not in units]
+        roots.append(apply("times", count(d, xs), *others))
     labelling = Labelling(w.labels)
     # the false alternatives of choices weigh one whatever the networks say: constants, which
     # the rewrites fold away (the labelling keeps them, for smoothing and for other passes)
