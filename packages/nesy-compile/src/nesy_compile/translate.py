@@ -206,7 +206,9 @@ def _compile_with_constraints(
 
     Every intermediate result is conjoined with the constraints of the choices it mentions: this
     leaves ``f and C_f`` unchanged (C_f implies them) but keeps the intermediate SDDs small,
-    since they never represent worlds in which one image shows two digits.
+    since they never represent worlds in which one image shows two digits. A result is conjoined
+    only with the constraints it does not imply already: a conjunction implies those of its
+    operands, a disjunction those all its operands imply.
     """
     from nesy_ir.traverse import postorder
 
@@ -224,7 +226,9 @@ def _compile_with_constraints(
 
     sdd: dict[Node, object] = {}
     units: dict[Node, frozenset] = {}
+    implied: dict[Node, frozenset] = {}  # the units whose constraints sdd[n] implies
     for n in postorder(forms):
+        implied[n] = frozenset()
         if n.kind in (Kind.ATOM, Kind.CONST):
             sdd[n] = bridge.to_sdd(n)
             rvar = n.arg.rvar if n.kind is Kind.ATOM else None
@@ -238,8 +242,13 @@ def _compile_with_constraints(
         out = parts[0]
         for p in parts[1:]:
             out = out | p if n.arg == "plus" else out & p
-        sdd[n] = out & constraint(units[n])
-    return [sdd[f] & constraint(units[f]) for f in forms], [units[f] for f in forms], choice
+        have = [implied[c] for c in n.children]
+        have = frozenset.union(*have) if n.arg == "times" else frozenset.intersection(*have)
+        missing = units[n] - have
+        sdd[n] = out & constraint(missing) if missing else out
+        implied[n] = units[n]
+    sdds = [sdd[f] & constraint(units[f] - implied[f]) for f in forms]
+    return sdds, [units[f] for f in forms], choice
 
 
 def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
