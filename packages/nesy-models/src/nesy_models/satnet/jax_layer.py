@@ -141,6 +141,7 @@ def _solve_bwd(max_iter, eps, residuals, grad_out):
 
 
 _solve.defvjp(_solve_fwd, _solve_bwd)
+_solve_jit = jax.jit(_solve, static_argnums=(4, 5))
 
 
 def _concrete(x) -> bool:
@@ -168,7 +169,9 @@ def satnet_solve_jax(
     is_input = jnp.asarray(is_input).astype(bool)
     if _concrete(z) and _concrete(is_input):
         check_given_values(np.asarray(z), np.asarray(is_input), "satnet_solve_jax")
-    out = _solve(S, jnp.asarray(z, S.dtype), is_input, jnp.asarray(init, S.dtype), max_iter, eps)
+    out = _solve_jit(
+        S, jnp.asarray(z, S.dtype), is_input, jnp.asarray(init, S.dtype), max_iter, eps
+    )
     if _concrete(out) and not bool(jnp.all(jnp.isfinite(out))):
         raise SATNetError(
             "satnet_solve_jax: non-finite output; check that S and the given probabilities "
