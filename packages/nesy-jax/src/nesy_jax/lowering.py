@@ -88,7 +88,8 @@ def _leaves(layered: Layered, plan: LeafPlan) -> _Leaves:
     order, groups = [static_ids], []
     for name, (leaf, source) in plan.kernel_groups().items():
         order.append(leaf)
-        groups.append((unary(name, f"the dynamic labels {list(plan.keys)}"), source))
+        fn = unary(name, f"the dynamic labels {list(plan.keys)}")
+        groups.append((fn, source.astype(np.int32)))
     remap = np.arange(layered.num_nodes, dtype=np.int64)
     remap[np.concatenate(order).astype(np.int64)] = np.arange(n_leaves)
     return _Leaves(plan.static[static_ids], tuple(groups), remap)
