@@ -10,7 +10,17 @@ from importlib.metadata import version as _version
 
 from .kernels import Reduction, register_kernel
 from .lowering import LoweredCircuit, lower
+from .neural import NeuralCircuit, NeuralLabels, NeuralPredicate
 
 __version__ = _version("nesy-jax")
 
-__all__ = ["LoweredCircuit", "Reduction", "__version__", "lower", "register_kernel"]
+__all__ = [
+    "LoweredCircuit",
+    "NeuralCircuit",
+    "NeuralLabels",
+    "NeuralPredicate",
+    "Reduction",
+    "__version__",
+    "lower",
+    "register_kernel",
+]
