@@ -37,9 +37,16 @@ class Reduction:
     scatter: Scatter | None = None
 
 
+# The initial output of scatter_reduce(include_self=False): its values are ignored forwards,
+# but amax/amin backwards compare them with the result, so they must never tie (NaN).
+_SCATTER_INIT = {"amax": math.nan, "amin": math.nan, "prod": 1.0}
+
+
 def _scatter_base(reduce: str) -> Scatter:
+    init = _SCATTER_INIT[reduce]
+
     def run(x: Tensor, segments: Tensor, size: int) -> Tensor:
-        out = x.new_empty((size, x.shape[1]))
+        out = x.new_full((size, x.shape[1]), init)
         index = segments[:, None].expand_as(x)
         return out.scatter_reduce(0, index, x, reduce, include_self=False)
 
@@ -100,12 +107,35 @@ REDUCTIONS: dict[str, Reduction] = {
     "noisy_or": _derived(_one_minus, PROD, _one_minus, 0.0),
 }
 
+class _Log(torch.autograd.Function):
+    """log x whose gradient is 0 (not 0 * inf = NaN) where the incoming gradient is 0: a -inf
+    that does not reach the output (e.g. a -inf term of a logsumexp) leaves no NaN behind."""
+
+    @staticmethod
+    def forward(x: Tensor) -> Tensor:
+        return torch.log(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        return torch.where(grad == 0, torch.zeros_like(grad), grad / x)
+
+
+def safe_log(x: Tensor) -> Tensor:
+    """Natural logarithm, with a zero gradient where the result does not matter (see _Log)."""
+    return _Log.apply(x)
+
+
 _LN_HALF = -math.log(2.0)
 
 
 def log1mexp(x: Tensor) -> Tensor:
     """log(1 - exp(x)) for x <= 0, accurate (and with finite gradients) on both sides of -ln 2."""
-    near = torch.log(-torch.expm1(x.clamp(min=_LN_HALF)))
+    near = safe_log(-torch.expm1(x.clamp(min=_LN_HALF)))
     far = torch.log1p(-torch.exp(x.clamp(max=_LN_HALF)))
     return torch.where(x > _LN_HALF, near, far)
 
@@ -114,7 +144,7 @@ UNARY: dict[str, Unary] = {
     "complement": _one_minus,
     "log1mexp": log1mexp,
     "identity": lambda x: x,
-    "log": torch.log,
+    "log": safe_log,
     "exp": torch.exp,
 }
 

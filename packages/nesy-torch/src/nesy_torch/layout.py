@@ -102,6 +102,13 @@ def build_layout(layered: Layered, plan: LeafPlan, dense_slack: float = DENSE_SL
     return Layout(tuple(dynamic), static, tuple(layers), position[layered.roots])
 
 
+def check_kernels(layered: Layered) -> None:
+    """Raise a NesyError now if some block's kernel has no torch code."""
+    for block in layered.blocks():
+        name, where = kernel(block.op, block.structure), f"{block.op} in {block.structure}"
+        unary(name, where) if block.unary else reduction(name, where)
+
+
 def _step(block: Block, position: np.ndarray, pad_ids: dict, slack: float) -> Step:
     name = kernel(block.op, block.structure)
     where = f"{block.op} in {block.structure}"

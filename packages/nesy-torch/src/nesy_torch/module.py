@@ -16,7 +16,7 @@ from nesy_ir.layerize import Layered, layerize
 from nesy_ir.lowering import check_structures, plan_leaves
 
 from .kernels import REDUCTIONS, UNARY
-from .layout import DENSE_SLACK, Step, build_layout
+from .layout import DENSE_SLACK, Step, build_layout, check_kernels
 
 
 class CircuitModule(nn.Module):
@@ -38,6 +38,7 @@ class CircuitModule(nn.Module):
     ):
         super().__init__()
         check_structures(layered)
+        check_kernels(layered)
         plan = plan_leaves(layered, labels, dynamic, env)
         layout = build_layout(layered, plan, dense_slack)
         self.keys: tuple[str, ...] = plan.keys

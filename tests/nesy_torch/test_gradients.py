@@ -1,0 +1,105 @@
+"""Gradients of the torch lowering: finite differences, and finite at the carrier's ends."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+
+from tests.backend_strategies import circuits, labels_for  # noqa: E402
+
+from nesy_ir import Circuit, apply, atom  # noqa: E402
+from nesy_ir.registry import get_algebra  # noqa: E402
+from nesy_torch import lower  # noqa: E402
+from nesy_torch.kernels import log1mexp  # noqa: E402
+
+DIFFERENTIABLE = ["prob", "logprob", "real", "maxprod", "godel", "lukasiewicz", "product"]
+LAYOUTS = [0.0, 1e9]  # dense_slack: scatter wherever possible, dense everywhere
+
+
+def _matrix(module, labels: dict, batch: int) -> torch.Tensor:
+    columns = [torch.as_tensor(np.asarray(labels[k], float)) for k in module.keys]
+    return torch.stack(columns, 1) if columns else torch.zeros(batch, 0, dtype=torch.float64)
+
+
+@settings(max_examples=25, deadline=None)
+@pytest.mark.parametrize("slack", LAYOUTS)
+@pytest.mark.parametrize("structure", DIFFERENTIABLE)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_gradients_equal_finite_differences(structure, slack, data, seed):
+    circuit = data.draw(circuits(structure))
+    labels = labels_for(circuit, seed, batch=3)
+    module = lower(circuit, dynamic=labels, dtype=torch.float64, dense_slack=slack)
+    x = _matrix(module, labels, 3)
+    free = torch.tensor(
+        [not get_algebra(s).carrier.boolean for s in _structures(circuit, module.keys)]
+    )
+    finite = torch.isfinite(module.forward_matrix(x)).all(0)  # -inf roots have no differences
+    if not free.any() or not finite.any():
+        return
+
+    def fn(values):
+        full = x.clone()
+        full[:, free] = values
+        return module.forward_matrix(full)[:, finite]
+
+    inputs = x[:, free].clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(fn, (inputs,), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def _structures(circuit: Circuit, keys) -> list[str]:
+    from nesy_ir.traverse import atoms
+
+    by_name = {n.arg.predicate: n.structure for n in atoms(circuit.roots)}
+    return [by_name[k] for k in keys]
+
+
+@pytest.mark.parametrize("slack", LAYOUTS)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_prob_gradients_are_finite_at_zero_and_one(slack, data, seed):
+    circuit = data.draw(circuits("prob"))
+    labels = labels_for(circuit, seed, batch=8, boundary=True)
+    module = lower(circuit, dynamic=labels, dtype=torch.float64, dense_slack=slack)
+    x = _matrix(module, labels, 8).requires_grad_(True)
+    out = module.forward_matrix(x).sum()
+    if out.requires_grad:
+        (grad,) = torch.autograd.grad(out, x, allow_unused=True)
+        assert grad is None or torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("slack", LAYOUTS)
+def test_product_gradient_at_a_zero_factor_is_exact(slack):
+    a, b, c = (atom(n, (), "prob") for n in "abc")
+    module = lower(
+        Circuit([apply("times", a, b, c)]), dynamic="abc", dtype=torch.float64, dense_slack=slack
+    )
+    x = torch.tensor([[0.0, 0.3, 0.5], [0.0, 0.0, 0.5]], dtype=torch.float64, requires_grad=True)
+    module.forward_matrix(x).sum().backward()
+    expected = [[0.15, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    np.testing.assert_allclose(x.grad.numpy(), expected)
+
+
+@pytest.mark.parametrize("slack", LAYOUTS)
+def test_logsumexp_of_minus_infinities_has_zero_gradient(slack):
+    a, b = atom("a", (), "logprob"), atom("b", (), "logprob")
+    module = lower(Circuit([a + b]), dynamic="ab", dtype=torch.float64, dense_slack=slack)
+    x = torch.tensor([[-math.inf, -math.inf], [-1.0, -math.inf]], dtype=torch.float64)
+    x.requires_grad_(True)
+    out = module.forward_matrix(x)
+    out.sum().backward()
+    assert out[0, 0] == -math.inf and out[1, 0] == -1.0
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 0.0], [1.0, 0.0]])
+
+
+def test_log1mexp_is_accurate_on_both_sides_of_minus_ln2():
+    x = torch.tensor([-1e-10, -0.5, -math.log(2), -0.9, -40.0, 0.0, -math.inf], dtype=torch.float64)
+    x.requires_grad_(True)
+    y = log1mexp(x)
+    want = [math.log(-math.expm1(v)) if v > -0.6 else math.log1p(-math.exp(v)) for v in x[:5].tolist()]
+    np.testing.assert_allclose(y[:5].detach().numpy(), want, rtol=1e-12)
+    assert y[5] == -math.inf and y[6] == 0.0
+    y[[0, 1, 2, 3, 4, 6]].sum().backward()
+    assert torch.isfinite(x.grad).all()
