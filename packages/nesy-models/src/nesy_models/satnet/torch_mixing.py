@@ -5,9 +5,9 @@ row s_i per variable. The SDP relaxation of MaxSAT minimises ||V^T S||_F^2 over 
 v_i in R^k (V is (batch, N, k)). The forward pass (source Alg. 4) is block coordinate descent
 over the free variables, g_i = Omega s_i - ||s_i||^2 v_i, v_i = -g_i / ||g_i||, with
 Omega = V^T S kept up to date after each step (v_i is kept where g_i = 0: then any v_i is
-optimal). The adjoint pass (source Alg. 5) solves, by the
-same coordinate descent, (||g_o|| I + P_o sum_j c_oj .) u = P_o dl/dv_o for the free variables,
-which gives dl/dS and dl/dv for the given ones (SATNet, Wang et al. 2019, eqs. 11-12).
+optimal). The adjoint pass (source Alg. 5) solves, by the same coordinate descent,
+||g_o|| u_o + P_o sum_{j free, j != o} c_oj u_j = P_o dl/dv_o (C = S S^T) for the free
+variables, which gives dl/dS and dl/dv for the given ones (SATNet, Wang et al. 2019, eqs. 11-12).
 
 The batch is vectorised: every step updates one variable in all batch elements at once, and an
 element is frozen once a sweep moves its vectors by less than ``eps`` (Frobenius norm of the
