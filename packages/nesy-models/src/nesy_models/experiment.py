@@ -1,0 +1,139 @@
+"""One experiment of source 003 section 7: a task, a semantics, a logic placement, a seed.
+
+:func:`run` builds the data and the model, trains, tests, and returns the metrics that
+``nesy train ... --json`` writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nesy_ir.errors import NesyError
+
+from .data import addition_splits, load_mnist, sudoku_splits
+from .model import NeSyModel
+from .tasks import Task, mnist_addition, sudoku
+from .train import Split, TrainConfig, evaluate, fit
+
+TASKS = ("mnist-addition", "sudoku")
+BACKENDS = ("torch", "jax")
+
+
+@dataclass
+class RunConfig:
+    """Everything one run depends on (the CLI's options)."""
+
+    task: str = "mnist-addition"
+    digits: int = 1
+    encoding: str = "standard"
+    semantics: str = "prob"
+    logic: str = "architecture"
+    tnorm: str = "product"
+    backend: str = "torch"
+    data_dir: str | None = None
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 1e-3
+    patience: int = 5
+    seed: int = 0
+    train_size: int | None = None
+    sudoku_examples: tuple[int, int, int] = (2000, 200, 1000)
+    checkpoint: str | None = None
+    progress: bool = True
+
+
+def make_task(config: RunConfig) -> Task:
+    if config.task == "mnist-addition":
+        return mnist_addition(config.digits, config.encoding)
+    if config.task == "sudoku":
+        return sudoku()
+    raise NesyError(f"unknown task {config.task!r} (known: {', '.join(TASKS)})")
+
+
+def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Split]:
+    """Train, validation and test splits of the task's data (MNIST, or the embedded digits)."""
+    train, test = load_mnist(config.data_dir, "train"), load_mnist(config.data_dir, "test")
+    if config.task == "sudoku":
+        data = sudoku_splits(train, test, *config.sudoku_examples, seed=config.seed)
+    else:
+        data = addition_splits(train, test, config.digits, seed=config.seed)
+    splits = [Split.of(task, model.groups, part) for part in data]
+    if config.train_size is not None:
+        rows = np.arange(min(config.train_size, len(splits[0])))
+        splits[0] = Split(
+            type(splits[0].examples)(splits[0].examples.images, splits[0].examples.index[rows]),
+            splits[0].targets[rows],
+        )
+    return splits[0], splits[1], splits[2]
+
+
+def run(config: RunConfig) -> dict:
+    """Train and test one configuration; the metrics as a JSON-ready dict."""
+    if config.backend not in BACKENDS:
+        raise NesyError(f"unknown backend {config.backend!r} (known: {', '.join(BACKENDS)})")
+    torch.manual_seed(config.seed)
+    task = make_task(config)
+    began = time.perf_counter()
+    if config.backend == "jax":
+        from .jax_model import JaxModel
+
+        model = JaxModel(task, config.semantics, config.logic, config.tnorm)
+    else:
+        model = NeSyModel(task, config.semantics, config.logic, config.tnorm)
+    compile_seconds = time.perf_counter() - began
+    train, val, test = make_splits(config, task, model)
+    if config.checkpoint and config.backend == "jax":
+        raise NesyError("checkpoints are available on the torch backend only")
+    checkpoint = Path(config.checkpoint) if config.checkpoint else None
+    settings = TrainConfig(
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lr=config.lr,
+        patience=config.patience,
+        seed=config.seed,
+        checkpoint=checkpoint,
+        progress=config.progress,
+    )
+    began = time.perf_counter()
+    if config.backend == "jax":
+        from .jax_model import evaluate_jax, fit_jax
+
+        params, history = fit_jax(model, train, val, settings)
+        train_seconds = time.perf_counter() - began
+        scores = evaluate_jax(model, params, test)
+    else:
+        history = fit(model, train, val, settings)
+        train_seconds = time.perf_counter() - began
+        scores = evaluate(model, test)
+    ran = len(history.epochs)
+    epoch_seconds = [e["seconds"] for e in history.epochs]
+    return {
+        **{k: v for k, v in asdict(config).items() if k not in ("progress", "sudoku_examples")},
+        "epochs": ran,
+        "data": load_mnist(config.data_dir, "test").source,
+        "train_examples": len(train),
+        "test_accuracy": scores["accuracy"],
+        "test_loss": scores["loss"],
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else 0.0,
+        "inference_ms_per_query": scores["ms_per_example"],
+        "compile_seconds": compile_seconds,
+        "circuit": model.compiled.circuit.stats() if config.logic != "none" else None,
+        "history": history.epochs,
+    }
+
+
+def write_json(metrics: dict, path: str | os.PathLike) -> None:
+    """Write the metrics atomically (a crash keeps any earlier file whole)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(metrics, indent=2, default=str) + "\n")
+    os.replace(tmp, path)

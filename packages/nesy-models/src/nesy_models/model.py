@@ -1,0 +1,130 @@
+"""A neurosymbolic model for a task, under any semantics and logic placement (torch backend).
+
+- logic in the architecture: the network labels the neural atoms, the circuit computes each
+  answer's score, the loss is its negative log-likelihood;
+- logic in the loss: the same network with a second head that predicts the answer from the
+  joined features of all images; loss = the head's NLL + a semantic-loss term, -log of the
+  probability that the head and the circuit (on the first head's digits) agree;
+- none: the neural baseline, the task head alone.
+
+Semantics: ``prob`` and the fuzzy t-norms label atoms with the network's softmax;
+``prob-fuzzy`` has the network predict a Beta distribution per atom, propagates samples of
+fuzzy labels through the ``tnorm`` circuit and averages (source 003 Appendix C).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from nesy_compile.ground_program import atom_text
+from nesy_ir.errors import NesyError
+
+from .networks import LeNet, TaskHead
+from .tasks import FUZZY, LOGIC, SEMANTICS, Readout, Task
+
+EPS = 1e-12  # floor of a score before its log: fuzzy scores can be exactly 0
+
+
+@dataclass
+class Output:
+    """What a forward pass gives: digit probabilities (B, P, C); circuit scores of every group
+    value (B, V) (None without logic in the architecture or the loss); head logits (B, V)."""
+
+    digits: torch.Tensor
+    scores: torch.Tensor | None
+    logits: torch.Tensor | None
+
+
+class NeSyModel(nn.Module):
+    """LeNet + (circuit and/or task head) for ``task``; see the module docstring."""
+
+    def __init__(
+        self,
+        task: Task,
+        semantics: str = "prob",
+        logic: str = "architecture",
+        tnorm: str = "product",
+        samples: int = 8,
+    ):
+        super().__init__()
+        if semantics not in SEMANTICS:
+            raise NesyError(f"unknown semantics {semantics!r} (known: {', '.join(SEMANTICS)})")
+        if logic not in LOGIC:
+            raise NesyError(f"unknown logic placement {logic!r} (known: {', '.join(LOGIC)})")
+        if tnorm not in FUZZY:
+            raise NesyError(f"unknown t-norm {tnorm!r} (known: {', '.join(FUZZY)})")
+        self.task, self.semantics, self.logic, self.samples = task, semantics, logic, samples
+        self.circuit_semantics = tnorm if semantics == "prob-fuzzy" else semantics
+        compiled = task.compiled(self.circuit_semantics if logic != "none" else "prob")
+        keys = tuple(atom_text(a) for a in compiled.neural)
+        self.compiled = compiled
+        self.circuit = None
+        if logic != "none":
+            import nesy_torch
+
+            self.circuit = nesy_torch.lower(compiled.circuit, compiled.labelling, dynamic=keys)
+            keys = tuple(self.circuit.keys)
+        readout = Readout.of(task, compiled, keys)
+        self.groups, self.group_sizes = readout.groups, list(readout.group_sizes)
+        for name in ("label_index", "value_root", "value_complement", "offsets"):
+            self.register_buffer(name, torch.as_tensor(getattr(readout, name)))
+        classes, images = len(task.classes), len(task.terms)
+        self.net = LeNet(2 * classes if semantics == "prob-fuzzy" else classes)
+        self.head = TaskHead(images, sum(self.group_sizes)) if logic != "architecture" else None
+
+    def forward(self, images: torch.Tensor) -> Output:
+        """The outputs for images (B, P, 28, 28), P the task's image terms in order."""
+        batch, positions = images.shape[:2]
+        features, logits = self.net(images.flatten(0, 1))
+        features = features.view(batch, positions, -1)
+        logits = logits.view(batch, positions, -1)
+        if self.semantics == "prob-fuzzy":
+            digits, labels = self._sampled_labels(logits)
+        else:
+            digits = logits.softmax(-1)
+            labels = digits.flatten(1)[None]
+        scores = None
+        if self.circuit is not None:
+            x = labels[..., self.label_index]  # (S, B, K)
+            roots = self.circuit.forward_matrix(x.flatten(0, 1)).view(*x.shape[:2], -1).mean(0)
+            values = roots[:, self.value_root]
+            scores = torch.where(self.value_complement, 1.0 - values, values)
+        head = self.head(features) if self.head is not None else None
+        return Output(digits, scores, head)
+
+    def _sampled_labels(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Beta(alpha, beta) per atom from the logits; (mean digits, samples (S, B, P*C))."""
+        alpha, beta = nn.functional.softplus(logits).add(1e-3).chunk(2, dim=-1)
+        mean = alpha / (alpha + beta)
+        if not self.training:
+            return mean, mean.flatten(1)[None]
+        samples = torch.distributions.Beta(alpha, beta).rsample((self.samples,))
+        return mean, samples.clamp(0.0, 1.0).flatten(2)
+
+    def loss(self, out: Output, targets: torch.Tensor) -> torch.Tensor:
+        """Mean loss of a batch; ``targets`` (B, G) index each group's true value."""
+        flat = targets + self.offsets
+        terms = []
+        if self.logic == "architecture":
+            terms.append(-out.scores.gather(1, flat).clamp_min(EPS).log().sum(1))
+        else:
+            log_p = self._group_log_softmax(out.logits)
+            terms.append(-log_p.gather(1, flat).sum(1))
+            if self.logic == "loss":  # semantic loss: -log P(head and circuit agree)
+                agree = self._group_sum(log_p.exp() * out.scores)
+                terms.append(-agree.clamp_min(EPS).log().sum(1))
+        return torch.stack(terms).sum(0).mean()
+
+    def predict(self, out: Output) -> torch.Tensor:
+        """(B, G): the index of each group's predicted value."""
+        source = out.scores if self.logic == "architecture" else out.logits
+        return torch.stack([part.argmax(1) for part in source.split(self.group_sizes, 1)], 1)
+
+    def _group_log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.cat([p.log_softmax(1) for p in logits.split(self.group_sizes, 1)], 1)
+
+    def _group_sum(self, values: torch.Tensor) -> torch.Tensor:
+        return torch.stack([p.sum(1) for p in values.split(self.group_sizes, 1)], 1)

@@ -1,0 +1,167 @@
+"""Training: NLL with AdamW, early stopping on validation loss, seeds, progress, checkpoints.
+
+A run is deterministic given its seed: the batches of epoch e come from a generator seeded with
+(seed, e), and a checkpoint (written atomically after every epoch) holds the model, the
+optimiser, the RNG state and the history, so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from nesy_ir.errors import NesyError
+
+from .data import IndexedExamples, epoch_batches
+from .model import NeSyModel
+from .tasks import Group, Task
+
+
+@dataclass
+class Split:
+    """A task's examples (images in the order of its terms) and their targets (E, G) int64,
+    each group's true value index."""
+
+    examples: IndexedExamples
+    targets: np.ndarray
+
+    @classmethod
+    def of(cls, task: Task, groups: tuple[Group, ...], data: IndexedExamples) -> Split:
+        return cls(task.examples(data), task.target_indices(groups, data))
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(self.examples.gather(rows)), torch.from_numpy(self.targets[rows])
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    patience: int = 5
+    seed: int = 0
+    checkpoint: Path | None = None
+    progress: bool = True
+
+
+@dataclass
+class History:
+    """Per-epoch records and the best validation loss so far."""
+
+    epochs: list[dict] = field(default_factory=list)
+    best_loss: float = float("inf")
+    best_epoch: int = -1
+
+    @property
+    def stale(self) -> int:
+        """Epochs since the best validation loss."""
+        return len(self.epochs) - 1 - self.best_epoch
+
+
+@torch.no_grad()
+def evaluate(model: NeSyModel, split: Split, batch_size: int = 256) -> dict[str, float]:
+    """Mean loss, accuracy (every group right) and inference milliseconds per example."""
+    model.eval()
+    losses, correct, seconds = [], 0, 0.0
+    for start in range(0, len(split), batch_size):
+        images, targets = split.batch(np.arange(start, min(start + batch_size, len(split))))
+        began = time.perf_counter()
+        out = model(images)
+        predicted = model.predict(out)
+        seconds += time.perf_counter() - began
+        losses.append(float(model.loss(out, targets)) * len(images))
+        correct += int((predicted == targets).all(1).sum())
+    n = max(len(split), 1)
+    return {"loss": sum(losses) / n, "accuracy": correct / n, "ms_per_example": 1e3 * seconds / n}
+
+
+def world() -> tuple[int, int]:
+    """(rank, number of processes) of data-parallel training; (0, 1) when not distributed."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def fit(model: NeSyModel, train: Split, val: Split, config: TrainConfig) -> History:
+    """Train ``model`` in place; at the end it holds the weights of the best validation loss.
+
+    Under torch.distributed (``nesy train --nproc K``) each process computes the gradient of its
+    share of every global batch and DDP averages them: the same step as one process with the
+    whole batch (exactly so when K divides the batch size). Rank 0 writes the checkpoint.
+    """
+    torch.manual_seed(config.seed)
+    rank, size = world()
+    net = torch.nn.parallel.DistributedDataParallel(model) if size > 1 else model
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    history, best_state = History(), None
+    if config.checkpoint is not None and Path(config.checkpoint).exists():
+        history, best_state = _resume(config.checkpoint, model, optimiser)
+    while len(history.epochs) < config.epochs and history.stale < config.patience:
+        epoch = len(history.epochs)
+        model.train()
+        began, total = time.perf_counter(), 0.0
+        batches = epoch_batches(len(train), config.batch_size, config.seed, epoch)
+        show = config.progress and rank == 0
+        for rows in tqdm(batches, desc=f"epoch {epoch + 1}", disable=not show, leave=False):
+            images, targets = train.batch(rows[rank::size])
+            loss = model.loss(net(images), targets)
+            if not torch.isfinite(loss):
+                raise NesyError(f"epoch {epoch + 1}: the loss became {float(loss)}")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(rows)
+        seconds = time.perf_counter() - began
+        scores = evaluate(model, val)
+        history.epochs.append(
+            {"epoch": epoch + 1, "train_loss": total / len(train), "seconds": seconds}
+            | {f"val_{k}": v for k, v in scores.items()}
+        )
+        if scores["loss"] < history.best_loss:
+            history.best_loss, history.best_epoch = scores["loss"], epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if config.checkpoint is not None and rank == 0:
+            _save(config.checkpoint, model, optimiser, history, best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+def _save(path: Path, model, optimiser, history: History, best_state) -> None:
+    """Write the checkpoint atomically: a crash mid-write keeps the previous one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model": model.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "history": asdict(history),
+        "best_state": best_state,
+        "rng": torch.get_rng_state(),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, model, optimiser) -> tuple[History, dict | None]:
+    try:
+        state = torch.load(path, weights_only=False)
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, EOFError, OSError) as e:
+        raise NesyError(f"cannot resume from checkpoint {path}: {e}") from None
+    optimiser.load_state_dict(state["optimiser"])
+    torch.set_rng_state(state["rng"])
+    return History(**state["history"]), state["best_state"]
