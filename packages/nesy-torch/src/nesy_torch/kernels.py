@@ -62,10 +62,10 @@ def _finite_or_zero(m: Tensor) -> Tensor:
 
 
 def _log_of_sum(total: Tensor, shift: Tensor) -> Tensor:
-    """shift + log(total), -inf where total is 0, with a zero gradient there."""
-    positive = total > 0
-    safe = torch.where(positive, total, torch.ones_like(total))
-    return torch.where(positive, shift + torch.log(safe), torch.full_like(total, -math.inf))
+    """shift + log(total), -inf where total is 0, with a zero gradient there (NaN stays NaN)."""
+    zero = total == 0
+    safe = torch.where(zero, torch.ones_like(total), total)
+    return torch.where(zero, torch.full_like(total, -math.inf), shift + torch.log(safe))
 
 
 def _dense_logsumexp(x: Tensor) -> Tensor:
@@ -106,6 +106,7 @@ REDUCTIONS: dict[str, Reduction] = {
     "luk_and": _derived(_one_minus, SUM, lambda s: (1.0 - s).clamp(min=0.0), 1.0),
     "noisy_or": _derived(_one_minus, PROD, _one_minus, 0.0),
 }
+
 
 class _Log(torch.autograd.Function):
     """log x whose gradient is 0 (not 0 * inf = NaN) where the incoming gradient is 0: a -inf

@@ -10,20 +10,19 @@ import torch
 from torch import Tensor, nn
 
 from nesy_ir.circuit import Circuit
-from nesy_ir.errors import NesyError
 from nesy_ir.labels import Labelling
 from nesy_ir.layerize import Layered, layerize
 from nesy_ir.lowering import check_structures, plan_leaves
 
 from .kernels import REDUCTIONS, UNARY
 from .layout import DENSE_SLACK, Step, build_layout, check_kernels
+from .lowered import Lowered
 
 
-class CircuitModule(nn.Module):
-    """The lowered circuit. ``forward({key: (B,) or scalar})`` -> ``{root name: (B,) or scalar}``;
-    ``forward_matrix(x (B, K))`` -> ``(B, R)`` with the keys in :attr:`keys` order and the roots
-    in :attr:`names` order. Booleans are 0.0 / 1.0. Index arrays are buffers (they follow
-    ``.to(device)``); the static leaf values are a buffer in ``dtype``."""
+class CircuitModule(Lowered):
+    """The generic lowering: per layer, one gather + reduction per block and one gather carrying
+    the values later layers read (see :mod:`nesy_torch.layout`). Index arrays are buffers
+    (they follow ``.to(device)``); the static leaf values are a buffer in ``dtype``."""
 
     def __init__(
         self,
@@ -36,13 +35,11 @@ class CircuitModule(nn.Module):
         dense_slack: float = DENSE_SLACK,
         env: Mapping[str, Any] | None = None,
     ):
-        super().__init__()
         check_structures(layered)
         check_kernels(layered)
         plan = plan_leaves(layered, labels, dynamic, env)
         layout = build_layout(layered, plan, dense_slack)
-        self.keys: tuple[str, ...] = plan.keys
-        self.names: tuple[str, ...] = layered.names
+        super().__init__(plan.keys, layered.names)
         self.layout = layout
         self.register_buffer("static", torch.as_tensor(layout.static, dtype=dtype)[:, None])
         self.register_buffer("roots", _long(layout.roots))
@@ -54,7 +51,6 @@ class CircuitModule(nn.Module):
         for k, layer in enumerate(layout.layers):
             self._layers.append([self._register_step(f"l{k}s{j}", s) for j, s in enumerate(layer)])
         self.to(device)
-        self._run = self._evaluate
 
     def _register_step(self, prefix: str, step: Step) -> tuple:
         self.register_buffer(prefix + "i", _long(step.index.reshape(-1)))
@@ -83,42 +79,6 @@ class CircuitModule(nn.Module):
                     outs.append(fn(gathered))
             h = torch.cat(outs) if len(outs) > 1 else outs[0]
         return h.index_select(0, self.roots)
-
-    def enable_compile(self, **options: Any) -> CircuitModule:
-        """Evaluate through ``torch.compile`` from now on (``options`` go to it)."""
-        self._run = torch.compile(self._evaluate, **options)
-        return self
-
-    def forward_matrix(self, x: Tensor) -> Tensor:
-        """(B, K) dynamic labels in :attr:`keys` order -> (B, R) root values."""
-        if x.dim() != 2 or x.shape[1] != len(self.keys):
-            raise NesyError(
-                f"forward_matrix expects a (B, {len(self.keys)}) tensor (keys {self.keys}),"
-                f" got shape {tuple(x.shape)}"
-            )
-        return self._run(x.to(self.static.dtype).t()).t()
-
-    def forward(self, values: Mapping[str, Any] | None = None) -> dict[str, Tensor]:
-        """``{dynamic key: tensor (B,) or scalar}`` -> ``{root name: (B,) or scalar}``."""
-        given = {"".join(k.split()): v for k, v in (values or {}).items()}
-        missing = [k for k in self.keys if k not in given]
-        if missing:
-            raise NesyError(f"no value for the dynamic labels {missing} (expected {self.keys})")
-        columns = [torch.as_tensor(given[k], dtype=self.static.dtype) for k in self.keys]
-        sizes = {c.shape[0] for c in columns if c.dim() == 1}
-        bad = [k for k, c in zip(self.keys, columns, strict=True) if c.dim() > 1]
-        if len(sizes) > 1 or bad:
-            raise NesyError(f"dynamic labels must be scalars or share one batch size (B,): {sizes}")
-        batch = sizes.pop() if sizes else None
-        width = batch or 1
-        device = self.static.device
-        x = (
-            torch.stack([c.to(device).expand(width) for c in columns])
-            if columns
-            else self.static.new_zeros((0, width))
-        )
-        out = self._run(x)
-        return {n: out[i] if batch is not None else out[i, 0] for i, n in enumerate(self.names)}
 
 
 def _long(a: np.ndarray) -> Tensor:
