@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .experiment import RunConfig, make_splits, make_task
+from .data import IndexedExamples, addition_dataset, holdout, load_mnist
+from .experiment import RunConfig, make_task
 from .model import NeSyModel
-from .train import TrainConfig, evaluate, fit
+from .tasks import Task
+from .train import Split, TrainConfig, evaluate, fit
 
 
 def explain(digits: np.ndarray, total: int, n: int) -> tuple[tuple[int, ...], float]:
@@ -33,6 +35,26 @@ def explain(digits: np.ndarray, total: int, n: int) -> tuple[tuple[int, ...], fl
         if p > best_p:
             best, best_p = first + second, p
     return best, best_p
+
+
+def demo_splits(config: RunConfig, task: Task, model: NeSyModel, pairings: int):
+    """Train, validation and test splits; the training images paired ``pairings`` times at
+    random (the embedded digits are few: 1294 training images make 323 two-digit examples)."""
+    train_images, test_images = load_mnist(config.data_dir), load_mnist(config.data_dir, "test")
+    kept, held = holdout(len(train_images.images), 0.1, config.seed)
+    parts = [
+        Split.of(task, model.groups, addition_dataset(train_images, config.digits, seed, kept))
+        for seed in range(config.seed, config.seed + pairings)
+    ]
+    train = Split(
+        IndexedExamples(train_images.images, np.concatenate([p.examples.index for p in parts])),
+        np.concatenate([p.targets for p in parts]),
+    )
+    val, test = (
+        Split.of(task, model.groups, addition_dataset(images, config.digits, config.seed, rows))
+        for images, rows in ((train_images, held), (test_images, None))
+    )
+    return train, val, test, train_images.source
 
 
 def plot_curve(history: list[dict], path: Path) -> None:
@@ -73,9 +95,13 @@ def run_demo(args: argparse.Namespace) -> int:
         f" {stats['circuit_nodes']} nodes / {stats['circuit_edges']} edges, depth"
         f" {stats['circuit_depth']}"
     )
-    train, val, test = make_splits(config, task, model)
-    print(f"  data: {len(train)} training, {len(val)} validation, {len(test)} test examples")
-    history = fit(model, train, val, TrainConfig(epochs=config.epochs, seed=config.seed))
+    train, val, test, source = demo_splits(config, task, model, args.pairings)
+    print(
+        f"  data ({source} digits): {len(train)} training examples"
+        f" ({args.pairings} pairings of the images), {len(val)} validation, {len(test)} test"
+    )
+    settings = TrainConfig(epochs=config.epochs, seed=config.seed, lr=args.lr, progress=False)
+    history = fit(model, train, val, settings)
     for e in history.epochs:
         print(
             f"  epoch {e['epoch']}: train loss {e['train_loss']:.3f}, validation accuracy"
@@ -106,6 +132,8 @@ def register(demos: argparse._SubParsersAction) -> None:
     demo = demos.add_parser("mnist-addition", help="two-digit MNIST addition, trained end to end")
     demo.add_argument("--digits", type=int, default=2)
     demo.add_argument("--epochs", type=int, default=5)
+    demo.add_argument("--pairings", type=int, default=10, help="random pairings of the images")
+    demo.add_argument("--lr", type=float, default=3e-3)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--data-dir", help="MNIST IDX files (default: the embedded digits)")
     demo.add_argument("--plot", default="results/demo_training_curve.png")
