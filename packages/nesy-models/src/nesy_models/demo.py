@@ -136,5 +136,5 @@ def register(demos: argparse._SubParsersAction) -> None:
     demo.add_argument("--lr", type=float, default=3e-3)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--data-dir", help="MNIST IDX files (default: the embedded digits)")
-    demo.add_argument("--plot", default="results/demo_training_curve.png")
+    demo.add_argument("--plot", default="out/demo_training_curve.png")
     demo.set_defaults(run=run_demo)
