@@ -201,3 +201,17 @@ def test_cli_rejects_bad_options(capsys):
 
     assert main(["train", "mnist-addition", "--digits", "0", "--no-progress"]) == 2
     assert "digits must be at least 1" in capsys.readouterr().err
+
+
+def test_sudoku_reports_average_precision():
+    from sklearn.metrics import average_precision_score
+
+    torch.manual_seed(0)
+    task = sudoku()
+    model = NeSyModel(task)
+    split = Split.of(task, model.groups, sudoku_dataset(generated_digits(200, 0), 20, 0))
+    result = evaluate(model, split)
+    with torch.no_grad():
+        out = model(split.batch(np.arange(len(split)))[0])
+    expected = average_precision_score(split.targets[:, 0], out.scores[:, 1].numpy())
+    assert result["average_precision"] == pytest.approx(expected)

@@ -121,6 +121,7 @@ def run(config: RunConfig) -> dict:
         "train_examples": len(train),
         "test_accuracy": scores["accuracy"],
         "test_loss": scores["loss"],
+        "test_average_precision": scores.get("average_precision"),
         "train_seconds": train_seconds,
         "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else 0.0,
         "inference_ms_per_query": scores["ms_per_example"],

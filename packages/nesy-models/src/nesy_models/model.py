@@ -123,6 +123,12 @@ class NeSyModel(nn.Module):
         source = out.scores if self.logic == "architecture" else out.logits
         return torch.stack([part.argmax(1) for part in source.split(self.group_sizes, 1)], 1)
 
+    def probabilities(self, out: Output) -> torch.Tensor:
+        """(B, V): how likely each group value is, from what predicts it (circuit or head)."""
+        if self.logic == "architecture":
+            return out.scores
+        return self._group_log_softmax(out.logits).exp()
+
     def _group_log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.cat([p.log_softmax(1) for p in logits.split(self.group_sizes, 1)], 1)
 

@@ -70,9 +70,10 @@ class History:
 
 @torch.no_grad()
 def evaluate(model: NeSyModel, split: Split, batch_size: int = 256) -> dict[str, float]:
-    """Mean loss, accuracy (every group right) and inference milliseconds per example."""
+    """Mean loss, accuracy (every group right) and inference milliseconds per example; for a
+    yes/no task (one group of two values, e.g. Sudoku validity) also the average precision."""
     model.eval()
-    losses, correct, seconds = [], 0, 0.0
+    losses, correct, seconds, positive = [], 0, 0.0, []
     for start in range(0, len(split), batch_size):
         images, targets = split.batch(np.arange(start, min(start + batch_size, len(split))))
         began = time.perf_counter()
@@ -81,8 +82,21 @@ def evaluate(model: NeSyModel, split: Split, batch_size: int = 256) -> dict[str,
         seconds += time.perf_counter() - began
         losses.append(float(model.loss(out, targets)) * len(images))
         correct += int((predicted == targets).all(1).sum())
+        positive.append(model.probabilities(out)[:, -1])
     n = max(len(split), 1)
-    return {"loss": sum(losses) / n, "accuracy": correct / n, "ms_per_example": 1e3 * seconds / n}
+    result = {"loss": sum(losses) / n, "accuracy": correct / n, "ms_per_example": 1e3 * seconds / n}
+    if model.group_sizes == [2] and len(split):
+        result["average_precision"] = average_precision(
+            split.targets[:, 0], torch.cat(positive).numpy()
+        )
+    return result
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the precision-recall curve (step-wise, as scikit-learn computes it)."""
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(labels, scores)) if labels.any() else 0.0
 
 
 def world() -> tuple[int, int]:
