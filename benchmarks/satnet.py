@@ -43,6 +43,7 @@ import torch
 
 from nesy_models.satnet import satnet_solve, satnet_unrolled
 from nesy_models.satnet.checks import default_k
+from nesy_models.satnet.instances import random_instance
 
 CONFIGS = [  # (B, n, m)
     (16, 16, 32),
@@ -56,14 +57,9 @@ MAX_REPEATS, BUDGET_S = 5, 2.0
 
 
 def instance(batch: int, n: int, m: int, seed: int):
-    """Clause matrix, probabilities, mask, initial vectors and loss weights (float32)."""
-    gen = torch.Generator().manual_seed(seed)
-    S = torch.randn(n + 1, m, generator=gen) * (0.5 / (n + 1 + m)) ** 0.5
-    z = torch.rand(batch, n, generator=gen)
-    is_input = torch.rand(batch, n, generator=gen) < 0.5
-    init = torch.randn(batch, n + 1, default_k(n + 1), generator=gen)
-    weights = torch.randn(batch, n, generator=gen)
-    return S, z, is_input, init, weights
+    """Clause matrix, probabilities, mask, initial vectors (float32) and loss weights."""
+    weights = torch.randn(batch, n, generator=torch.Generator().manual_seed(seed + 1))
+    return (*random_instance(seed, batch, n, m, dtype=torch.float32), weights)
 
 
 def torch_step(method: str, data, sweeps: int, backward: bool):

@@ -5,9 +5,15 @@ import pytest
 import torch
 
 from nesy_models.satnet import SATNetError, satnet_solve
+from nesy_models.satnet.instances import random_instance
 
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
+
+
+def _instance(seed, batch=3, n=6, m=8, k=4):
+    """A small float64 problem: S (n+1, m), z, is_input (batch, n), init (batch, n+1, k)."""
+    return random_instance(seed, batch, n, m, k, scale=0.5)
 
 
 @pytest.fixture(autouse=True)
@@ -38,17 +44,17 @@ def _both(S, z, is_input, init, weights, settings):
     "settings", [{"max_iter": 1000, "eps": 1e-12}, {"max_iter": 5, "eps": 1e-3}]
 )
 @pytest.mark.parametrize("seed", [0, 1])
-def test_jax_agrees_with_torch(seed, settings, random_instance):
-    S, z, is_input, init = random_instance(seed, batch=4, n=7, m=8, k=5)
+def test_jax_agrees_with_torch(seed, settings):
+    S, z, is_input, init = _instance(seed, 4, 7, 8, 5)
     weights = torch.randn(4, 7, generator=torch.Generator().manual_seed(seed), dtype=S.dtype)
     for torch_value, jax_value in zip(*_both(S, z, is_input, init, weights, settings), strict=True):
         np.testing.assert_allclose(jax_value, torch_value, atol=1e-10, rtol=1e-8)
 
 
-def test_jit_and_grad_agree_with_eager(random_instance):
+def test_jit_and_grad_agree_with_eager():
     from nesy_models.satnet import satnet_solve_jax
 
-    S, z, is_input, init = (jnp.asarray(t.numpy()) for t in random_instance(2))
+    S, z, is_input, init = (jnp.asarray(t.numpy()) for t in _instance(2))
 
     def loss(S_, z_):
         return jnp.sum(satnet_solve_jax(S_, z_, is_input, init, 100, 1e-10) ** 2)
@@ -59,10 +65,10 @@ def test_jit_and_grad_agree_with_eager(random_instance):
         np.testing.assert_allclose(a, b, atol=1e-12)
 
 
-def test_jax_bad_input_raises(random_instance):
+def test_jax_bad_input_raises():
     from nesy_models.satnet import satnet_solve_jax
 
-    S, z, is_input, init = (jnp.asarray(t.numpy()) for t in random_instance(3))
+    S, z, is_input, init = (jnp.asarray(t.numpy()) for t in _instance(3))
     with pytest.raises(SATNetError, match="finite and in \\[0, 1\\]"):
         satnet_solve_jax(S, z.at[0, 0].set(jnp.nan), is_input, init)
     with pytest.raises(SATNetError, match="shape of z"):

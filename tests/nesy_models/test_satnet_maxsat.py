@@ -70,7 +70,8 @@ def test_forward_reaches_the_brute_force_optimum(seed):
 
 
 @pytest.mark.parametrize(
-    ("clauses", "message"), [([[1, -1]], "occurs twice"), ([[3]], "literals must be"), ([[]], "non-empty")]
+    ("clauses", "message"),
+    [([[1, -1]], "occurs twice"), ([[3]], "literals must be"), ([[]], "non-empty")],
 )
 def test_bad_clause_raises(clauses, message):
     with pytest.raises(SATNetError, match=message):
