@@ -4,7 +4,8 @@ Probabilistic semantics (source 003, sec. 6.3.1): each query is the aggregation 
 values of the probabilistic atoms of tau[bool->prob](F and C) times their labels, where F is the
 query's Boolean formula (least model, computed as a fixpoint so cycles are handled) and C says
 that exactly one alternative of each annotated disjunction or neural predicate holds. F and C are
-compiled with PySDD into a d-DNNF, and nesy-ir's rewrites turn the formula into a circuit.
+compiled with PySDD into a d-DNNF, whose weighted count nesy-ir resolves in one step (the work of
+its ``resolve_wmc`` rule) and its rewrites simplify into a circuit.
 
 Fuzzy semantics (sec. 6.3.2, Appendix B): the same F evaluated directly in a t-norm structure
 (godel, lukasiewicz, product), the labels of the atoms read as truth degrees.
@@ -15,18 +16,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from nesy_ir import Circuit, Labelling, Var, aggregate, apply, atom, const, transform
+from nesy_ir import Circuit, Labelling, Var, apply, atom, const, transform
 from nesy_ir.errors import NesyError
 from nesy_ir.nodes import Kind, Node
 from nesy_ir.rewrite import PIPELINE, Context, lower
+from nesy_ir.rewrite.wmc import WeightedCount
 from nesy_ir.traverse import size
 
 from .ground_program import GroundAtom, GroundProgram, atom_text
 
 SEMANTICS = ("prob", "godel", "lukasiewicz", "product")
-#: Rewrite passes: the compiled d-DNNF is already simplified, so probabilistic formulas go straight
-#: to weighted model counting; fuzzy ones get the full pipeline.
-PASSES = {True: (("wmc",), ("simplify", "aggregate", "factor")), False: PIPELINE}
+#: Rewrite passes: probabilistic queries arrive as weighted counts of compiled d-DNNFs (resolved
+#: by :class:`WeightedCount`), to simplify and factor; fuzzy ones get the full pipeline.
+PASSES = {True: (("simplify", "factor"),), False: PIPELINE}
 TRUE, FALSE = Node(Kind.CONST, "bool", True), Node(Kind.CONST, "bool", False)
 
 
@@ -254,7 +256,14 @@ def _compile_with_constraints(
 def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
     """Each query f as sum_X tau(f and C_f) * w[X] over the variables of the units (choices,
     facts) f mentions, times the weighted count of each unit it does not mention: the units are
-    independent, so the SDDs and the chains of aggregations stay as small as the query."""
+    independent, so the SDDs stay as small as the query.
+
+    The counts are resolved here, in one step per d-DNNF (:class:`WeightedCount`, the work of
+    the ``resolve_wmc`` rule, shared across the queries): the formula itself, one aggregation
+    per variable and query, costs time and memory quadratic in the number of variables (each
+    aggregation holds the set of its free variables), too much for MNIST addition with 100
+    digits.
+    """
     from .sdd import SddBridge
 
     t = time.perf_counter()
@@ -263,28 +272,6 @@ def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
     ddnnfs = [bridge.to_ir(s) for s in sdds]
     stats["sdd_s"] = time.perf_counter() - t
     stats["sdd_size"] = bridge.manager.size()
-    members: dict[int | str, list[Node]] = {}  # unit -> its reified atoms, in order
-    for x in w.literal.values():
-        members.setdefault(_unit(w, x), []).append(x)
-    weights = {x: atom(a[0], a[1], "prob", x.arg.rvar) for a, x in w.literal.items()}
-
-    def count(d: Node, xs: list[Node]) -> Node:
-        body = apply("times", transform(d, "prob"), *(weights[x] for x in xs))
-        for x in reversed(xs):
-            body = aggregate("sum", x.arg.rvar, "bool", body)
-        return body
-
-    alone = {  # the weighted count of each unit: one for a fact, its distribution's total
-        u: count(bridge.to_ir(choice[u]), xs)
-        if isinstance(u, int)
-        else aggregate("sum", xs[0].arg.rvar, "bool", weights[xs[0]])
-        for u, xs in members.items()
-    }
-    roots = []
-    for d, units in zip(ddnnfs, mentioned, strict=True):
-        xs = [x for u, xs in members.items() if u in units for x in xs]
-        others = [alone[u] for u in members if u not in units]
-        roots.append(apply("times", count(d, xs), *others))
     labelling = Labelling(w.labels)
     # the false alternatives of choices weigh one whatever the networks say: constants, which
     # the rewrites fold away (the labelling keeps them, for smoothing and for other passes)
@@ -299,4 +286,27 @@ def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
         deterministic=bridge.deterministic,
         fixed=fixed,
     )
+    members: dict[int | str, list[str]] = {}  # unit -> the names of its variables, in order
+    for x in w.literal.values():
+        members.setdefault(_unit(w, x), []).append(x.arg.rvar.name)
+    weights = {
+        v.arg.rvar.name: [atom(a[0], a[1], "prob", v.arg.rvar)] for a, v in w.literal.items()
+    }
+    count = WeightedCount("prob", weights, ctx)
+
+    def counted(d: Node, over: list[str]) -> Node:
+        value = count(d, over)
+        if value is None:  # SDDs are decomposable and deterministic: never the case
+            raise NesyError("the compiled SDD was not read back as a d-DNNF")
+        return value
+
+    alone = {  # each unit's own count: one for a fact, the total of a choice's distribution
+        u: counted(bridge.to_ir(choice[u]) if isinstance(u, int) else TRUE, xs)
+        for u, xs in members.items()
+    }
+    roots = []
+    for d, units in zip(ddnnfs, mentioned, strict=True):
+        over = [x for u in units for x in members[u]]
+        others = [alone[u] for u in members if u not in units]
+        roots.append(apply("times", counted(d, over), *others))
     return roots, ctx, labelling

@@ -11,6 +11,8 @@ once, linear in the size of F instead of linear per variable.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+
 from ..laws import SEMIRING
 from ..nodes import Kind, Node, fold
 from ..properties import bool_key, literal
@@ -57,31 +59,51 @@ def resolve_wmc(n: Node, ctx: Context) -> Node | None:
             outside.append(f)
     if len(logic) != 1:
         return None
-    tau = get_transformation("bool", n.structure)
-    formula = logic[0].children[0]
-    if not tau.indicator or not _is_ddnnf(formula, tau.homomorphism.get("plus"), ctx):
-        return None
-    # The translation of a sub-formula depends only on the structure and the weights: queries
-    # over one shared d-DNNF with the same chain of aggregations share it (ctx.memo).
-    key = ("resolve_wmc", n.structure, tuple((x, tuple(ws)) for x, ws in sorted(weights.items())))
-    key += (tuple(sorted(agg)),)
-    resolver = ctx.memo.get(key)
-    if resolver is None:
-        resolver = ctx.memo[key] = _Resolver(n.structure, sorted(agg), weights, ctx)
-    return fold("times", [*outside, resolver.resolve(formula)], n.structure)
+    # Sub-formulas are resolved once per structure, weights and variables (ctx.memo): queries
+    # over one shared d-DNNF with the same chain of aggregations share the work.
+    key = (n.structure, tuple((x, tuple(ws)) for x, ws in sorted(weights.items())), *sorted(agg))
+    count = ctx.memo.get(("resolve_wmc", key))
+    if count is None:
+        count = ctx.memo["resolve_wmc", key] = WeightedCount(
+            n.structure, {x: weights.get(x, ()) for x in agg}, ctx
+        )
+    value = count(logic[0].children[0])
+    return None if value is None else fold("times", [*outside, value], n.structure)
 
 
-class _Resolver:
-    """Replaces the literals of d-DNNFs over the aggregated variables by their weights, one
-    node at a time, remembering each node's weighted value and its variables (a bit set)."""
+class WeightedCount:
+    """``sum_X1 .. sum_Xn tau[bool->S](F) * w1[X1] * .. * wn[Xn]`` of d-DNNFs F, in one step.
 
-    def __init__(self, s: str, names: list[str], weights: dict[str, list[Node]], ctx: Context):
-        self.s, self.algebra, self.ctx = s, get_algebra(s), ctx
-        self.names, self.weights = names, weights
-        self.bit = {x: 1 << i for i, x in enumerate(names)}  # bits in sorted-name order
+    ``weights`` maps every variable summed over to its weight atoms (``w[X]@S``, reified by
+    it; none for a variable weighed one). Calling it on F returns F with the literals of those
+    variables replaced by their weights, (+) and (x) kept, and the variables a (+) operand
+    misses multiplied in as ``w[true] + w[false]`` (left out where the labels are normalised);
+    label slots that ``ctx.fixed`` fixes are written as constants, neutral ones left out. Each
+    node's value and variables (a bit set) are remembered, so d-DNNFs that share nodes (the
+    queries of one compiled program) share the work.
+    """
+
+    def __init__(self, structure: str, weights: Mapping[str, Sequence[Node]], ctx: Context):
+        self.s, self.algebra, self.ctx = structure, get_algebra(structure), ctx
+        self.tau = get_transformation("bool", structure)
+        self.names = sorted(weights)
+        self.weights = weights
+        self.bit = {x: 1 << i for i, x in enumerate(self.names)}  # bits in sorted-name order
         self.totals: dict[str, Node | None] = {}
         self.done: dict[Node, tuple[Node, int]] = {}
-        self.neutral = {r: _const(self.algebra, s, r == "times") for r in ("plus", "times")}
+        self.neutral = {r: _const(self.algebra, structure, r == "times") for r in ("plus", "times")}
+
+    def __call__(self, formula: Node, over: Iterable[str] | None = None) -> Node | None:
+        """The count of the Boolean ``formula`` summed over the variables ``over`` (all of them
+        by default; they must include every weighted variable the formula mentions); None when
+        the formula is not a d-DNNF whose literals tau maps to indicators."""
+        plus = self.tau.homomorphism.get("plus")
+        if not self.tau.indicator or not _is_ddnnf(formula, plus, self.ctx):
+            return None
+        value, have = self._resolve(formula)
+        everything = (1 << len(self.names)) - 1
+        want = everything if over is None else sum(self.bit[x] for x in set(over))
+        return self.smoothed(value, want & ~have)
 
     def weight(self, x: str, value: bool) -> Node:
         """The weights of ``x = value``, label slots the context fixes written as constants."""
@@ -114,7 +136,7 @@ class _Resolver:
                 extra.append(t)
         return self.op("times", [value, *extra]) if extra else value
 
-    def resolve(self, formula: Node) -> Node:
+    def _resolve(self, formula: Node) -> tuple[Node, int]:
         done, s = self.done, self.s
         for g in _unseen_postorder(formula, done):
             lit = literal(g)
@@ -134,9 +156,7 @@ class _Resolver:
                 else:
                     kids = [v for v, _ in parts]
                 done[g] = (self.op(g.arg, kids), have)
-        value, have = done[formula]
-        everything = (1 << len(self.names)) - 1
-        return self.smoothed(value, everything & ~have)
+        return done[formula]
 
 
 def _unseen_postorder(root: Node, seen: dict) -> list[Node]:
