@@ -112,7 +112,7 @@ class MixingFunction(torch.autograd.Function):
 def _checked(S: torch.Tensor, z: torch.Tensor, is_input: torch.Tensor, init: torch.Tensor):
     where = "SATNet"
     check_shapes(tuple(z.shape), tuple(is_input.shape), S.shape[0] - 1, where)
-    if init.shape != (z.shape[0], S.shape[0], init.shape[-1]) or init.dim() != 3:
+    if init.dim() != 3 or init.shape[:2] != (z.shape[0], S.shape[0]):
         raise SATNetError(
             f"{where}: init must have shape (batch, {S.shape[0]}, k), got {tuple(init.shape)}"
         )

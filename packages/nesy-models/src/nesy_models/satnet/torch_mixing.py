@@ -67,7 +67,7 @@ def _sweeps(
     """Sweep ``step`` over the free variables until ``converged(new, old)`` holds per element.
 
     ``step(i, update_i, column_i, running) -> (column_i, running)`` updates variable i where
-    ``update_i`` (B, 1) is true; ``running`` is the (m, B * k) product kept up to date. A
+    ``update_i`` (B, 1) is true; ``running`` is the (B * k, m) product kept up to date. A
     converged element is frozen. Returns the stacked columns and the number of sweeps.
     """
     order = torch.nonzero(free.any(0)).flatten().tolist()
@@ -87,8 +87,8 @@ def _sweeps(
 
 
 def _flat_product(vectors: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
-    """V^T S per batch element, laid out (m, B * k) so a step is one gemv and one ger."""
-    return torch.einsum("bnk,nm->mbk", vectors, S).reshape(S.shape[1], -1)
+    """V^T S per batch element, laid out (B * k, m) so a step is one gemv and one ger."""
+    return torch.einsum("bnk,nm->bkm", vectors, S).reshape(-1, S.shape[1])
 
 
 def mix_forward(
@@ -108,15 +108,16 @@ def mix_forward(
     otherwise Omega is updated in place.
     """
     batch, _, k = vectors.shape
-    snorm = (S * S).sum(1)
+    rows, snorms = S.unbind(0), (S * S).sum(1).unbind(0)
+    zero = S.new_zeros(())  # comparing with a tensor, not a Python number, saves a conversion
 
     def step(i, update, v, omega):
-        s = S[i]
-        g = (s @ omega).view(batch, k) - snorm[i] * v
+        s = rows[i]
+        g = torch.mv(omega, s).view(batch, k) - snorms[i] * v
         norm = torch.linalg.vector_norm(g, dim=1, keepdim=True)
-        v_new = torch.where(update & (norm > 0), -g / norm, v)
+        v_new = torch.where(update & torch.gt(norm, zero), -g / norm, v)
         change = (v_new - v).flatten()
-        return v_new, torch.addr(omega, s, change) if differentiable else omega.addr_(s, change)
+        return v_new, torch.addr(omega, change, s) if differentiable else omega.addr_(change, s)
 
     def converged(new, old):
         change = torch.linalg.vector_norm((new - old).flatten(1), dim=1)
@@ -169,14 +170,15 @@ def mix_adjoint(
     a sweep changes its U by at most ``eps`` relative to its size, or after ``max_iter`` sweeps.
     """
     batch, _, k = vectors.shape
-    snorm = (S * S).sum(1)
+    rows, snorms = S.unbind(0), (S * S).sum(1).unbind(0)
+    v_cols, xi_cols, norm_cols = vectors.unbind(1), xi.unbind(1), norms.unsqueeze(-1).unbind(1)
 
     def step(i, update, u, psi):
-        s, v = S[i], vectors[:, i]
-        dg = (s @ psi).view(batch, k) - snorm[i] * u - xi[:, i]
+        s, v = rows[i], v_cols[i]
+        dg = torch.mv(psi, s).view(batch, k) - snorms[i] * u - xi_cols[i]
         dg = dg - (dg * v).sum(1, keepdim=True) * v
-        u_new = torch.where(update, -dg / norms[:, i : i + 1], u)
-        return u_new, psi.addr_(s, (u_new - u).flatten())
+        u_new = torch.where(update, -dg / norm_cols[i], u)
+        return u_new, psi.addr_((u_new - u).flatten(), s)
 
     def converged(new, old):
         change = torch.linalg.vector_norm((new - old).flatten(1), dim=1)
