@@ -7,8 +7,8 @@ kernel maps ``(n, B) -> (n, B)``. Users add kernels with :func:`register_kernel`
 whose kernels are all known lowers without editing this package.
 
 Stability: logsumexp subtracts the maximum and gives -inf with a zero (not NaN) gradient on
-all -inf segments; log1mexp switches at -ln 2; products use ``torch.prod`` /
-``scatter_reduce('prod')``, whose gradients are exact when a factor is 0.
+all -inf segments; log1mexp switches at -ln 2; products have the exclusive-product gradient
+(:mod:`nesy_torch.products`), exact when a factor is 0.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 
 from nesy_ir.errors import NesyError
+
+from .products import dense_prod, segment_prod
 
 Dense = Callable[[Tensor], Tensor]
 Scatter = Callable[[Tensor, Tensor, int], Tensor]
@@ -39,7 +41,7 @@ class Reduction:
 
 # The initial output of scatter_reduce(include_self=False): its values are ignored forwards,
 # but amax/amin backwards compare them with the result, so they must never tie (NaN).
-_SCATTER_INIT = {"amax": math.nan, "amin": math.nan, "prod": 1.0}
+_SCATTER_INIT = {"amax": math.nan, "amin": math.nan}
 
 
 def _scatter_base(reduce: str) -> Scatter:
@@ -94,7 +96,7 @@ def _one_minus(x: Tensor) -> Tensor:
 
 
 SUM = Reduction(lambda x: x.sum(dim=1), 0.0, _scatter_sum)
-PROD = Reduction(lambda x: x.prod(dim=1), 1.0, _scatter_base("prod"))
+PROD = Reduction(dense_prod, 1.0, segment_prod)
 
 REDUCTIONS: dict[str, Reduction] = {
     "sum": SUM,
