@@ -110,9 +110,11 @@ def test_backend_entry_point_evaluates_in_float64():
     np.testing.assert_allclose(got, evaluate_circuit(circuit, labels)["root0"], rtol=1e-15)
 
 
-@pytest.mark.parametrize("backend", ["torch"])
+@pytest.mark.parametrize("backend", ["torch", "klay"])
 def test_nesy_wmc_with_the_torch_backend_prints_the_numpy_count(tmp_path, backend):
     pytest.importorskip("pysdd")
+    if backend == "klay":
+        pytest.importorskip("klay")
     cnf = tmp_path / "small.cnf"
     cnf.write_text(
         "p cnf 4 3\n1 -2 0\n2 3 -4 0\n-1 4 0\n"

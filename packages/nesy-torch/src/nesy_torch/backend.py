@@ -1,8 +1,13 @@
-"""The ``torch`` entry of the ``nesy.backends`` group (see :mod:`nesy_ir.backends`)."""
+"""The ``torch`` and ``klay`` entries of the ``nesy.backends`` group (see
+:mod:`nesy_ir.backends`): this module is the generic torch backend, :data:`KLAY` the one that
+forces the KLay path (a NesyError where it does not apply)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,7 +21,7 @@ from nesy_ir.registry import get_algebra
 
 from .module import lower
 
-__all__ = ["evaluate_circuit", "lower"]
+__all__ = ["KLAY", "evaluate_circuit", "lower"]
 
 
 def batched_labels(layered: Layered, labelling: Labelling) -> dict[str, np.ndarray]:
@@ -53,3 +58,17 @@ def evaluate_circuit(
             value = value.astype(bool)
         result[name] = value
     return result
+
+
+def _lower_klay(
+    circuit: Circuit,
+    labels: Labelling | Mapping | None = None,
+    dynamic: Iterable[str] = (),
+    **options: Any,
+):
+    return lower(circuit, labels, dynamic, klay=True, **options)
+
+
+KLAY = SimpleNamespace(
+    name="klay", evaluate_circuit=partial(evaluate_circuit, klay=True), lower=_lower_klay
+)
