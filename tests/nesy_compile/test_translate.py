@@ -71,6 +71,34 @@ def test_mnist_addition_standard_matches_enumeration():
         assert float(got[f"addition([tensor(a0)],[tensor(b0)],{s})"]) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("vtree", ["right", "balanced"])
+def test_mnist_addition_standard_circuit_is_the_sum_of_products(vtree):
+    """sum over a + b = z of p_a(a) p_b(b): 20 leaves, 100 products, a sum for each of the 17
+    sums z = 1..17 with more than one pair; the false alternatives (labelled one) fold away."""
+    stats = compiled(mnist_addition_standard(1), vtree=vtree).circuit.stats()
+    assert (stats["leaves"], stats["times"], stats["plus"]) == (20, 100, 17)
+
+
+def test_queries_count_only_the_choices_they_mention():
+    """A query independent of a choice gets that choice's total as a factor (not 1: the
+    labels of a neural predicate need not sum to one), shared by the queries."""
+    text = (
+        "nn(net, [X], Y, [0, 1]) :: digit(X, Y).\n"
+        "a :- digit(tensor(i), 1).\n"
+        "b :- digit(tensor(j), 0).\n"
+        "query(a). query(b).\n"
+    )
+    labels = {
+        "digit(tensor(i),0)": 0.2,
+        "digit(tensor(i),1)": 0.5,
+        "digit(tensor(j),0)": 0.3,
+        "digit(tensor(j),1)": 0.6,
+    }
+    got = compiled(text).probabilities(labels)
+    assert float(got["a"]) == pytest.approx(0.5 * (0.3 + 0.6))
+    assert float(got["b"]) == pytest.approx(0.3 * (0.2 + 0.5))
+
+
 def test_mnist_addition_carry_matches_standard():
     """Digit i of the sum under the carry encoding = its marginal under the standard encoding."""
     rng = np.random.default_rng(1)

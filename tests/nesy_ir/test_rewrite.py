@@ -249,3 +249,51 @@ def test_context_max_vars_limits_boolean_expansion():
         evaluate_circuit(small, labels)["root0"], evaluate_circuit(big, labels)["root0"]
     )
     assert small.stats()["nodes"] > big.stats()["nodes"]
+
+
+# --- one-step weighted model counting and fixed labels ---------------------------------------
+
+
+def _chain(formula, xs, weights):
+    body = transform(formula, "prob")
+    for x in xs:
+        body = body * weights[x.name][0]
+    for x in reversed(xs):
+        body = aggregate("sum", x, "bool", body)
+    return body
+
+
+def test_weighted_count_equals_enumeration_and_shares_nodes():
+    from nesy_ir.rewrite.boolean import shannon
+    from nesy_ir.rewrite.wmc import WeightedCount
+
+    xs = [Var(f"X{i}") for i in range(3)]
+    a = [atom(f"a{i}", (), "bool", x) for i, x in enumerate(xs)]
+    weights = {x.name: [atom(f"w{i}", (), "prob", x)] for i, x in enumerate(xs)}
+    # explicit false labels: nothing is normalised, so missing variables must be summed in
+    labels = Labelling({**{f"w{i}": 0.2 + 0.3 * i for i in range(3)}, "w1[false]": 0.9})
+    f, g = shannon((a[0] + a[1]) * ~a[2]), shannon(a[0] * a[1] + ~a[0] * ~a[2])
+    count = WeightedCount("prob", weights, Context(labelling=labels))
+    for formula in (f, g):
+        expected = evaluate(_chain(formula, xs, weights), labels)
+        got = evaluate_circuit(Circuit([count(formula)]), labels)["root0"]
+        assert np.allclose(got, expected)
+        fresh = WeightedCount("prob", weights, Context(labelling=labels))
+        assert fresh(formula) is count(formula)  # the shared memo changes nothing
+    h = shannon(a[0] * ~a[1])  # summed over X0 and X1 only
+    expected = evaluate(_chain(h, xs[:2], weights), labels)
+    got = evaluate_circuit(Circuit([count(h, ["X0", "X1"])]), labels)["root0"]
+    assert np.allclose(got, expected)
+    assert count(a[0] + a[1]) is None  # not deterministic: not a d-DNNF
+
+
+def test_fixed_labels_become_constants():
+    from nesy_ir import const
+
+    p_false = atom("p", (), "prob", False)
+    f = p_false * atom("q", (), "prob") + atom("r", (), "prob")
+    circuit = lower(f, ctx=Context(fixed={p_false: const(1.0, "prob")}))
+    assert p_false not in set(circuit.nodes())
+    assert circuit.stats()["nodes"] == 3  # q + r
+    labels = Labelling({"p": 0.0, "q": 0.4, "r": 0.1})  # p[false] = 1, the fixed value
+    assert np.allclose(evaluate_circuit(circuit, labels)["root0"], evaluate(f, labels))
