@@ -1,4 +1,4 @@
-"""``nesy train mnist-addition|sudoku`` (registered through ``nesy.commands``).
+"""``nesy train mnist-addition|sudoku|visatnet`` and ``nesy explain visatnet`` (``nesy.commands``).
 
 ``--nproc K`` re-launches the same command under torchrun with K processes (DDP: gloo on CPU,
 NCCL on GPU); each process trains on its share of every global batch.
@@ -71,6 +71,52 @@ def _init_distributed() -> None:
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
 
 
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x]
+
+
+def _add_visatnet_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="MNIST IDX files (default: $NESY_DATA/mnist or embedded)")
+    p.add_argument("--mask-ratio", type=float, default=0.4, help="training mask ratio")
+    p.add_argument("--json", help="write the metrics here")
+    p.add_argument("--epochs", type=int, default=5, help="Vi-SATNet epochs")
+    p.add_argument("--lenet-epochs", type=int, default=2)
+    p.add_argument("--lenet-train-size", type=int, default=60000)
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds (median table)")
+    p.add_argument("--per-class", type=int, default=500, help="training images per class")
+    p.add_argument("--val-per-class", type=int, default=100)
+    p.add_argument("--test-size", type=int, default=1000, help="test images classified")
+    p.add_argument("--m", type=int, default=320, help="clauses per Vi-SATNet")
+    p.add_argument("--max-iter", type=int, default=40, help="mixing-method sweeps")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--rule-threshold", type=float, default=0.5, help="literal cut-off of rules")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--out", default="out/visatnet", help="model.pt and losses.png go here")
+    p.set_defaults(run=_visatnet("train"))
+
+
+def _add_visatnet_explain_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="out/visatnet/model.pt", help="from nesy train visatnet")
+    p.add_argument("--data-dir", help="MNIST IDX files (default: $NESY_DATA/mnist or embedded)")
+    p.add_argument("--image", type=int, required=True, help="index of a test image")
+    p.add_argument("--target", type=int, required=True, help="target feature position 0..24")
+    p.add_argument("--alpha", type=float, default=0.9, help="confidence of the set")
+    p.add_argument("--sweep", type=_floats, help="also draw these alphas (comma separated)")
+    p.add_argument("--out", required=True, help="PNG of the set's receptive fields")
+    p.set_defaults(run=_visatnet("explain"))
+
+
+def _visatnet(command: str):
+    def run_command(args: argparse.Namespace) -> int:
+        from .visatnet import commands
+
+        return getattr(commands, command)(args)
+
+    return run_command
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a model on a task (source 003 section 7)")
     tasks = train.add_subparsers(dest="task_name", metavar="TASK", required=True)
@@ -79,3 +125,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("sudoku", "4x4 visual Sudoku validity"),
     ):
         _add_run_options(tasks.add_parser(task, help=text), task)
+    _add_visatnet_train_options(
+        tasks.add_parser("visatnet", help="Vi-SATNet feature re-generation on MNIST (source 001)")
+    )
+    explain = sub.add_parser("explain", help="explain a trained model")
+    models = explain.add_subparsers(dest="model_name", metavar="MODEL", required=True)
+    _add_visatnet_explain_options(
+        models.add_parser("visatnet", help="minimal significant feature set of one image")
+    )
