@@ -66,7 +66,11 @@ def _logsumexp_segment(v: Array, ids: Array, n: int) -> Array:
 
 
 def _log1mexp(x: Array) -> Array:
-    """log(1 - exp(x)) for x <= 0: expm1 near 0, log1p below -log 2; NaN-free gradients."""
+    """log(1 - exp(x)) for x <= 0: expm1 near 0, log1p below -log 2; NaN-free gradients.
+
+    x above 0 (a log-probability rounded up, e.g. by a logsumexp of complements) counts as 0.
+    """
+    x = jnp.minimum(x, 0.0)
     near = x > -jnp.log(2.0)
     x_near = jnp.where(near, x, -1.0)  # each branch sees only inputs where it is finite
     x_far = jnp.where(near, -1.0, x)

@@ -33,30 +33,40 @@ from .kernels import Array, reduction, unary
 #: times as many values as the segment form does, and the kernel has a segment form.
 DENSE_PADDING = 2.0
 
-Step = Callable[[Array], Array]  # the (nodes so far, B) buffer -> the block's (size, B) output
+
+@dataclass(frozen=True)
+class Step:
+    """One block: gather ``buf[index]`` (index (size,), (E,) or (size, width)), then ``reduce``
+    the gathered values to the block's (size, B) outputs at ``first``."""
+
+    first: int
+    size: int
+    index: np.ndarray
+    reduce: Callable[[Array], Array]
 
 
 def _dense_step(block: Block, name: str, remap: np.ndarray) -> Step:
     red = reduction(name, f"{block.op} in {block.structure}")
     index, mask = block.dense()
-    index = remap[index].astype(np.int32)
-    if mask.all():
-        return lambda buf: red.dense(buf[index])
     pad = mask[..., None]
-    return lambda buf: red.dense(jnp.where(pad, buf[index], red.neutral))
+    fold = red.dense if mask.all() else (lambda v: red.dense(jnp.where(pad, v, red.neutral)))
+    return Step(block.first, block.size, remap[index].astype(np.int32), fold)
 
 
 def _segment_step(block: Block, name: str, remap: np.ndarray) -> Step:
     red = reduction(name, f"{block.op} in {block.structure}")
-    inputs = remap[block.inputs].astype(np.int32)
     ids = block.segments.astype(np.int32)
-    return lambda buf: red.segment(buf[inputs], ids, block.size)
+    return Step(
+        block.first,
+        block.size,
+        remap[block.inputs].astype(np.int32),
+        lambda v: red.segment(v, ids, block.size),
+    )
 
 
 def _unary_step(block: Block, name: str, remap: np.ndarray) -> Step:
     fn = unary(name, f"{block.op} in {block.structure}")
-    inputs = remap[block.inputs].astype(np.int32)
-    return lambda buf: fn(buf[inputs])
+    return Step(block.first, block.size, remap[block.inputs].astype(np.int32), fn)
 
 
 def _step(block: Block, remap: np.ndarray) -> Step:
@@ -69,6 +79,41 @@ def _step(block: Block, remap: np.ndarray) -> Step:
     if red.segment is not None and block.size * width > DENSE_PADDING * len(block.inputs):
         return _segment_step(block, name, remap)
     return _dense_step(block, name, remap)
+
+
+def _forward(steps: list[Step], num_nodes: int, leaves: Array) -> Array:
+    """The (num_nodes, B) buffer: the leaves, then each block written in place."""
+    buf = jnp.zeros((num_nodes, leaves.shape[1]), leaves.dtype)
+    buf = jax.lax.dynamic_update_slice_in_dim(buf, leaves, 0, axis=0)
+    for step in steps:
+        out = step.reduce(buf[step.index])
+        buf = jax.lax.dynamic_update_slice_in_dim(buf, out, step.first, axis=0)
+    return buf
+
+
+def _layers(steps: list[Step], num_nodes: int, roots: np.ndarray) -> Callable[[Array], Array]:
+    """(L, B) leaves -> (R, B) roots, with a reverse pass that accumulates the cotangents of
+    all nodes in one buffer, in place (autodiff of the gathers would build a zero buffer of
+    all nodes so far per block)."""
+
+    @jax.custom_vjp
+    def layers(leaves: Array) -> Array:
+        return _forward(steps, num_nodes, leaves)[roots]
+
+    def forward(leaves: Array):
+        buf = _forward(steps, num_nodes, leaves)
+        return buf[roots], buf
+
+    def backward(buf: Array, cotangent: Array):
+        ct = jnp.zeros_like(buf).at[roots].add(cotangent)
+        for step in reversed(steps):
+            _, pullback = jax.vjp(step.reduce, buf[step.index])
+            out_ct = jax.lax.dynamic_slice_in_dim(ct, step.first, step.size, axis=0)
+            ct = ct.at[step.index].add(pullback(out_ct)[0])
+        return (ct[: num_nodes - sum(s.size for s in steps)],)
+
+    layers.defvjp(forward, backward)
+    return layers
 
 
 @dataclass(frozen=True)
@@ -121,8 +166,9 @@ class LoweredCircuit:
         leaves = _leaves(layered, plan)
         self._static = np.asarray(leaves.static, dtype=self.dtype)[:, None]
         self._groups = leaves.groups
-        self._steps = [_step(b, leaves.remap) for b in layered.blocks()]
-        self._roots = leaves.remap[layered.roots].astype(np.int32)
+        steps = [_step(b, leaves.remap) for b in layered.blocks()]
+        roots = leaves.remap[layered.roots].astype(np.int32)
+        self._layers = _layers(steps, layered.num_nodes, roots)
         self._key_carriers = _key_carriers(layered, plan)
         self.apply_matrix: Callable[[Array], Array] = (
             jax.jit(self._apply_matrix) if jit else self._apply_matrix
@@ -138,10 +184,7 @@ class LoweredCircuit:
         batch = x.shape[0]
         parts = [jnp.broadcast_to(jnp.asarray(self._static), (len(self._static), batch))]
         parts += [fn(columns[source]) for fn, source in self._groups]
-        buf = jnp.concatenate(parts, axis=0)
-        for step in self._steps:
-            buf = jnp.concatenate([buf, step(buf)], axis=0)
-        return buf[self._roots].T
+        return self._layers(jnp.concatenate(parts, axis=0)).T
 
     def _apply_values(self, values: tuple[Array, ...]) -> dict[str, Array]:
         arrays = [jnp.asarray(v, self.dtype) for v in values]
