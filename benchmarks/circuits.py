@@ -1,0 +1,229 @@
+"""Circuit evaluation speed on every backend, side by side in one run.
+
+    .venv/bin/python benchmarks/circuits.py [--cnf 20,40,60] [--batches 1,16,256,1024]
+
+Circuits: weighted model counting of random 3-CNFs (n variables, 2.5 n clauses, compiled with
+PySDD and rewritten, then smoothed, which KLay needs) and the MNIST-addition programs. Labels:
+one probability per variable (``x[false]`` gets 1 - p). For each circuit and batch size it times
+forward and forward + backward (gradient of the summed roots w.r.t. the labels) of:
+
+- nesy-torch, the generic gather + reduce path (``klay=False``);
+- nesy-torch through KLay (``klay=True``, where the circuit fits KLay);
+- ``klaycircuits`` used directly on the SDD (CNFs only), batched with ``torch.vmap``;
+- nesy-jax (jitted; gradient by ``jax.grad``);
+- PySDD's own weighted model count, looped over the batch (forward only);
+- the NumPy reference (layered evaluation, forward only).
+
+It prints milliseconds (median of repeats after warm-up), the ratios the issue sets targets for
+(generic / KLay direct <= 1.5, PySDD looped / generic >= 100 at batch 256, jax / torch <= 2) and
+the peak extra memory of each variant (Linux VmHWM, reset between variants).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+import nesy_jax
+import nesy_torch
+from nesy_compile import compile_program
+from nesy_compile.cnf import CNF
+from nesy_compile.examples import mnist_addition_carry, mnist_addition_standard
+from nesy_compile.ground_program import atom_text
+from nesy_compile.sdd import SddBridge
+from nesy_compile.smooth import smooth
+from nesy_compile.wmc import cnf_bool_formula, compile_cnf
+from nesy_ir.layerize import evaluate_layered, layerize
+
+jax.config.update("jax_enable_x64", False)
+
+
+def random_cnf(n: int, seed: int) -> CNF:
+    rng = random.Random(seed)
+    clauses = [
+        tuple(v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 3))
+        for _ in range(round(2.5 * n))
+    ]
+    return CNF(n, tuple(clauses), {})
+
+
+def _memory_kb() -> tuple[int, int]:
+    status = Path("/proc/self/status").read_text().split("\n")
+    get = {
+        ln.split(":")[0]: int(ln.split()[1]) for ln in status if ln.startswith(("VmRSS", "VmHWM"))
+    }
+    return get["VmRSS"], get["VmHWM"]
+
+
+def measure(fn: Callable[[], object], budget_s: float = 1.0) -> tuple[float, float]:
+    """(median ms of ``fn()``, peak extra MB while running it)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark
+    except OSError:
+        pass
+    start_rss, _ = _memory_kb()
+    fn()
+    fn()
+    times, began = [], time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - began < budget_s and len(times) < 50):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    _, peak = _memory_kb()
+    return 1e3 * float(np.median(times)), max(peak - start_rss, 0) / 1024
+
+
+def torch_variant(module, x: np.ndarray, backward: bool):
+    t = torch.tensor(x, dtype=torch.float32)
+
+    def forward():
+        with torch.no_grad():
+            module.forward_matrix(t)
+
+    def both():
+        xs = t.clone().requires_grad_()
+        module.forward_matrix(xs).sum().backward()
+
+    return both if backward else forward
+
+
+def jax_variant(lowered, x: np.ndarray, backward: bool):
+    xs = jnp.asarray(x, jnp.float32)
+    grad = jax.jit(jax.grad(lambda m: lowered.apply_matrix(m).sum()))
+    if backward:
+        return lambda: grad(xs).block_until_ready()
+    return lambda: lowered.apply_matrix(xs).block_until_ready()
+
+
+def klay_direct(sdd, n: int):
+    """KLay's torch module built from the SDD itself, batched with vmap over (n, B) weights."""
+    import klay
+
+    circuit = klay.Circuit()
+    circuit.add_sdd(sdd)
+    module = torch.vmap(circuit.to_torch_module(semiring="real"), in_dims=(1, 1))
+    return module
+
+
+def pysdd_looped(sdd, x: np.ndarray):
+    manager = sdd.wmc(log_mode=False)
+    n = x.shape[1]
+
+    def run():
+        for row in x:
+            for i in range(n):
+                manager.set_literal_weight(i + 1, float(row[i]))
+                manager.set_literal_weight(-(i + 1), float(1.0 - row[i]))
+            manager.propagate()
+
+    return run
+
+
+def circuits(args) -> list[dict]:
+    """Every benchmarked circuit: name, nesy circuit, dynamic keys, SDD (CNFs) or None."""
+    out = []
+    for n in map(int, args.cnf.split(",")):
+        cnf = random_cnf(n, seed=n)
+        circuit, _, _ = compile_cnf(cnf, "prob", "balanced")
+        keys = [f"x{i}" for i in range(1, n + 1)]
+        bridge = SddBridge([f"X{i}" for i in range(1, n + 1)], "balanced")
+        sdd = bridge.to_sdd(cnf_bool_formula(cnf))
+        out.append({"name": f"3-CNF n={n}", "circuit": smooth(circuit), "keys": keys, "sdd": sdd})
+    for name, text, vtree in (
+        ("addition N=1", mnist_addition_standard(1), "right"),
+        ("addition N=2", mnist_addition_standard(2), "right"),
+        ("carry N=4", mnist_addition_carry(4), "balanced"),
+    ):
+        compiled = compile_program(text, "prob", vtree)
+        keys = [atom_text(a) for a in compiled.neural]
+        out.append({"name": name, "circuit": compiled.circuit, "keys": keys, "sdd": None})
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cnf", default="20,40,60")
+    parser.add_argument("--batches", default="1,16,256,1024")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds per measurement")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    header = f"{'circuit':14} {'batch':>5} {'pass':4} " + " ".join(
+        f"{v:>11}" for v in ("generic", "via klay", "klay direct", "jax", "pysdd loop", "numpy")
+    )
+    for item in circuits(args):
+        layered = layerize(item["circuit"])
+        stats = layered.stats()
+        print(
+            f"\n{item['name']}: {stats['nodes']} nodes, {stats['edges']} edges, {stats['layers']}"
+            f" layers, {len(item['keys'])} label keys"
+        )
+        print(header + "   generic/klay  pysdd/generic  jax/torch")
+        generic = nesy_torch.lower(layered, dynamic=item["keys"], klay=False)
+        try:
+            smoothed = layerize(smooth(item["circuit"]))  # KLay needs smooth circuits
+            via_klay = nesy_torch.lower(smoothed, dynamic=item["keys"], klay=True)
+        except Exception as e:  # noqa: BLE001 - reported, not hidden
+            via_klay, why = None, str(e).split("\n")[0][:60]
+            print(f"  (no KLay path: {why})")
+        lowered = nesy_jax.lower(layered, dynamic=item["keys"])
+        direct = klay_direct(item["sdd"], len(item["keys"])) if item["sdd"] is not None else None
+        memory = {}
+        for batch in map(int, args.batches.split(",")):
+            x = rng.uniform(0.05, 0.95, (batch, len(item["keys"])))
+            for backward in (False, True):
+                row: dict[str, float | None] = {}
+                row["generic"], memory["generic"] = measure(
+                    torch_variant(generic, x, backward), args.budget
+                )
+                if via_klay is not None:
+                    row["via klay"], memory["via klay"] = measure(
+                        torch_variant(via_klay, x, backward), args.budget
+                    )
+                if direct is not None:
+                    weights = torch.tensor(x.T, dtype=torch.float32)
+
+                    def run_direct(w=weights, backward=backward):
+                        w = w.clone().requires_grad_(backward)
+                        out = direct(w, 1 - w)
+                        if backward:
+                            out.sum().backward()
+
+                    row["klay direct"], memory["klay direct"] = measure(run_direct, args.budget)
+                row["jax"], memory["jax"] = measure(jax_variant(lowered, x, backward), args.budget)
+                if not backward and item["sdd"] is not None and batch <= 256:
+                    row["pysdd loop"], _ = measure(pysdd_looped(item["sdd"], x), args.budget)
+                if not backward:
+                    labels = {k: x[:, i] for i, k in enumerate(item["keys"])}
+                    row["numpy"], _ = measure(
+                        lambda: evaluate_layered(layered, labels), args.budget
+                    )
+                cells = " ".join(
+                    f"{row[v]:>11.3f}" if row.get(v) is not None else f"{'-':>11}"
+                    for v in ("generic", "via klay", "klay direct", "jax", "pysdd loop", "numpy")
+                )
+                ratio = lambda a, b: (
+                    f"{row[a] / row[b]:>8.2f}" if a in row and b in row else f"{'-':>8}"
+                )  # noqa: E731
+                print(
+                    f"{item['name']:14} {batch:>5} {'f+b' if backward else 'fwd':4} {cells}"
+                    f"   {ratio('generic', 'klay direct')}      {ratio('pysdd loop', 'generic')}"
+                    f"   {ratio('jax', 'generic')}"
+                )
+        print(
+            "  peak extra memory (MB, last batch): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in memory.items())
+        )
+
+
+if __name__ == "__main__":
+    main()
