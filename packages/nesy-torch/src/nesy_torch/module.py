@@ -47,19 +47,26 @@ class CircuitModule(Lowered):
         for i, (name, sources) in enumerate(layout.dynamic):
             self.register_buffer(f"dyn{i}", _long(sources))
             self._dynamic.append((UNARY[name], f"dyn{i}"))
-        self._layers = []
-        for k, layer in enumerate(layout.layers):
-            self._layers.append([self._register_step(f"l{k}s{j}", s) for j, s in enumerate(layer)])
+        self._layers = [self._register_layer(k, layer) for k, layer in enumerate(layout.layers)]
         self.to(device)
 
-    def _register_step(self, prefix: str, step: Step) -> tuple:
-        self.register_buffer(prefix + "i", _long(step.index.reshape(-1)))
-        if step.kind == "scatter":
-            self.register_buffer(prefix + "g", _long(step.segments))
-            return (step.kind, REDUCTIONS[step.kernel].scatter, prefix, step.size)
-        if step.kind == "dense":
-            return (step.kind, REDUCTIONS[step.kernel].dense, prefix, step.index.shape)
-        return (step.kind, UNARY[step.kernel], prefix, step.size)
+    def _register_layer(self, k: int, layer: tuple[Step, ...]) -> list[tuple]:
+        """One index buffer for the whole layer (a single gather), and per step its kernel,
+        its slice of the gathered rows and, for scatter steps, its segments buffer."""
+        self.register_buffer(f"l{k}", _long(np.concatenate([s.index.reshape(-1) for s in layer])))
+        steps, start = [], 0
+        for j, step in enumerate(layer):
+            rows = step.index.size
+            if step.kind == "scatter":
+                self.register_buffer(f"l{k}s{j}", _long(step.segments))
+                fn, extra = REDUCTIONS[step.kernel].scatter, (f"l{k}s{j}", step.size)
+            elif step.kind == "dense":
+                fn, extra = REDUCTIONS[step.kernel].dense, step.index.shape
+            else:
+                fn, extra = UNARY[step.kernel], None
+            steps.append((step.kind, fn, start, rows, extra))
+            start += rows
+        return steps
 
     def _evaluate(self, x: Tensor) -> Tensor:
         """(K, B) dynamic labels -> (R, B) root values."""
@@ -67,16 +74,17 @@ class CircuitModule(Lowered):
         parts = [fn(x.index_select(0, getattr(self, name))) for fn, name in self._dynamic]
         parts.append(self.static.expand(-1, batch))
         h = torch.cat(parts) if len(parts) > 1 else parts[0]
-        for layer in self._layers:
+        for k, layer in enumerate(self._layers):
+            gathered = h.index_select(0, getattr(self, f"l{k}"))
             outs = []
-            for kind, fn, prefix, shape in layer:
-                gathered = h.index_select(0, getattr(self, prefix + "i"))
+            for kind, fn, start, rows, extra in layer:
+                rows = gathered.narrow(0, start, rows)
                 if kind == "dense":
-                    outs.append(fn(gathered.view(*shape, batch)))
+                    outs.append(fn(rows.view(*extra, batch)))
                 elif kind == "scatter":
-                    outs.append(fn(gathered, getattr(self, prefix + "g"), shape))
+                    outs.append(fn(rows, getattr(self, extra[0]), extra[1]))
                 else:
-                    outs.append(fn(gathered))
+                    outs.append(fn(rows))
             h = torch.cat(outs) if len(outs) > 1 else outs[0]
         return h.index_select(0, self.roots)
 
