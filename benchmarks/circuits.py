@@ -157,9 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    header = f"{'circuit':14} {'batch':>5} {'pass':4} " + " ".join(
-        f"{v:>11}" for v in ("generic", "via klay", "klay direct", "jax", "pysdd loop", "numpy")
-    )
+    header = f"{'circuit':14} {'batch':>5} {'pass':4} " + " ".join(f"{v:>11}" for v in COLUMNS)
     for item in circuits(args):
         layered = layerize(item["circuit"])
         stats = layered.stats()
@@ -177,52 +175,62 @@ def main() -> None:
             print(f"  (no KLay path: {why})")
         lowered = nesy_jax.lower(layered, dynamic=item["keys"])
         direct = klay_direct(item["sdd"], len(item["keys"])) if item["sdd"] is not None else None
-        memory = {}
+        variants = {"generic": generic, "via klay": via_klay, "jax": lowered, "direct": direct}
+        memory: dict[str, float] = {}
         for batch in map(int, args.batches.split(",")):
             x = rng.uniform(0.05, 0.95, (batch, len(item["keys"])))
             for backward in (False, True):
-                row: dict[str, float | None] = {}
-                row["generic"], memory["generic"] = measure(
-                    torch_variant(generic, x, backward), args.budget
-                )
-                if via_klay is not None:
-                    row["via klay"], memory["via klay"] = measure(
-                        torch_variant(via_klay, x, backward), args.budget
-                    )
-                if direct is not None:
-                    weights = torch.tensor(x.T, dtype=torch.float32)
+                row = bench(item, layered, variants, x, backward, args.budget, memory)
+                print(f"{item['name']:14} {batch:>5} {'f+b' if backward else 'fwd':4} {cells(row)}")
+        extra = ", ".join(f"{k} {v:.1f}" for k, v in memory.items())
+        print(f"  peak extra memory (MB, last batch): {extra}")
 
-                    def run_direct(w=weights, backward=backward):
-                        w = w.clone().requires_grad_(backward)
-                        out = direct(w, 1 - w)
-                        if backward:
-                            out.sum().backward()
 
-                    row["klay direct"], memory["klay direct"] = measure(run_direct, args.budget)
-                row["jax"], memory["jax"] = measure(jax_variant(lowered, x, backward), args.budget)
-                if not backward and item["sdd"] is not None and batch <= 256:
-                    row["pysdd loop"], _ = measure(pysdd_looped(item["sdd"], x), args.budget)
-                if not backward:
-                    labels = {k: x[:, i] for i, k in enumerate(item["keys"])}
-                    row["numpy"], _ = measure(
-                        lambda: evaluate_layered(layered, labels), args.budget
-                    )
-                cells = " ".join(
-                    f"{row[v]:>11.3f}" if row.get(v) is not None else f"{'-':>11}"
-                    for v in ("generic", "via klay", "klay direct", "jax", "pysdd loop", "numpy")
-                )
-                ratio = lambda a, b: (
-                    f"{row[a] / row[b]:>8.2f}" if a in row and b in row else f"{'-':>8}"
-                )  # noqa: E731
-                print(
-                    f"{item['name']:14} {batch:>5} {'f+b' if backward else 'fwd':4} {cells}"
-                    f"   {ratio('generic', 'klay direct')}      {ratio('pysdd loop', 'generic')}"
-                    f"   {ratio('jax', 'generic')}"
-                )
-        print(
-            "  peak extra memory (MB, last batch): "
-            + ", ".join(f"{k} {v:.1f}" for k, v in memory.items())
-        )
+COLUMNS = ("generic", "via klay", "klay direct", "jax", "pysdd loop", "numpy")
+
+
+def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, float]:
+    """Milliseconds of every variant that applies, for labels ``x``; peak memory into memory."""
+    fns: dict[str, Callable[[], object]] = {
+        "generic": torch_variant(variants["generic"], x, backward)
+    }
+    if variants["via klay"] is not None:
+        fns["via klay"] = torch_variant(variants["via klay"], x, backward)
+    if variants["direct"] is not None:
+        fns["klay direct"] = direct_variant(variants["direct"], x, backward)
+    fns["jax"] = jax_variant(variants["jax"], x, backward)
+    if not backward and item["sdd"] is not None and len(x) <= 256:
+        fns["pysdd loop"] = pysdd_looped(item["sdd"], x)
+    if not backward:
+        labels = {k: x[:, i] for i, k in enumerate(item["keys"])}
+        fns["numpy"] = lambda: evaluate_layered(layered, labels)
+    row = {}
+    for name, fn in fns.items():
+        row[name], memory[name] = measure(fn, budget)
+    return row
+
+
+def cells(row: dict[str, float]) -> str:
+    def ratio(a: str, b: str) -> str:
+        return f"{row[a] / row[b]:>8.2f}" if a in row and b in row else f"{'-':>8}"
+
+    times = " ".join(f"{row[v]:>11.3f}" if v in row else f"{'-':>11}" for v in COLUMNS)
+    return (
+        f"{times}   {ratio('generic', 'klay direct')}      {ratio('pysdd loop', 'generic')}"
+        f"   {ratio('jax', 'generic')}"
+    )
+
+
+def direct_variant(direct, x: np.ndarray, backward: bool):
+    weights = torch.tensor(x.T, dtype=torch.float32)
+
+    def run():
+        w = weights.clone().requires_grad_(backward)
+        out = direct(w, 1 - w)
+        if backward:
+            out.sum().backward()
+
+    return run
 
 
 if __name__ == "__main__":
