@@ -50,9 +50,9 @@ install() {
     "${pip[@]}" torch==2.13.0 \
         -e "packages/nesy-ir[graph]" \
         -e packages/nesy-compile \
-        -e packages/nesy-torch \
+        -e "packages/nesy-torch[klay]" \
         -e packages/nesy-jax \
-        -e packages/nesy-models \
+        -e "packages/nesy-models[jax]" \
         pytest hypothesis ruff pytest-xdist problog
     touch "$STAMP"
     echo "dev.sh: installed in $((SECONDS - start)) s" >&2
