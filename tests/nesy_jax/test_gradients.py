@@ -40,6 +40,7 @@ def _like(label: np.ndarray, column: np.ndarray) -> np.ndarray:
     return column.astype(bool) if np.asarray(label).dtype == bool else column
 
 
+@pytest.mark.slow  # ~1-2 s per structure idle, 15-35 s on a loaded 2-core machine
 @pytest.mark.parametrize("structure", DIFFERENTIABLE)
 @settings(max_examples=10, deadline=None)
 @given(data=st.data(), seed=st.integers(0, 10_000))
@@ -64,6 +65,7 @@ def test_gradient_equals_central_differences(structure, data, seed):
             assert float(grad[b, j]) == pytest.approx(numeric, rel=1e-4, abs=1e-5), (key, b)
 
 
+@pytest.mark.slow  # as above: eager JAX gradients of ten random circuits per structure
 @pytest.mark.parametrize("structure", UNIT)
 @settings(max_examples=10, deadline=None)
 @given(data=st.data(), seed=st.integers(0, 10_000))
