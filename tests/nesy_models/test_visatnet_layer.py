@@ -84,10 +84,11 @@ def test_implicit_gradient_matches_unrolled_autograd():
     cosine_loss(layer(vectors, mask), target, mask).backward()
     S = layer.S.detach().clone().requires_grad_(True)
     uniform = uniform_vector(4, S).expand(3, 1, 4)
-    full = torch.cat([uniform, torch.where(mask.unsqueeze(-1), uniform, vectors)], 1)
-    free = torch.cat([torch.zeros(3, 1, dtype=torch.bool), mask], 1)
+    axes = torch.eye(4, dtype=torch.float64).expand(3, 4, 4)
+    full = torch.cat([uniform, torch.where(mask.unsqueeze(-1), uniform, vectors), axes], 1)
+    free = torch.cat([torch.zeros(3, 1, dtype=torch.bool), mask, torch.zeros(3, 4, dtype=bool)], 1)
     solved, _ = mix_forward(S, full, free, 500, 1e-12, differentiable=True)
-    cosine_loss(solved[:, 1:], target, mask).backward()
+    cosine_loss(solved[:, 1:7], target, mask).backward()
     assert torch.allclose(layer.S.grad, S.grad, atol=1e-8)
 
 

@@ -156,7 +156,8 @@ def load_model(path: str | Path) -> tuple[LeNet5, list[ViSATNet]]:
     config = LayerConfig(**state["layer_config"])
     layers = []
     for layer_state in state["layers"]:
-        n, k = layer_state["S"].shape[0] - 1 - config.aux, model.extractor[3].out_channels
+        k = model.extractor[3].out_channels
+        n = layer_state["S"].shape[0] - 1 - config.aux - k
         layer = ViSATNet(n, k, config.m, config.aux, config.max_iter, config.eps)
         layer.load_state_dict(layer_state)
         layers.append(layer.eval())

@@ -4,10 +4,16 @@ Source section 3.2: a feature vector v_i in R^K *is* the relaxation of variable 
 SATNet (which maps probabilities z_i to vectors through a random direction) the layer takes
 vectors in and gives vectors out, with embedding width k = K. Variable 0 is SATNet's truth
 direction, fixed to the uniform unit vector (it is given, never solved); variables 1..n are the
-feature vectors; ``aux`` auxiliary variables follow. Free variables (the masked feature vectors
-and the auxiliaries) start at the uniform unit vector (source Alg. 4, line 1), so the forward
-pass is deterministic. Forward and implicit backward are the coordinate-descent sweeps of
-:mod:`nesy_models.satnet.torch_mixing` (source Alg. 4 and 5); the loss is eq. 5.
+feature vectors; ``aux`` auxiliary variables follow; the last K variables are the coordinate
+axes e_1..e_K, given. SATNet's relaxation is rotation invariant (its inputs are placed relative
+to a random v_0), but feature vectors live in a fixed basis, and a solved vector is the
+normalised combination -sum_j c_oj v_j of the others: with v_0 alone as a constant, the layer
+could not even return a position's mean direction (measured: its loss stayed above that
+baseline's). The axes, with learnable rows of S, generalise the truth direction to a frame.
+Free variables (the masked feature vectors and the auxiliaries) start at the uniform unit
+vector (source Alg. 4, line 1), so the forward pass is deterministic. Forward and implicit
+backward are the coordinate-descent sweeps of :mod:`nesy_models.satnet.torch_mixing`
+(source Alg. 4 and 5); the loss is eq. 5.
 """
 
 from __future__ import annotations
@@ -65,7 +71,8 @@ class ViSATNet(nn.Module):
 
     ``forward(vectors, mask)`` takes unit vectors (B, n, k) and a mask (B, n) of the missing
     ones and returns (B, n, k): the given vectors unchanged, the masked ones re-generated. S
-    (1 + n + aux, m) is initialised N(0, 0.5 / (1 + n + aux + m)) as in the SATNet code.
+    (1 + n + aux + k, m) is initialised N(0, 0.5 / (1 + n + aux + k + m)) as in the SATNet
+    code (rows: truth, features, auxiliaries, axes).
     """
 
     def __init__(
@@ -86,7 +93,7 @@ class ViSATNet(nn.Module):
             )
         self.n, self.k, self.m, self.aux = n, k, m, aux
         self.max_iter, self.eps = max_iter, eps
-        num_vars = 1 + n + aux
+        num_vars = 1 + n + aux + k
         generator = torch.Generator().manual_seed(seed)
         scale = math.sqrt(0.5 / (num_vars + m))
         self.S = nn.Parameter(torch.randn(num_vars, m, generator=generator) * scale)
@@ -107,12 +114,15 @@ class ViSATNet(nn.Module):
         vectors = vectors.to(self.S.dtype)
         uniform = uniform_vector(self.k, self.S).expand(batch, 1, self.k)
         aux = uniform.expand(batch, self.aux, self.k)
-        full = torch.cat([uniform, torch.where(mask.unsqueeze(-1), uniform, vectors), aux], 1)
+        axes = torch.eye(self.k, dtype=self.S.dtype, device=self.S.device).expand(batch, -1, -1)
+        features = torch.where(mask.unsqueeze(-1), uniform, vectors)
+        full = torch.cat([uniform, features, aux, axes], 1)
         free = torch.cat(
             [
                 mask.new_zeros(batch, 1, dtype=torch.bool),
                 mask.to(torch.bool),
                 mask.new_ones(batch, self.aux, dtype=torch.bool),
+                mask.new_zeros(batch, self.k, dtype=torch.bool),
             ],
             1,
         )

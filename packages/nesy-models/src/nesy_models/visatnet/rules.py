@@ -9,7 +9,8 @@ of the satisfied clauses, becomes a formula of the ``real`` structure over atoms
 (variable i, 1-based; 1 = true) that nesy-ir and its backends evaluate on 0/1 labels.
 
 A vector v reads as true when v . v_0 > 0 (v_0 the truth direction, here the uniform unit
-vector); :func:`rule_agreement` compares the layer's re-generated truth values with the
+vector; the layer's axis variables e_k are constants that read true); :func:`rule_agreement`
+compares the layer's re-generated truth values with the
 assignment of the masked variables that maximises the discretised objective (brute force).
 """
 
@@ -127,7 +128,7 @@ def rule_agreement(
     for b in range(len(vectors)):
         free = np.concatenate([np.flatnonzero(mask[b].numpy()), n + np.arange(layer.aux)])
         candidates = np.array(list(itertools.product((False, True), repeat=len(free))))
-        row = np.append(given[b], np.zeros(layer.aux, bool))
+        row = np.concatenate([given[b], np.zeros(layer.aux, bool), np.ones(layer.k, bool)])
         assignment = np.repeat(row[None], len(candidates), 0)
         assignment[:, free] = candidates
         best = assignment[int(np.argmax(satisfied_weight(clauses, assignment)))]
