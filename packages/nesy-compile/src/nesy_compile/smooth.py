@@ -12,6 +12,11 @@ the sum explicit, so the smoothed circuit has the same value for every labelling
 per-variable sums are one (normalised labels: probabilities with complemented false labels,
 their logarithms). For other labellings it gives the weighted model count (or the max-product
 value) of the d-DNNF's models, which the unsmoothed circuit does not.
+
+Circuits of programs (:func:`nesy_compile.translate.translate`, probabilistic semantics) write
+the false alternative of a choice, labelled one, as the constant one, which folds away: a branch
+that sets such a variable false no longer mentions it. Those circuits are exact as they are, and
+smoothing them would multiply in ``v[true] + 1``: smooth the circuits of CNFs, not of programs.
 """
 
 from __future__ import annotations
