@@ -7,7 +7,6 @@ Each command dispatches on the input file's suffix through a table (``WMC_INPUTS
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import time
 from collections.abc import Callable
@@ -15,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nesy_ir import Circuit
 from nesy_ir.backends import backends, get_backend
 from nesy_ir.errors import NesyError
 
 from .cnf import CNF
 from .dimacs import read_dimacs
 from .sdd import VTREES
+from .smooth import smooth
 from .translate import SEMANTICS
 
 STRUCTURES = ("prob", "logprob", "real")
@@ -54,15 +53,6 @@ def _wmc_cnf(args: argparse.Namespace) -> int:
 # --- nesy compile ------------------------------------------------------------------------------
 
 
-def _smoother() -> Callable[[Circuit], Circuit] | None:
-    """``nesy_compile.smooth.smooth`` where that module exists, else None."""
-    if importlib.util.find_spec(f"{__package__}.smooth") is None:
-        return None
-    from . import smooth
-
-    return getattr(smooth, "smooth", None)
-
-
 def _compile_cnf(args: argparse.Namespace) -> int:
     from .wmc import compile_cnf
 
@@ -72,9 +62,7 @@ def _compile_cnf(args: argparse.Namespace) -> int:
         cnf, structure, args.vtree, args.time_budget, minimize=args.minimize
     )
     stats = {"file": str(args.file), "structure": structure, **stats}
-    smooth = _smoother()
-    if smooth is not None:
-        stats["smoothed"] = smooth(circuit).stats()
+    stats["smoothed"] = smooth(circuit).stats()
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
@@ -92,8 +80,7 @@ def _compile_cnf(args: argparse.Namespace) -> int:
         f"  circuit after rewriting ({structure}, {stats['rewrite_s']:.3f} s): "
         + _sizes(stats["after"], sizes)
     )
-    if "smoothed" in stats:
-        print("  circuit after smoothing: " + _sizes(stats["smoothed"], sizes))
+    print("  circuit after smoothing (for KLay): " + _sizes(stats["smoothed"], sizes))
     return 0
 
 
@@ -113,9 +100,6 @@ def _compiled_program(args: argparse.Namespace):
 def _compile_program(args: argparse.Namespace) -> int:
     cp = _compiled_program(args)
     stats = {"file": str(args.file), "semantics": args.semantics, **cp.stats}
-    smooth = _smoother()
-    if smooth is not None and args.semantics == "prob":
-        stats["smoothed"] = smooth(cp.circuit).stats()
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
@@ -126,10 +110,6 @@ def _compile_program(args: argparse.Namespace) -> int:
         print(f"  SDD ({args.vtree} vtree): size {stats['sdd_size']}, {stats['sdd_s']:.3f} s")
     circuit = {k.removeprefix("circuit_"): v for k, v in stats.items() if k.startswith("circuit_")}
     print(f"  circuit ({args.semantics}): " + _sizes(circuit, ("nodes", "edges", "depth")))
-    if "smoothed" in stats:
-        print(
-            "  circuit after smoothing: " + _sizes(stats["smoothed"], ("nodes", "edges", "depth"))
-        )
     return 0
 
 
