@@ -137,8 +137,11 @@ _LN_HALF = -math.log(2.0)
 
 
 def log1mexp(x: Tensor) -> Tensor:
-    """log(1 - exp(x)) for x <= 0, accurate (and with finite gradients) on both sides of -ln 2."""
-    near = safe_log(-torch.expm1(x.clamp(min=_LN_HALF)))
+    """log(1 - exp(x)) for x <= 0, accurate (and with finite gradients) on both sides of -ln 2.
+
+    x > 0 (a log-probability above 0 by rounding, e.g. log(p + (1 - p))) counts as 0: -inf.
+    """
+    near = safe_log(-torch.expm1(x.clamp(min=_LN_HALF, max=0.0)))
     far = torch.log1p(-torch.exp(x.clamp(max=_LN_HALF)))
     return torch.where(x > _LN_HALF, near, far)
 
