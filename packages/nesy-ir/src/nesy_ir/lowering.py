@@ -56,19 +56,14 @@ UNARY = ("complement", "log1mexp", "identity", "log", "exp")
 
 
 def register_kernels(structure: str, plus: str, times: str, neg: str | None = None) -> None:
-    """Declare the kernels of a user algebra's operations (names from :data:`REDUCTIONS`)."""
-    for role, name in (("plus", plus), ("times", times)):
-        if name not in REDUCTIONS:
-            raise NesyError(f"{structure}.{role}: unknown kernel {name!r} (known: {REDUCTIONS})")
-    if neg is not None and neg not in UNARY:
-        raise NesyError(f"{structure}.neg: unknown kernel {neg!r} (known: {UNARY})")
+    """Declare the kernels of a user algebra's operations: names from :data:`REDUCTIONS` and
+    :data:`UNARY`, or new names that each backend then provides (its ``register_kernel``); a
+    backend without one says so when it lowers the circuit."""
     KERNELS[structure] = {"plus": plus, "times": times, **({"neg": neg} if neg else {})}
 
 
 def register_transform_kernel(source: str, target: str, kernel: str) -> None:
-    """Declare the kernel (from :data:`UNARY`) of a user transformation."""
-    if kernel not in UNARY:
-        raise NesyError(f"{source}->{target}: unknown kernel {kernel!r} (known: {UNARY})")
+    """Declare the (unary) kernel of a user transformation, as :func:`register_kernels` does."""
     TRANSFORM_KERNELS[(source, target)] = kernel
 
 
