@@ -91,7 +91,7 @@ def _add_visatnet_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-iter", type=int, default=40, help="mixing-method sweeps")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--rule-threshold", type=float, default=0.5, help="literal cut-off of rules")
+    p.add_argument("--rule-threshold", type=float, default=0.9, help="literal cut-off of rules")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--out", default="out/visatnet", help="model.pt and losses.png go here")
     p.set_defaults(run=_visatnet("train"))
