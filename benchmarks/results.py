@@ -36,10 +36,10 @@ ROWS: dict[str, tuple[str, dict, int]] = {
     "carry4-prob": ("4", {"digits": 4, "encoding": "carry"}, 4),
     "carry15-prob": ("4", {"digits": 15, "encoding": "carry"}, 10),
     "carry100-prob": ("4", {"digits": 100, "encoding": "carry"}, 30),
-    "sudoku-prob": ("2", {"task": "sudoku"}, 10),
-    "sudoku-product": ("2", {"task": "sudoku", "semantics": "product"}, 10),
-    "sudoku-loss": ("2", {"task": "sudoku", "logic": "loss"}, 10),
-    "sudoku-none": ("2", {"task": "sudoku", "logic": "none"}, 10),
+    "sudoku-prob": ("2", {"task": "sudoku"}, 3),
+    "sudoku-product": ("2", {"task": "sudoku", "semantics": "product"}, 3),
+    "sudoku-loss": ("2", {"task": "sudoku", "logic": "loss"}, 3),
+    "sudoku-none": ("2", {"task": "sudoku", "logic": "none"}, 3),
 }
 
 #: The source's best published results the issue sets as targets (accuracy, %).
