@@ -73,7 +73,7 @@ def _finite_differences(circuit, static, keys, x, h=1e-6):
     return grad
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(SMOOTH).flatmap(circuits), st.integers(0, 10_000))
 def test_torch_and_jax_gradients_agree_with_finite_differences(circuit, seed):
     labels = labels_for(circuit, seed, batch=3)  # interior: x +- h stays in the carrier
@@ -82,7 +82,13 @@ def test_torch_and_jax_gradients_agree_with_finite_differences(circuit, seed):
     keys = sorted(k for k in labels if k not in static)
     if not keys:
         return
-    x = np.stack([np.asarray(labels[k], float) for k in keys], 1)
+    # rows where the value itself is undefined (e.g. a log-probability sum above 0, outside the
+    # carrier, negated) have no gradient to agree on
+    values = evaluate_circuit(circuit, labels)
+    defined = np.all([np.isfinite(np.broadcast_to(v, (3,))) for v in values.values()], axis=0)
+    x = np.stack([np.asarray(labels[k], float) for k in keys], 1)[defined]
+    if not len(x):
+        return
     torch_grad = _torch_gradient(circuit, static, keys, x)
     jax_grad = _jax_gradient(circuit, static, keys, x)
     np.testing.assert_allclose(torch_grad, jax_grad, rtol=1e-7, atol=1e-9)
