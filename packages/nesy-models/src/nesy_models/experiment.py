@@ -57,8 +57,9 @@ def make_task(config: RunConfig) -> Task:
     raise NesyError(f"unknown task {config.task!r} (known: {', '.join(TASKS)})")
 
 
-def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Split]:
-    """Train, validation and test splits of the task's data (MNIST, or the embedded digits)."""
+def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Split, str]:
+    """Train, validation and test splits of the task's data, and where the images came from
+    ('mnist', or 'embedded' for scikit-learn's digits)."""
     train, test = load_mnist(config.data_dir, "train"), load_mnist(config.data_dir, "test")
     if config.task == "sudoku":
         data = sudoku_splits(train, test, *config.sudoku_examples, seed=config.seed)
@@ -71,7 +72,7 @@ def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Spl
             type(splits[0].examples)(splits[0].examples.images, splits[0].examples.index[rows]),
             splits[0].targets[rows],
         )
-    return splits[0], splits[1], splits[2]
+    return splits[0], splits[1], splits[2], train.source
 
 
 def run(config: RunConfig) -> dict:
@@ -88,7 +89,7 @@ def run(config: RunConfig) -> dict:
     else:
         model = NeSyModel(task, config.semantics, config.logic, config.tnorm)
     compile_seconds = time.perf_counter() - began
-    train, val, test = make_splits(config, task, model)
+    train, val, test, source = make_splits(config, task, model)
     if config.checkpoint and config.backend == "jax":
         raise NesyError("checkpoints are available on the torch backend only")
     checkpoint = Path(config.checkpoint) if config.checkpoint else None
@@ -117,7 +118,7 @@ def run(config: RunConfig) -> dict:
     return {
         **{k: v for k, v in asdict(config).items() if k not in ("progress", "sudoku_examples")},
         "epochs": ran,
-        "data": load_mnist(config.data_dir, "test").source,
+        "data": source,
         "train_examples": len(train),
         "test_accuracy": scores["accuracy"],
         "test_loss": scores["loss"],
