@@ -46,6 +46,7 @@ from deepproblog.query import Query
 from deepproblog.train import TrainObject
 from problog.logic import Constant, Term, list2term
 
+from mnist_addition import timed  # benchmarks/ is on sys.path when this script runs
 from nesy_models.data import AdditionSet, addition_dataset, load_mnist
 from nesy_models.model import NeSyModel
 from nesy_models.networks import LeNet
@@ -172,18 +173,6 @@ def measure_dpl(data: AdditionSet, args) -> dict:
         "train": steady_train,
         "train_first": first_train,
     }
-
-
-def timed(fn, repeat: int) -> float:
-    """Median milliseconds of ``fn()`` over ``repeat`` runs, after two warm-up runs."""
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeat):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return 1e3 * float(np.median(times))
 
 
 def measure_nesy(model: NeSyModel, split: Split, batch: int, lr: float) -> dict:
