@@ -43,8 +43,6 @@ from nesy_compile.smooth import smooth
 from nesy_compile.wmc import cnf_bool_formula, compile_cnf
 from nesy_ir.layerize import evaluate_layered, layerize
 
-jax.config.update("jax_enable_x64", False)
-
 
 def random_cnf(n: int, seed: int) -> CNF:
     rng = random.Random(seed)
@@ -103,7 +101,7 @@ def jax_variant(lowered, x: np.ndarray, backward: bool):
     return lambda: lowered.apply_matrix(xs).block_until_ready()
 
 
-def klay_direct(sdd, n: int):
+def klay_direct(sdd):
     """KLay's torch module built from the SDD itself, batched with vmap over (n, B) weights."""
     import klay
 
@@ -174,7 +172,7 @@ def main() -> None:
             via_klay, why = None, str(e).split("\n")[0][:60]
             print(f"  (no KLay path: {why})")
         lowered = nesy_jax.lower(layered, dynamic=item["keys"])
-        direct = klay_direct(item["sdd"], len(item["keys"])) if item["sdd"] is not None else None
+        direct = klay_direct(item["sdd"]) if item["sdd"] is not None else None
         variants = {"generic": generic, "via klay": via_klay, "jax": lowered, "direct": direct}
         memory: dict[str, float] = {}
         for batch in map(int, args.batches.split(",")):

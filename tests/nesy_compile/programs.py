@@ -7,6 +7,20 @@ import re
 import pytest
 from hypothesis import strategies as st
 
+#: A small weighted CNF in the model counting competition format (unweighted literal 3 weighs 1).
+WEIGHTED_CNF = """c a small weighted CNF
+p cnf 4 3
+1 -2 0
+2 3 -4 0
+-1 4 0
+c p weight 1 0.3 0
+c p weight -1 0.7 0
+c p weight 2 0.6 0
+c p weight -2 0.4 0
+c p weight 4 0.9 0
+c p weight -4 0.2 0
+"""
+
 
 def problog(text: str) -> dict[str, float]:
     pytest.importorskip("problog")

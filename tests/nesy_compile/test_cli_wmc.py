@@ -6,29 +6,17 @@ import json
 import math
 
 import pytest
+from tests.nesy_compile.programs import WEIGHTED_CNF
 
 from nesy_compile.dimacs import read_dimacs
 from nesy_compile.wmc import brute_force_wmc
 from nesy_ir.cli import main
 
-WEIGHTED = """c a small weighted CNF
-p cnf 4 3
-1 -2 0
-2 3 -4 0
--1 4 0
-c p weight 1 0.3 0
-c p weight -1 0.7 0
-c p weight 2 0.6 0
-c p weight -2 0.4 0
-c p weight 4 0.9 0
-c p weight -4 0.2 0
-"""
-
 
 @pytest.fixture
 def cnf_file(tmp_path):
     path = tmp_path / "small.cnf"
-    path.write_text(WEIGHTED)
+    path.write_text(WEIGHTED_CNF)
     return path
 
 

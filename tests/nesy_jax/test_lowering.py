@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.nesy_compile.programs import WEIGHTED_CNF
 from tests.nesy_ir.strategies import tropical
 
 from nesy_ir import Circuit, apply, atom, const, evaluate_circuit, registry
@@ -115,24 +116,11 @@ def test_bad_calls_raise_clear_errors():
         run.apply_matrix(jnp.zeros((4, 2)))
 
 
-WEIGHTED = """p cnf 4 3
-1 -2 0
-2 3 -4 0
--1 4 0
-c p weight 1 0.3 0
-c p weight -1 0.7 0
-c p weight 2 0.6 0
-c p weight -2 0.4 0
-c p weight 4 0.9 0
-c p weight -4 0.2 0
-"""
-
-
 @pytest.mark.parametrize("algebra", ["prob", "logprob"])
 def test_cli_wmc_with_the_jax_backend_equals_numpy(tmp_path, capsys, algebra):
     pytest.importorskip("pysdd")
     path = tmp_path / "small.cnf"
-    path.write_text(WEIGHTED)
+    path.write_text(WEIGHTED_CNF)
     assert main(["wmc", str(path), "--algebra", algebra, "--backend", "numpy"]) == 0
     expected = float(capsys.readouterr().out)
     assert main(["wmc", str(path), "--algebra", algebra, "--backend", "jax"]) == 0

@@ -17,7 +17,7 @@ import torch
 
 from nesy_ir.errors import NesyError
 
-from .data import addition_splits, load_mnist, sudoku_splits
+from .data import IndexedExamples, addition_splits, load_mnist, sudoku_splits
 from .model import NeSyModel
 from .tasks import Task, mnist_addition, sudoku
 from .train import Split, TrainConfig, evaluate, fit
@@ -67,10 +67,10 @@ def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Spl
         data = addition_splits(train, test, config.digits, seed=config.seed)
     splits = [Split.of(task, model.groups, part) for part in data]
     if config.train_size is not None:
-        rows = np.arange(min(config.train_size, len(splits[0])))
+        kept = slice(0, config.train_size)
+        examples = splits[0].examples
         splits[0] = Split(
-            type(splits[0].examples)(splits[0].examples.images, splits[0].examples.index[rows]),
-            splits[0].targets[rows],
+            IndexedExamples(examples.images, examples.index[kept]), splits[0].targets[kept]
         )
     return splits[0], splits[1], splits[2], train.source
 
