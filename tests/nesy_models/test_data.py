@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nesy_models.data import (
     CONSTRAINT_PAIRS,
@@ -20,7 +22,9 @@ from nesy_models.data import (
     holdout,
     load_embedded_digits,
     load_mnist,
+    random_shifts,
     read_idx,
+    shift_images,
     sudoku_dataset,
     sudoku_splits,
     to_torch,
@@ -437,3 +441,29 @@ def test_to_torch_shares_writable_arrays_and_copies_read_only_ones():
     assert images[0, 0, 0, 0] == 9.0  # no copy of a fresh batch
     (frozen,) = to_torch(load_embedded_digits("test").labels)
     assert frozen.shape == (359,)
+
+
+@given(
+    st.integers(1, 4),
+    st.integers(3, 9),
+    st.integers(3, 9),
+    st.integers(0, 3),
+    st.integers(0, 2**31 - 1),
+)
+@settings(max_examples=40, deadline=None)
+def test_shift_images_moves_every_pixel_and_blanks_the_rest(n, height, width, most, seed):
+    rng = np.random.default_rng(seed)
+    images = rng.random((n, 2, height, width)) + 1.0  # no pixel is 0 before the shift
+    shifts = random_shifts([seed], (n, 2), most)
+    moved = shift_images(images, shifts)
+    assert np.abs(shifts).max(initial=0) <= most
+    for idx in np.ndindex(n, 2):
+        dy, dx = shifts[idx]
+        for y, x in np.ndindex(height, width):
+            inside = 0 <= y - dy < height and 0 <= x - dx < width
+            assert moved[idx][y, x] == (images[idx][y - dy, x - dx] if inside else 0.0)
+
+
+def test_shift_images_rejects_mismatched_shifts():
+    with pytest.raises(DataError, match=r"shifts of shape \(3, 2\)"):
+        shift_images(np.zeros((2, 28, 28)), np.zeros((3, 2), dtype=int))

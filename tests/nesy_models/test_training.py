@@ -12,7 +12,7 @@ from nesy_ir.errors import NesyError
 from nesy_models.data import DigitImages, addition_dataset, sudoku_dataset
 from nesy_models.model import NeSyModel
 from nesy_models.tasks import LOGIC, SEMANTICS, mnist_addition, sudoku
-from nesy_models.train import Split, TrainConfig, evaluate, fit
+from nesy_models.train import Split, TrainConfig, evaluate, fit, learning_rate
 
 
 def generated_digits(n: int, seed: int, noise: float = 0.3) -> DigitImages:
@@ -113,7 +113,9 @@ def test_checkpoint_resume_continues_exactly(tmp_path):
         torch.manual_seed(0)
         model = NeSyModel(task)
         train, val = addition_splits(model, task, images=200)
-        config = TrainConfig(epochs=epochs, progress=False, checkpoint=checkpoint, patience=99)
+        config = TrainConfig(
+            epochs=epochs, progress=False, checkpoint=checkpoint, patience=99, augment=2
+        )
         history = fit(model, train, val, config)
         return model, history
 
@@ -126,6 +128,18 @@ def test_checkpoint_resume_continues_exactly(tmp_path):
         straight.state_dict().items(), resumed.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b), name
+
+
+def test_cosine_schedule_runs_from_lr_to_zero_on_both_backends():
+    jnp = pytest.importorskip("jax.numpy")
+    config = TrainConfig(epochs=2, lr=0.1, schedule="cosine")
+    steps = [learning_rate(config, step, 10) for step in (0, 10, 20)]
+    np.testing.assert_allclose(steps, [0.1, 0.05, 0.0], atol=1e-12)
+    traced = [float(learning_rate(config, jnp.asarray(s), 10, jnp)) for s in (0, 5, 20)]
+    np.testing.assert_allclose(traced, [learning_rate(config, s, 10) for s in (0, 5, 20)])
+    assert learning_rate(TrainConfig(lr=0.1), 7, 10) == 0.1
+    with pytest.raises(NesyError, match="unknown learning-rate schedule 'step'"):
+        learning_rate(TrainConfig(schedule="step"), 0, 10)
 
 
 def test_resume_from_a_foreign_checkpoint_is_a_clear_error(tmp_path):

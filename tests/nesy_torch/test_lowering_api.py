@@ -131,3 +131,34 @@ def test_nesy_wmc_with_the_torch_backend_prints_the_numpy_count(tmp_path, backen
         return float(run.stdout.strip())
 
     assert count(backend) == pytest.approx(count("numpy"), rel=1e-12)
+
+
+def test_padding_constants_exist_only_where_a_dense_block_reads_them():
+    a, b, c, d = (atom(n, (), "prob") for n in "abcd")
+    full = Circuit([apply("plus", apply("times", a, b), apply("times", c, d))])
+    labels = {n: np.array([0.3, 0.6]) for n in "abcd"}
+    module = lower(full, dynamic="abcd", dtype=torch.float64, klay=False)
+    assert module.static.numel() == 0  # every block full width: no constants carried
+    ragged = Circuit([apply("plus", apply("times", a, b, c), apply("times", c, d))])
+    module = lower(ragged, dynamic="abcd", dtype=torch.float64, klay=False)
+    assert module.static[:, 0].tolist() == [1.0]  # the product's neutral pads a, b, c | c, d
+    got = module({k: torch.tensor(v) for k, v in labels.items()})["root0"]
+    np.testing.assert_allclose(got.numpy(), evaluate_circuit(ragged, labels)["root0"])
+
+
+@pytest.mark.parametrize("structure", ["prob", "logprob"])
+def test_small_sum_layers_are_one_matrix_product_only_where_values_are_finite(structure):
+    a, b, c, d = (atom(n, (), structure) for n in "abcd")
+    circuit = Circuit([apply("plus", apply("times", a, b), apply("times", c, d)), a])
+    module = lower(circuit, dynamic="abcd", dtype=torch.float64, klay=False)
+    kinds = [step.kind for layer in module.layout.layers for step in layer]
+    # log-probabilities can be -inf, and 0 * -inf is NaN: no matrix product there
+    assert ("matmul" in kinds) == (structure == "prob")
+    values = {"a": [0.3, 0.0], "b": [0.6, 1.0], "c": [0.2, 0.5], "d": [1.0, 0.0]}
+    if structure == "logprob":
+        with np.errstate(divide="ignore"):  # log 0 = -inf, on purpose
+            values = {k: np.log(v) for k, v in values.items()}
+    got = module({k: torch.tensor(v) for k, v in values.items()})
+    want = evaluate_circuit(circuit, {k: np.asarray(v) for k, v in values.items()})
+    for name in circuit.names:
+        np.testing.assert_allclose(got[name].numpy(), want[name])

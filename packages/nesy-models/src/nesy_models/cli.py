@@ -14,6 +14,7 @@ from dataclasses import fields
 
 from .experiment import BACKENDS, RunConfig, run, write_json
 from .tasks import FUZZY, LOGIC, SEMANTICS
+from .train import SCHEDULES
 
 
 def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
@@ -28,6 +29,8 @@ def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--schedule", choices=SCHEDULES, default="constant", help="learning rate")
+    p.add_argument("--augment", type=int, default=0, help="random image shifts (pixels)")
     p.add_argument("--patience", type=int, default=5, help="early stopping on validation loss")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-size", type=int, help="use only this many training examples")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -41,6 +42,8 @@ class RunConfig:
     epochs: int = 1
     batch_size: int = 32
     lr: float = 1e-3
+    schedule: str = "constant"
+    augment: int = 0
     patience: int = 5
     seed: int = 0
     train_size: int | None = None
@@ -50,11 +53,20 @@ class RunConfig:
 
 
 def make_task(config: RunConfig) -> Task:
+    """The task of ``config``; one object per task in a process, so that runs after the first
+    (other seeds, other semantics) reuse its compiled circuits."""
     if config.task == "mnist-addition":
-        return mnist_addition(config.digits, config.encoding)
-    if config.task == "sudoku":
+        return _task(config.task, config.digits, config.encoding)
+    return _task(config.task)
+
+
+@functools.cache
+def _task(name: str, digits: int = 1, encoding: str = "standard") -> Task:
+    if name == "mnist-addition":
+        return mnist_addition(digits, encoding)
+    if name == "sudoku":
         return sudoku()
-    raise NesyError(f"unknown task {config.task!r} (known: {', '.join(TASKS)})")
+    raise NesyError(f"unknown task {name!r} (known: {', '.join(TASKS)})")
 
 
 def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Split, str]:
@@ -90,13 +102,13 @@ def run(config: RunConfig) -> dict:
         model = NeSyModel(task, config.semantics, config.logic, config.tnorm)
     compile_seconds = time.perf_counter() - began
     train, val, test, source = make_splits(config, task, model)
-    if config.checkpoint and config.backend == "jax":
-        raise NesyError("checkpoints are available on the torch backend only")
     checkpoint = Path(config.checkpoint) if config.checkpoint else None
     settings = TrainConfig(
         epochs=config.epochs,
         batch_size=config.batch_size,
         lr=config.lr,
+        schedule=config.schedule,
+        augment=config.augment,
         patience=config.patience,
         seed=config.seed,
         checkpoint=checkpoint,

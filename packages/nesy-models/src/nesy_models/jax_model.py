@@ -1,16 +1,22 @@
 """The same model and training on the JAX backend: pure functions over a pytree of parameters.
 
 LeNet and the task head as plain ``jax.lax`` operations, the circuit lowered by nesy-jax, the
-losses of :class:`nesy_models.model.NeSyModel` (same readout, same semantics and logic
-placements), AdamW from optax, one jitted update step.
+losses of :class:`nesy_models.model.NeSyModel` (same readout, every semantics and logic
+placement; prob-fuzzy draws its Dirichlet samples from a key folded from the seed and the step),
+AdamW from optax, one jitted update step, atomic checkpoints with exact resume.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 import time
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from nesy_compile.ground_program import atom_text
 from nesy_ir.errors import NesyError
@@ -18,7 +24,7 @@ from nesy_ir.errors import NesyError
 from .data import epoch_batches
 from .model import EPS
 from .tasks import Readout, Task
-from .train import History, Split, TrainConfig
+from .train import History, Split, TrainConfig, augment, learning_rate
 
 try:
     import jax
@@ -82,13 +88,14 @@ def lenet(params: Params, images):
 class JaxModel:
     """The JAX counterpart of :class:`nesy_models.model.NeSyModel` (same options)."""
 
-    def __init__(self, task: Task, semantics="prob", logic="architecture", tnorm="product"):
+    def __init__(
+        self, task: Task, semantics="prob", logic="architecture", tnorm="product", samples=8
+    ):
         import nesy_jax
 
-        if semantics == "prob-fuzzy":
-            raise NesyError("prob-fuzzy semantics is available on the torch backend only")
-        self.task, self.semantics, self.logic = task, semantics, logic
-        compiled = task.compiled(semantics if logic != "none" else "prob")
+        self.task, self.semantics, self.logic, self.samples = task, semantics, logic, samples
+        circuit_semantics = tnorm if semantics == "prob-fuzzy" else semantics
+        compiled = task.compiled(circuit_semantics if logic != "none" else "prob")
         self.compiled = compiled
         keys = tuple(atom_text(a) for a in compiled.neural)
         self.circuit = None
@@ -103,15 +110,26 @@ class JaxModel:
     def init(self, seed: int) -> Params:
         return init_params(jax.random.PRNGKey(seed), *self.shape)
 
-    def forward(self, params: Params, images):
-        """(digits (B, P, C), scores (B, V) or None, head logits (B, V) or None)."""
+    def forward(self, params: Params, images, key=None):
+        """(digits (B, P, C), scores (B, V) or None, head logits (B, V) or None); ``key``
+        draws prob-fuzzy's samples in training (None: its mean labels, as in evaluation)."""
         batch, positions = images.shape[:2]
         features, logits = lenet(params, images.reshape(-1, 28, 28))
-        digits = jax.nn.softmax(logits.reshape(batch, positions, -1), -1)
+        logits = logits.reshape(batch, positions, -1)
+        if self.semantics == "prob-fuzzy":
+            concentration = jax.nn.softplus(logits) + 1e-3
+            digits = concentration / concentration.sum(-1, keepdims=True)
+            labels = digits[None]
+            if key is not None:
+                labels = jax.random.dirichlet(key, concentration, (self.samples, *digits.shape[:2]))
+        else:
+            digits = jax.nn.softmax(logits, -1)
+            labels = digits[None]
         scores = head = None
         r = self.readout
         if self.circuit is not None:
-            roots = self.circuit.apply_matrix(digits.reshape(batch, -1)[:, r.label_index])
+            x = labels.reshape(len(labels) * batch, -1)[:, r.label_index]
+            roots = self.circuit.apply_matrix(x).reshape(len(labels), batch, -1).mean(0)
             values = roots[:, r.value_root]
             scores = jnp.where(r.value_complement, 1.0 - values, values)
         if "head1" in params:
@@ -123,18 +141,17 @@ class JaxModel:
     def _split(self, x):
         return jnp.split(x, np.cumsum(self.readout.group_sizes)[:-1], axis=1)
 
-    def loss(self, params: Params, images, targets):
-        _, scores, head = self.forward(params, images)
+    def loss(self, params: Params, images, targets, key=None):
+        _, scores, head = self.forward(params, images, key)
         flat = targets + self.readout.offsets
-        if self.logic == "architecture":
+        total = 0.0
+        if scores is not None:  # the observed answer's formula (its label's NLL)
             picked = jnp.take_along_axis(scores, flat, 1)
-            return -jnp.log(jnp.maximum(picked, EPS)).sum(1).mean()
-        log_p = jnp.concatenate([jax.nn.log_softmax(p, 1) for p in self._split(head)], 1)
-        total = -jnp.take_along_axis(log_p, flat, 1).sum(1)
-        if self.logic == "loss":
-            agree = jnp.stack([p.sum(1) for p in self._split(jnp.exp(log_p) * scores)], 1)
-            total = total - jnp.log(jnp.maximum(agree, EPS)).sum(1)
-        return total.mean()
+            total = total - jnp.log(jnp.maximum(picked, EPS)).sum(1).mean()
+        if head is not None:  # the task head
+            log_p = jnp.concatenate([jax.nn.log_softmax(p, 1) for p in self._split(head)], 1)
+            total = total - jnp.take_along_axis(log_p, flat, 1).sum(1).mean()
+        return total
 
     def predict(self, params: Params, images):
         _, scores, head = self.forward(params, images)
@@ -159,24 +176,38 @@ def evaluate_jax(model: JaxModel, params: Params, split: Split, batch_size: int 
 
 
 def fit_jax(model: JaxModel, train: Split, val: Split, config: TrainConfig):
-    """Train with AdamW and early stopping; (best parameters, :class:`History`)."""
+    """Train with AdamW and early stopping; (best parameters, :class:`History`). With
+    ``config.checkpoint`` the state is saved after every epoch and a run resumes from it
+    exactly (batches come from (seed, epoch), sampling keys from (seed, step))."""
     params = model.init(config.seed)
-    optimiser = optax.adamw(config.lr, weight_decay=config.weight_decay)
+    steps = len(epoch_batches(len(train), config.batch_size, config.seed, 0))
+    learning_rate(config, 0, steps)  # an unknown schedule fails here, before any work
+    schedule = lambda count: learning_rate(config, count, steps, jnp)  # noqa: E731
+    optimiser = optax.adamw(schedule, weight_decay=config.weight_decay)
     state = optimiser.init(params)
+    history, best = History(), params
+    if config.checkpoint is not None and Path(config.checkpoint).exists():
+        params, state, history, best = _resume(Path(config.checkpoint), params, state)
+    base = jax.random.PRNGKey(config.seed)
+    sampled = model.semantics == "prob-fuzzy"
 
     @jax.jit
-    def step(params, state, images, targets):
-        loss, grads = jax.value_and_grad(model.loss)(params, images, targets)
+    def step(params, state, images, targets, key):
+        loss, grads = jax.value_and_grad(model.loss)(params, images, targets, key)
         updates, state = optimiser.update(grads, state, params)
         return optax.apply_updates(params, updates), state, loss
 
-    history, best = History(), params
     while len(history.epochs) < config.epochs and history.stale < config.patience:
         epoch = len(history.epochs)
         began, total = time.perf_counter(), 0.0
-        for rows in epoch_batches(len(train), config.batch_size, config.seed, epoch):
+        batches = epoch_batches(len(train), config.batch_size, config.seed, epoch)
+        show = tqdm(batches, desc=f"epoch {epoch + 1}", disable=not config.progress, leave=False)
+        for i, rows in enumerate(show):
             images, targets = train.examples.gather(rows), train.targets[rows]
-            params, state, loss = step(params, state, images, targets)
+            if config.augment:
+                images = augment(images, config, epoch, i)
+            key = jax.random.fold_in(base, epoch * len(batches) + i) if sampled else None
+            params, state, loss = step(params, state, images, targets, key)
             total += float(loss) * len(rows)
         seconds = time.perf_counter() - began
         if not np.isfinite(total):
@@ -188,4 +219,35 @@ def fit_jax(model: JaxModel, train: Split, val: Split, config: TrainConfig):
         )
         if scores["loss"] < history.best_loss:
             history.best_loss, history.best_epoch, best = scores["loss"], epoch, params
+        if config.checkpoint is not None:
+            _save(Path(config.checkpoint), params, state, history, best)
     return best, history
+
+
+def _save(path: Path, params: Params, state, history: History, best: Params) -> None:
+    """Write the checkpoint atomically (NumPy arrays, pickled): a crash keeps the previous one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = jax.tree_util.tree_map(np.asarray, (params, state, best))
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump({"jax": arrays, "history": asdict(history)}, f)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, params: Params, state):
+    """(params, optimiser state, history, best params) from a checkpoint of this model."""
+    try:
+        with open(path, "rb") as f:
+            saved = pickle.load(f)
+        arrays = saved["jax"]
+        expected = jax.tree_util.tree_structure((params, state, params))
+        if jax.tree_util.tree_structure(arrays) != expected:
+            raise ValueError("it holds another model's parameters")
+        shapes = [np.shape(a) for a in jax.tree_util.tree_leaves(arrays)]
+        wanted = [np.shape(a) for a in jax.tree_util.tree_leaves((params, state, params))]
+        if shapes != wanted:
+            raise ValueError("its parameter shapes differ from this model's")
+    except (pickle.UnpicklingError, KeyError, EOFError, OSError, ValueError, TypeError) as e:
+        raise NesyError(f"cannot resume from checkpoint {path}: {e}") from None
+    params, state, best = jax.tree_util.tree_map(jnp.asarray, arrays)
+    return params, state, History(**saved["history"]), best

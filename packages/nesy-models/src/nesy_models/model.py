@@ -3,13 +3,16 @@
 - logic in the architecture: the network labels the neural atoms, the circuit computes each
   answer's score, the loss is its negative log-likelihood;
 - logic in the loss: the same network with a second head that predicts the answer from the
-  joined features of all images; loss = the head's NLL + a semantic-loss term, -log of the
-  probability that the head and the circuit (on the first head's digits) agree;
+  joined features of all images; loss = the head's NLL + the semantic loss, the NLL of the
+  observed answer's formula on the first head's digits (source 003 section 5.4: a loss over the
+  label of a formula); the circuit is used in training only, the head answers;
 - none: the neural baseline, the task head alone.
 
 Semantics: ``prob`` and the fuzzy t-norms label atoms with the network's softmax;
-``prob-fuzzy`` has the network predict a Beta distribution per atom, propagates samples of
-fuzzy labels through the ``tnorm`` circuit and averages (source 003 Appendix C).
+``prob-fuzzy`` has the network predict a distribution over the fuzzy labels of each image's
+digit atoms, a Dirichlet (its samples are fuzzy labels that sum to 1, as the softmax's do: with
+independent per-atom labels every sum could be made true at once), propagates samples through
+the ``tnorm`` circuit and averages (source 003 Appendix C).
 """
 
 from __future__ import annotations
@@ -71,8 +74,14 @@ class NeSyModel(nn.Module):
         self.groups, self.group_sizes = readout.groups, list(readout.group_sizes)
         for name in ("label_index", "value_root", "value_complement", "offsets"):
             self.register_buffer(name, torch.as_tensor(getattr(readout, name)))
+        # skip the gathers that would copy their input unchanged (fewer steps per batch)
+        self._same_labels = _is_range(readout.label_index, len(task.terms) * len(task.classes))
+        self._same_roots = self.circuit is not None and _is_range(
+            readout.value_root, len(self.circuit.names)
+        )
+        self._complements = bool(readout.value_complement.any())
         classes, images = len(task.classes), len(task.terms)
-        self.net = LeNet(2 * classes if semantics == "prob-fuzzy" else classes)
+        self.net = LeNet(classes)
         self.head = TaskHead(images, sum(self.group_sizes)) if logic != "architecture" else None
 
     def forward(self, images: torch.Tensor) -> Output:
@@ -88,35 +97,37 @@ class NeSyModel(nn.Module):
             labels = digits.flatten(1)[None]
         scores = None
         if self.circuit is not None:
-            x = labels[..., self.label_index]  # (S, B, K)
-            roots = self.circuit.forward_matrix(x.flatten(0, 1)).view(*x.shape[:2], -1).mean(0)
-            values = roots[:, self.value_root]
-            scores = torch.where(self.value_complement, 1.0 - values, values)
+            x = labels if self._same_labels else labels[..., self.label_index]  # (S, B, K)
+            if len(x) == 1:
+                roots = self.circuit.forward_matrix(x[0])
+            else:
+                roots = self.circuit.forward_matrix(x.flatten(0, 1)).view(*x.shape[:2], -1)
+                roots = roots.mean(0)
+            scores = roots if self._same_roots else roots[:, self.value_root]
+            if self._complements:
+                scores = torch.where(self.value_complement, 1.0 - scores, scores)
         head = self.head(features) if self.head is not None else None
         return Output(digits, scores, head)
 
     def _sampled_labels(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Beta(alpha, beta) per atom from the logits; (mean digits, samples (S, B, P*C))."""
-        alpha, beta = nn.functional.softplus(logits).add(1e-3).chunk(2, dim=-1)
-        mean = alpha / (alpha + beta)
+        """A Dirichlet per image from the logits; (mean digits, samples (S, B, P*C)) (the mean
+        alone in evaluation)."""
+        concentration = nn.functional.softplus(logits).add(1e-3)
+        mean = concentration / concentration.sum(-1, keepdim=True)
         if not self.training:
             return mean, mean.flatten(1)[None]
-        samples = torch.distributions.Beta(alpha, beta).rsample((self.samples,))
-        return mean, samples.clamp(0.0, 1.0).flatten(2)
+        samples = torch.distributions.Dirichlet(concentration).rsample((self.samples,))
+        return mean, samples.flatten(2)
 
     def loss(self, out: Output, targets: torch.Tensor) -> torch.Tensor:
         """Mean loss of a batch; ``targets`` (B, G) index each group's true value."""
         flat = targets + self.offsets
-        terms = []
-        if self.logic == "architecture":
-            terms.append(-out.scores.gather(1, flat).clamp_min(EPS).log().sum(1))
-        else:
-            log_p = self._group_log_softmax(out.logits)
-            terms.append(-log_p.gather(1, flat).sum(1))
-            if self.logic == "loss":  # semantic loss: -log P(head and circuit agree)
-                agree = self._group_sum(log_p.exp() * out.scores)
-                terms.append(-agree.clamp_min(EPS).log().sum(1))
-        return torch.stack(terms).sum(0).mean()
+        loss = 0.0
+        if out.scores is not None:  # the observed answer's formula (its label's NLL)
+            loss = loss - out.scores.gather(1, flat).clamp_min(EPS).log().sum(1).mean()
+        if out.logits is not None:  # the task head
+            loss = loss - self._group_log_softmax(out.logits).gather(1, flat).sum(1).mean()
+        return loss
 
     def predict(self, out: Output) -> torch.Tensor:
         """(B, G): the index of each group's predicted value."""
@@ -132,5 +143,7 @@ class NeSyModel(nn.Module):
     def _group_log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.cat([p.log_softmax(1) for p in logits.split(self.group_sizes, 1)], 1)
 
-    def _group_sum(self, values: torch.Tensor) -> torch.Tensor:
-        return torch.stack([p.sum(1) for p in values.split(self.group_sizes, 1)], 1)
+
+def _is_range(index, n: int) -> bool:
+    """Whether ``index`` is 0, 1, ..., n - 1."""
+    return len(index) == n and bool((index == range(n)).all())

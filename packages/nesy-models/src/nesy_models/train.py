@@ -1,5 +1,8 @@
 """Training: NLL with AdamW, early stopping on validation loss, seeds, progress, checkpoints.
 
+The learning rate is constant, or follows a cosine from ``lr`` to 0 over the run's steps
+(``schedule="cosine"``; a function of the step alone, so a resumed run follows it exactly).
+
 A run is deterministic given its seed: the batches of epoch e come from a generator seeded with
 (seed, e), and a checkpoint (written atomically after every epoch) holds the model, the
 optimiser, the RNG state and the history, so a resumed run continues exactly where it stopped.
@@ -18,7 +21,7 @@ from tqdm.auto import tqdm
 
 from nesy_ir.errors import NesyError
 
-from .data import IndexedExamples, epoch_batches
+from .data import IndexedExamples, epoch_batches, random_shifts, shift_images
 from .model import NeSyModel
 from .tasks import Group, Task
 
@@ -49,9 +52,41 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-2
     patience: int = 5
+    schedule: str = "constant"
+    augment: int = 0  # shift training images randomly by up to this many pixels
     seed: int = 0
     checkpoint: Path | None = None
     progress: bool = True
+
+
+SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(config: TrainConfig, step, steps_per_epoch: int, xp=np):
+    """The learning rate of global step ``step`` (0-based) under ``config.schedule``; ``xp``
+    the array module (``jax.numpy`` for a traced step)."""
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "cosine":
+        total = max(config.epochs * steps_per_epoch, 1)
+        return config.lr * 0.5 * (1.0 + xp.cos(xp.pi * xp.minimum(step, total) / total))
+    raise NesyError(f"unknown learning-rate schedule {config.schedule!r} (known: {SCHEDULES})")
+
+
+def augment(
+    images: np.ndarray,
+    config: TrainConfig,
+    epoch: int,
+    step: int,
+    batch: int | None = None,
+    part: slice = slice(None),
+) -> np.ndarray:
+    """Training images (n, P, H, W) shifted by up to ``config.augment`` pixels; the shifts are
+    drawn for the whole batch of ``batch`` examples from (seed, epoch, step), and ``part`` says
+    which of its examples these are (a data-parallel share)."""
+    shape = (batch or len(images), *images.shape[1:-2])
+    shifts = random_shifts([config.seed, epoch, step], shape, config.augment)[part]
+    return shift_images(images, shifts)
 
 
 @dataclass
@@ -128,9 +163,14 @@ def fit(model: NeSyModel, train: Split, val: Split, config: TrainConfig) -> Hist
         model.train()
         began, total = time.perf_counter(), 0.0
         batches = epoch_batches(len(train), config.batch_size, config.seed, epoch)
-        show = config.progress and rank == 0
-        for rows in tqdm(batches, desc=f"epoch {epoch + 1}", disable=not show, leave=False):
+        quiet = not (config.progress and rank == 0)
+        for i, rows in enumerate(tqdm(batches, f"epoch {epoch + 1}", disable=quiet, leave=False)):
+            for group in optimiser.param_groups:
+                group["lr"] = learning_rate(config, epoch * len(batches) + i, len(batches))
             images, targets = train.batch(rows[rank::size])
+            if config.augment:
+                part = augment(images.numpy(), config, epoch, i, len(rows), slice(rank, None, size))
+                images = torch.from_numpy(part)
             loss = model.loss(net(images), targets)
             if not torch.isfinite(loss):
                 raise NesyError(f"epoch {epoch + 1}: the loss became {float(loss)}")

@@ -47,12 +47,22 @@ class CircuitModule(Lowered):
         for i, (name, sources) in enumerate(layout.dynamic):
             self.register_buffer(f"dyn{i}", _long(sources))
             self._dynamic.append((UNARY[name], f"dyn{i}"))
+        # the labels as they come, when they are the whole leaf frontier in order
+        self._labels_are_leaves = len(layout.static) == 0 and [
+            (name, list(sources)) for name, sources in layout.dynamic
+        ] == [("identity", list(range(len(plan.keys))))]
         self._layers = [self._register_layer(k, layer) for k, layer in enumerate(layout.layers)]
+        last = layout.layers[-1] if layout.layers else ()
+        self._all_roots = list(layout.roots) == list(range(sum(s.size for s in last)))
         self.to(device)
 
-    def _register_layer(self, k: int, layer: tuple[Step, ...]) -> list[tuple]:
+    def _register_layer(self, k: int, layer: tuple[Step, ...]) -> list[tuple] | None:
         """One index buffer for the whole layer (a single gather), and per step its kernel,
-        its slice of the gathered rows and, for scatter steps, its segments buffer."""
+        its slice of the gathered rows and, for scatter steps, its segments buffer; for a
+        'matmul' layer its matrix buffer, and None."""
+        if layer[0].kind == "matmul":
+            self.register_buffer(f"l{k}", torch.as_tensor(layer[0].index, dtype=self.static.dtype))
+            return None
         self.register_buffer(f"l{k}", _long(np.concatenate([s.index.reshape(-1) for s in layer])))
         steps, start = [], 0
         for j, step in enumerate(layer):
@@ -71,14 +81,23 @@ class CircuitModule(Lowered):
     def _evaluate(self, x: Tensor) -> Tensor:
         """(K, B) dynamic labels -> (R, B) root values."""
         batch = x.shape[1]
-        parts = [fn(x.index_select(0, getattr(self, name))) for fn, name in self._dynamic]
-        parts.append(self.static.expand(-1, batch))
-        h = torch.cat(parts) if len(parts) > 1 else parts[0]
+        if self._labels_are_leaves:
+            h = x
+        else:
+            parts = [fn(x.index_select(0, getattr(self, name))) for fn, name in self._dynamic]
+            parts.append(self.static.expand(-1, batch))
+            h = torch.cat(parts) if len(parts) > 1 else parts[0]
         for k, layer in enumerate(self._layers):
+            if layer is None:
+                h = getattr(self, f"l{k}") @ h
+                continue
             gathered = h.index_select(0, getattr(self, f"l{k}"))
             outs = []
             for kind, fn, start, rows, extra in layer:
-                rows = gathered.narrow(0, start, rows)
+                if rows < len(gathered):
+                    rows = gathered.narrow(0, start, rows)
+                else:
+                    rows = gathered
                 if kind == "dense":
                     outs.append(fn(rows.view(*extra, batch)))
                 elif kind == "scatter":
@@ -86,7 +105,7 @@ class CircuitModule(Lowered):
                 else:
                     outs.append(fn(rows))
             h = torch.cat(outs) if len(outs) > 1 else outs[0]
-        return h.index_select(0, self.roots)
+        return h if self._all_roots else h.index_select(0, self.roots)
 
 
 def _long(a: np.ndarray) -> Tensor:

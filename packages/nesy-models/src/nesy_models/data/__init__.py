@@ -5,6 +5,7 @@ images and, per example, the rows of its images; everything random is a function
 """
 
 from .addition import AdditionSet, add_digits, addition_dataset, addition_splits
+from .augment import random_shifts, shift_images
 from .batches import epoch_batches, to_torch
 from .digits import DigitImages
 from .embedded import load_embedded_digits
@@ -36,7 +37,9 @@ __all__ = [
     "holdout",
     "load_embedded_digits",
     "load_mnist",
+    "random_shifts",
     "read_idx",
+    "shift_images",
     "sudoku_dataset",
     "sudoku_splits",
     "to_torch",
