@@ -17,6 +17,8 @@ the ``tnorm`` circuit and averages (source 003 Appendix C).
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 import torch
@@ -122,12 +124,13 @@ class NeSyModel(nn.Module):
     def loss(self, out: Output, targets: torch.Tensor) -> torch.Tensor:
         """Mean loss of a batch; ``targets`` (B, G) index each group's true value."""
         flat = targets + self.offsets
-        loss = 0.0
+        terms = []
         if out.scores is not None:  # the observed answer's formula (its label's NLL)
-            loss = loss - out.scores.gather(1, flat).clamp_min(EPS).log().sum(1).mean()
+            terms.append(out.scores.clamp_min(EPS).log())
         if out.logits is not None:  # the task head
-            loss = loss - self._group_log_softmax(out.logits).gather(1, flat).sum(1).mean()
-        return loss
+            terms.append(self._group_log_softmax(out.logits))
+        # -sum over groups of each term's log-probability of the true value, batch mean
+        return functools.reduce(operator.add, (_nll(t, flat) for t in terms))
 
     def predict(self, out: Output) -> torch.Tensor:
         """(B, G): the index of each group's predicted value."""
@@ -147,3 +150,11 @@ class NeSyModel(nn.Module):
 def _is_range(index, n: int) -> bool:
     """Whether ``index`` is 0, 1, ..., n - 1."""
     return len(index) == n and bool((index == range(n)).all())
+
+
+def _nll(log_p: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+    """Batch mean of -sum_g log_p[b, flat[b, g]]: one fused call (nll_loss over the groups)."""
+    if flat.shape[1] == 1:
+        return nn.functional.nll_loss(log_p, flat[:, 0])
+    picked = log_p[:, :, None].expand(-1, -1, flat.shape[1])
+    return nn.functional.nll_loss(picked, flat, reduction="sum") / len(flat)

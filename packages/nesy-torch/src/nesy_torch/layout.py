@@ -108,7 +108,32 @@ def build_layout(layered: Layered, plan: LeafPlan, dense_slack: float = DENSE_SL
         frontier = np.concatenate([*outputs, carried])
     position = np.full(len(last), -1, dtype=np.int64)
     position[frontier] = np.arange(len(frontier))
-    return Layout(tuple(dynamic), static, tuple(layers), position[layered.roots])
+    return _folded(Layout(tuple(dynamic), static, tuple(layers), position[layered.roots]))
+
+
+def _folded(layout: Layout) -> Layout:
+    """The same layout with two gathers folded into their neighbours where that is exact: the
+    leaf frontier when it only reorders the labels (into the first layer's indices), and the
+    roots of a last 'matmul' layer (into its rows)."""
+    dynamic, layers, roots = layout.dynamic, list(layout.layers), layout.roots
+    if layers and len(layout.static) == 0 and len(dynamic) == 1 and dynamic[0][0] == "identity":
+        sources = dynamic[0][1]
+        layers[0] = tuple(_read_through(step, sources) for step in layers[0])
+        dynamic = (("identity", np.arange(sources.max(initial=-1) + 1)),)
+    if layers and layers[-1][0].kind == "matmul":
+        (last,) = layers[-1]
+        layers[-1] = (Step("matmul", "sum", last.index[roots], len(roots)),)
+        roots = np.arange(len(roots))
+    return Layout(dynamic, layout.static, tuple(layers), roots)
+
+
+def _read_through(step: Step, sources: np.ndarray) -> Step:
+    """``step`` reading ``x[sources]`` as it read the frontier, made to read ``x`` itself."""
+    if step.kind != "matmul":
+        return Step(step.kind, step.kernel, sources[step.index], step.size, step.segments)
+    matrix = np.zeros((step.size, sources.max(initial=-1) + 1))
+    np.add.at(matrix.T, sources, step.index.T)
+    return Step("matmul", step.kernel, matrix, step.size)
 
 
 def _finite_values(layered: Layered, pads: list[float]) -> np.ndarray:
