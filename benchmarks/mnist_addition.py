@@ -68,7 +68,7 @@ def network_vs_logic(model: NeSyModel, images: torch.Tensor, targets: torch.Tens
 
     # interleave the two so that the machine's load affects both alike
     a, b = [], []
-    for _ in range(5):
+    for _ in range(9):
         a.append(timed(network, 20))
         b.append(timed(with_logic, 20))
     return float(np.median(a)), float(np.median(b))

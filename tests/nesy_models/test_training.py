@@ -189,6 +189,7 @@ def test_cli_trains_and_writes_the_metrics(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("NESY_DATA", raising=False)
     out = tmp_path / "metrics.json"
     argv = ["train", "mnist-addition", "--epochs", "1", "--train-size", "64", "--no-progress"]
+    argv += ["--schedule", "cosine", "--augment", "1"]
     assert main([*argv, "--json", str(out)]) == 0
     metrics = json.loads(out.read_text())
     for key in (
@@ -207,6 +208,7 @@ def test_cli_trains_and_writes_the_metrics(tmp_path, capsys, monkeypatch):
     ):
         assert key in metrics, key
     assert metrics["data"] == "embedded" and metrics["train_examples"] == 64
+    assert metrics["schedule"] == "cosine" and metrics["augment"] == 1
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
 
 

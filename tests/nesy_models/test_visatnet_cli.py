@@ -1,4 +1,4 @@
-"""``nesy train visatnet`` and ``nesy explain visatnet`` end to end on tiny settings."""
+"""``nesy train|explain|evaluate visatnet`` end to end on tiny settings."""
 
 from __future__ import annotations
 
@@ -58,3 +58,13 @@ def test_explain_without_a_model_is_a_clear_error(tmp_path, capsys):
     argv = ["explain", "visatnet", "--model", str(tmp_path / "none.pt"), "--image", "0"]
     assert main([*argv, "--target", "0", "--out", str(tmp_path / "x.png")]) == 2
     assert "no Vi-SATNet model" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # needs the trained fixture
+def test_evaluate_reproduces_the_training_runs_table(trained, tmp_path):
+    out, metrics = trained
+    table = tmp_path / "table.json"
+    argv = ["evaluate", "visatnet", "--model", str(out / "model.pt"), "--test-size", "40"]
+    assert main([*argv, "--json", str(table)]) == 0
+    rows = json.loads(table.read_text())["table"]
+    assert rows == metrics["runs"][0]["table"]  # the same model, the same masks (seed 0)

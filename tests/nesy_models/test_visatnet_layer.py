@@ -19,6 +19,7 @@ from nesy_models.visatnet import (
     unit,
     vi_c_agreement,
 )
+from nesy_models.visatnet.agreement import consistency
 from nesy_models.visatnet.training import LayerConfig, train_layer
 
 
@@ -110,3 +111,36 @@ def test_vi_c_equals_the_head_on_unmasked_inputs():
     mask = torch.zeros(8, 25, dtype=torch.bool)
     predicted = vi_c_agreement(layers, model.classify, vectors, mask)
     assert torch.equal(predicted, model.classify(vectors).argmax(-1))
+
+
+class _FillLayer(torch.nn.Module):
+    """A stand-in layer: fills masked position 0 with the basis vector e_label, and the other
+    masked positions with e_label too, or with the true vectors (``knows``)."""
+
+    def __init__(self, label: int, truth: torch.Tensor, knows: bool):
+        super().__init__()
+        self.label, self.truth, self.knows = label, truth, knows
+
+    def forward(self, vectors, mask):
+        basis = torch.eye(vectors.shape[-1])[self.label].expand_as(vectors)
+        fill = torch.where(mask.unsqueeze(-1), self.truth if self.knows else basis, vectors)
+        fill[:, 0] = basis[:, 0]
+        return fill
+
+
+def test_consistency_breaks_the_tie_between_agreeing_classes():
+    g = torch.Generator().manual_seed(0)
+    truth = unit(torch.randn(6, 25, 16, generator=g))
+    layers = [_FillLayer(label, truth, knows=label == 3) for label in range(10)]
+    classify = lambda maps: 100.0 * maps[:, 0, :10]  # noqa: E731 - every layer's map agrees
+    mask = torch.zeros(6, 25, dtype=torch.bool)
+    mask[:, :20] = True
+    by_consistency = vi_c_agreement(layers, classify, truth, mask)
+    assert torch.equal(by_consistency, torch.full((6,), 3))
+    scores = consistency(layers, truth, mask, probes=25)
+    assert torch.allclose(scores[3], torch.ones(6))
+    # leave-one-out by hand for layer 0: each visible vector against e_0
+    expected = truth[:, 20:, 0].mean(1)
+    assert torch.allclose(scores[0], expected)
+    with pytest.raises(ViSATNetError, match="unknown tie-break 'vote'"):
+        vi_c_agreement(layers, classify, truth, mask, tie_break="vote")

@@ -111,6 +111,17 @@ def _add_visatnet_explain_options(p: argparse.ArgumentParser) -> None:
     p.set_defaults(run=_visatnet("explain"))
 
 
+def _add_visatnet_evaluate_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="out/visatnet/model.pt", help="from nesy train visatnet")
+    p.add_argument("--data-dir", help="MNIST IDX files (default: $NESY_DATA/mnist or embedded)")
+    p.add_argument("--seed", type=int, default=0, help="the masks' seed (as the training run's)")
+    p.add_argument("--test-size", type=int, default=1000, help="first test images classified")
+    p.add_argument("--ratios", type=_floats, default=None, help="mask ratios (comma separated)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--json", help="write the table here")
+    p.set_defaults(run=_visatnet("evaluate"))
+
+
 def _visatnet(command: str):
     def run_command(args: argparse.Namespace) -> int:
         from .visatnet import commands
@@ -135,4 +146,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     models = explain.add_subparsers(dest="model_name", metavar="MODEL", required=True)
     _add_visatnet_explain_options(
         models.add_parser("visatnet", help="minimal significant feature set of one image")
+    )
+    evaluate = sub.add_parser("evaluate", help="evaluate a trained model")
+    models = evaluate.add_subparsers(dest="model_name", metavar="MODEL", required=True)
+    _add_visatnet_evaluate_options(
+        models.add_parser("visatnet", help="accuracy by mask ratio of a saved Vi-SATNet model")
     )

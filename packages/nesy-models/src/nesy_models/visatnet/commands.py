@@ -1,4 +1,4 @@
-"""What ``nesy train visatnet`` and ``nesy explain visatnet`` run (parsers in nesy_models.cli)."""
+"""What ``nesy train|explain|evaluate visatnet`` run (parsers in nesy_models.cli)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from nesy_models.experiment import write_json
 from nesy_models.visatnet.errors import ViSATNetError
 from nesy_models.visatnet.experiment import (
     CLASSES,
+    RATIOS,
     ExperimentConfig,
+    accuracy_table,
     load_model,
     run_experiment,
     save_model,
@@ -100,4 +102,22 @@ def explain(args: argparse.Namespace) -> int:
         result["sweep"] = [s.__dict__ for s in sweep]
         result["sweep_png"] = str(sweep_path)
     print(json.dumps(result, default=list))
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """The accuracy table of a saved model on the first test images (the masks of a training
+    run with the same --seed and --test-size)."""
+    torch.set_num_threads(args.threads)
+    model, layers = load_model(args.model)
+    digits = load_mnist(args.data_dir, "test")
+    images = torch.from_numpy(digits.images[: args.test_size].copy())
+    labels = torch.from_numpy(digits.labels[: args.test_size].copy())
+    with torch.no_grad():
+        vectors = model.extract(images)
+    table = accuracy_table(model, layers, vectors, labels, tuple(args.ratios or RATIOS), args.seed)
+    result = {"model": args.model, "seed": args.seed, "test_size": len(labels), "table": table}
+    print(json.dumps(result, indent=1))
+    if args.json:
+        write_json(result, args.json)
     return 0
