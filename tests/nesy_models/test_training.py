@@ -231,3 +231,20 @@ def test_sudoku_reports_average_precision():
         out = model(split.batch(np.arange(len(split)))[0])
     expected = average_precision_score(split.targets[:, 0], out.scores[:, 1].numpy())
     assert result["average_precision"] == pytest.approx(expected)
+
+
+def test_a_tiny_product_t_norm_score_keeps_its_gradient():
+    """Sudoku validity under the product t-norm is ~1e-15 for an untrained network: the loss's
+    floor must sit below it, or the learning signal is cut (it was at 1e-12)."""
+    torch.manual_seed(0)
+    task = sudoku()
+    model = NeSyModel(task, "product")
+    train, _ = splits(model, task, lambda s: sudoku_dataset(generated_digits(200, s), 8, s))
+    images, targets = train.batch(np.arange(8))
+    valid = targets[:, 0] == 1
+    out = model(images[valid])
+    picked = out.scores.gather(1, targets[valid] + model.offsets)
+    assert valid.any() and (picked < 1e-12).all() and (picked > 0).all()
+    model.loss(out, targets[valid]).backward()
+    grad = model.net.classifier[1].weight.grad
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0

@@ -30,7 +30,10 @@ from nesy_ir.errors import NesyError
 from .networks import LeNet, TaskHead
 from .tasks import FUZZY, LOGIC, SEMANTICS, Readout, Task
 
-EPS = 1e-12  # floor of a score before its log: fuzzy scores can be exactly 0
+#: Floor of a score before its log (fuzzy scores can be exactly 0): the smallest normal float32,
+#: so that a tiny but non-zero score (a product t-norm over many constraints: 1e-15 for an
+#: untrained Sudoku) keeps its gradient.
+EPS = float(torch.finfo(torch.float32).tiny)
 
 
 @dataclass
