@@ -6,10 +6,12 @@ to do when several classes agree (with masks above about half, nearly always: ea
 re-generates a convincing map of its own digit) or none does. The tie-break, among the agreeing
 classes (or all, when none agrees):
 
-- ``"consistency"`` (default): the class whose layer best re-generates the *visible* vectors when
-  each is hidden in turn (mean cosine over up to ``probes`` of them, leave-one-out): the layer of
-  the true class knows how the given vectors fit together;
-- ``"confidence"``: the class l with the highest p_l(C(V^l)).
+- ``"confidence"``: the class l with the highest p_l(C(V^l));
+- ``"consistency"`` (default): the highest p_l(C(V^l)) plus how well layer l re-generates the
+  *visible* vectors when each is hidden in turn (mean cosine over up to ``probes`` of them,
+  leave-one-out): the layer of the true class knows how the given vectors fit together.
+  Measured on MNIST (docs/results.md): from 47 % to 85 % at 80 % masking, and better than either
+  score alone at every ratio tried.
 """
 
 from __future__ import annotations
@@ -78,7 +80,6 @@ def vi_c_agreement(
     agree = probs.argmax(-1) == labels.unsqueeze(1)
     secondary = own
     if tie_break == "consistency":
-        visible = (~mask).any(1)
-        secondary = torch.where(visible, consistency(layers, vectors, mask, probes), own)
+        secondary = own + consistency(layers, vectors, mask, probes)  # 0 with nothing visible
     score = torch.where(agree, secondary + 10.0, secondary)  # any agreeing class beats the rest
     return score.argmax(0)
