@@ -33,7 +33,7 @@ ROWS: dict[str, tuple[str, dict, int]] = {
     "add3-prob": ("3", {"digits": 3}, 3),
     **{
         f"add1-{semantics}-5ep": ("3", {"digits": 1, "semantics": semantics}, 5)
-        for semantics in ("godel", "lukasiewicz", "product", "prob-fuzzy")
+        for semantics in ("prob", "godel", "lukasiewicz", "product", "prob-fuzzy")
     },
     **{
         f"add1-loss-{semantics}-5ep": (

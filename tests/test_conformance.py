@@ -95,3 +95,20 @@ def test_torch_and_jax_gradients_agree_with_finite_differences(circuit, seed):
     fd = _finite_differences(circuit, static, keys, x)
     finite = np.isfinite(fd) & (np.abs(fd) < 1e6)
     np.testing.assert_allclose(torch_grad[finite], fd[finite], rtol=1e-4, atol=1e-5)
+
+
+def test_a_log_probability_above_zero_has_a_complement_only_within_rounding():
+    """log(2p) for p > 1/2 is no log-probability: every backend says NaN, as the reference; a
+    value above 0 by rounding (<= LOG_ROUNDING) counts as 0 and its complement is -inf."""
+    from nesy_ir import Circuit, apply, atom
+    from nesy_ir.algebras import LOG_ROUNDING
+
+    x = atom("x0", (), "logprob")
+    circuit = Circuit([apply("neg", apply("plus", x, x))])  # log(1 - 2p)
+    sums = np.array([np.log(2 * 0.7), LOG_ROUNDING / 2, 0.0, np.log(0.25)])  # log(2p)
+    labels = {"x0": sums - np.log(2.0)}
+    expected = evaluate_circuit(circuit, labels)["root0"]
+    assert np.isnan(expected[0]) and expected[1] == -np.inf and expected[2] == -np.inf
+    for name in ("torch", "jax"):
+        got = np.asarray(get_backend(name).evaluate_circuit(circuit, labels)["root0"], float)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, err_msg=name)

@@ -22,11 +22,17 @@ def _complement(x):
     return 1.0 - x
 
 
+#: A log-probability above 0 by at most this much is 0 rounded up (e.g. log(p + (1 - p))): its
+#: complement is -inf. Above it, it is no log-probability: its complement is NaN, on every backend.
+LOG_ROUNDING = 1e-6
+
+
 def _log1mexp(x):
-    """log(1 - exp(x)) for x <= 0, accurate on both sides of -log 2."""
+    """log(1 - exp(x)) for x <= 0, accurate on both sides of -log 2 (see LOG_ROUNDING)."""
     x = np.asarray(x, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(x > -np.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+        out = np.where(x > -np.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+    return np.where((x > 0) & (x <= LOG_ROUNDING), -np.inf, out)
 
 
 BOOLEAN = Algebra(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from nesy_ir.algebras import LOG_ROUNDING
 from nesy_ir.errors import NesyError
 
 Array = jax.Array
@@ -68,13 +69,16 @@ def _logsumexp_segment(v: Array, ids: Array, n: int) -> Array:
 def _log1mexp(x: Array) -> Array:
     """log(1 - exp(x)) for x <= 0: expm1 near 0, log1p below -log 2; NaN-free gradients.
 
-    x above 0 (a log-probability rounded up, e.g. by a logsumexp of complements) counts as 0.
+    x above 0 by at most ``LOG_ROUNDING`` (a log-probability rounded up, e.g. by a logsumexp of
+    complements) counts as 0; further above 0 it is no log-probability: NaN, as the reference.
     """
+    invalid = x > LOG_ROUNDING
     x = jnp.minimum(x, 0.0)
     near = x > -jnp.log(2.0)
     x_near = jnp.where(near, x, -1.0)  # each branch sees only inputs where it is finite
     x_far = jnp.where(near, -1.0, x)
-    return jnp.where(near, jnp.log(-jnp.expm1(x_near)), jnp.log1p(-jnp.exp(x_far)))
+    out = jnp.where(near, jnp.log(-jnp.expm1(x_near)), jnp.log1p(-jnp.exp(x_far)))
+    return jnp.where(invalid, jnp.nan, out)
 
 
 REDUCTIONS: dict[str, Reduction] = {

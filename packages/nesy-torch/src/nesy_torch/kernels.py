@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from nesy_ir.algebras import LOG_ROUNDING
 from nesy_ir.errors import NesyError
 
 from .products import dense_prod, segment_prod
@@ -139,11 +140,13 @@ _LN_HALF = -math.log(2.0)
 def log1mexp(x: Tensor) -> Tensor:
     """log(1 - exp(x)) for x <= 0, accurate (and with finite gradients) on both sides of -ln 2.
 
-    x > 0 (a log-probability above 0 by rounding, e.g. log(p + (1 - p))) counts as 0: -inf.
+    x > 0 by at most ``LOG_ROUNDING`` (rounding, e.g. log(p + (1 - p))) counts as 0: -inf;
+    further above 0 it is no log-probability: NaN, as the reference.
     """
     near = safe_log(-torch.expm1(x.clamp(min=_LN_HALF, max=0.0)))
     far = torch.log1p(-torch.exp(x.clamp(max=_LN_HALF)))
-    return torch.where(x > _LN_HALF, near, far)
+    out = torch.where(x > _LN_HALF, near, far)
+    return torch.where(x > LOG_ROUNDING, torch.full_like(out, math.nan), out)
 
 
 UNARY: dict[str, Unary] = {
