@@ -49,6 +49,11 @@ ROWS: dict[str, tuple[str, dict, int]] = {
     "carry15-prob-b2": ("4", {"digits": 15, **LONG_CARRY}, 30),
     "carry15-prob-aug": ("4", {"digits": 15, **LONG_CARRY, "augment": 2}, 30),
     "carry100-prob-aug": ("4", {"digits": 100, **LONG_CARRY, "batch_size": 1, "augment": 2}, 40),
+    "carry100-prob-aug-80ep": (
+        "4",
+        {"digits": 100, **LONG_CARRY, "batch_size": 1, "augment": 2, "patience": 80},
+        80,
+    ),
     **{
         f"sudoku-{name}": ("2", {"task": "sudoku", **options}, 5)
         for name, options in {
@@ -65,7 +70,7 @@ ROWS: dict[str, tuple[str, dict, int]] = {
 #: The source's best published results the issue sets as targets (accuracy, %).
 TARGETS = {"add1-prob": 97.5, "add1-prob-10ep": 97.5, "add2-prob": 96.0, "add2-prob-15ep": 96.0}
 TARGETS |= {"carry15-prob": 80.8, "carry15-prob-b2": 80.8, "carry15-prob-aug": 80.8}
-TARGETS["carry100-prob-aug"] = 37.8
+TARGETS["carry100-prob-aug"] = TARGETS["carry100-prob-aug-80ep"] = 37.8
 
 
 def command(options: dict, epochs: int, seed: int) -> str:
