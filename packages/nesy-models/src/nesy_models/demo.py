@@ -16,6 +16,7 @@ import torch
 
 from .data import IndexedExamples, addition_dataset, holdout, load_mnist
 from .experiment import RunConfig, make_task
+from .figures import pyplot, save_figure
 from .model import NeSyModel
 from .tasks import Task
 from .train import Split, TrainConfig, evaluate, fit
@@ -58,10 +59,7 @@ def demo_splits(config: RunConfig, task: Task, model: NeSyModel, pairings: int):
 
 
 def plot_curve(history: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     epochs = [e["epoch"] for e in history]
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -74,10 +72,7 @@ def plot_curve(history: list[dict], path: Path) -> None:
     twin.set_ylabel("validation accuracy")
     twin.set_ylim(0, 1)
     fig.legend(loc="upper center", ncol=3, fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from nesy_ir.errors import NesyError
 from .data import epoch_batches
 from .model import EPS
 from .tasks import Readout, Task
-from .train import History, Split, TrainConfig, augment, learning_rate
+from .train import History, Split, TrainConfig, learning_rate, shifted_images
 
 try:
     import jax
@@ -205,7 +205,7 @@ def fit_jax(model: JaxModel, train: Split, val: Split, config: TrainConfig):
         for i, rows in enumerate(show):
             images, targets = train.examples.gather(rows), train.targets[rows]
             if config.augment:
-                images = augment(images, config, epoch, i)
+                images = shifted_images(images, config, epoch, i)
             key = jax.random.fold_in(base, epoch * len(batches) + i) if sampled else None
             params, state, loss = step(params, state, images, targets, key)
             total += float(loss) * len(rows)

@@ -73,7 +73,7 @@ def learning_rate(config: TrainConfig, step, steps_per_epoch: int, xp=np):
     raise NesyError(f"unknown learning-rate schedule {config.schedule!r} (known: {SCHEDULES})")
 
 
-def augment(
+def shifted_images(
     images: np.ndarray,
     config: TrainConfig,
     epoch: int,
@@ -169,7 +169,9 @@ def fit(model: NeSyModel, train: Split, val: Split, config: TrainConfig) -> Hist
                 group["lr"] = learning_rate(config, epoch * len(batches) + i, len(batches))
             images, targets = train.batch(rows[rank::size])
             if config.augment:
-                part = augment(images.numpy(), config, epoch, i, len(rows), slice(rank, None, size))
+                part = shifted_images(
+                    images.numpy(), config, epoch, i, len(rows), slice(rank, None, size)
+                )
                 images = torch.from_numpy(part)
             loss = model.loss(net(images), targets)
             if not torch.isfinite(loss):

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nesy_models.figures import pyplot, save_figure
+
 
 def plot_loss_curves(histories: list[dict[str, list[float]]], path: str | Path) -> Path:
     """A PNG of each class's validation loss per epoch (thin) and the means (thick)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = np.arange(1, len(histories[0]["val"]) + 1)
@@ -25,9 +24,4 @@ def plot_loss_curves(histories: list[dict[str, list[float]]], path: str | Path) 
     ax.set_ylabel("cosine loss per re-generated vector (eq. 5)")
     ax.set_title("Vi-SATNet on LeNet-5 MNIST features")
     ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

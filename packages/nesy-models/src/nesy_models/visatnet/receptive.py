@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from nesy_models.figures import pyplot, save_figure
 from nesy_models.visatnet.features import feature_vectors
 from nesy_models.visatnet.lenet import LeNet5
 from nesy_models.visatnet.msfs import SignificantSet
@@ -48,10 +49,7 @@ def plot_significant_sets(
     image: torch.Tensor, fields: torch.Tensor, sets: Sequence[SignificantSet], path: str | Path
 ) -> Path:
     """A PNG with one panel per set: the target's ERF in red, the set's ERFs in other colours."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(sets), figsize=(3 * len(sets), 3.3), squeeze=False)
     for ax, found in zip(axes[0], sets, strict=True):
@@ -60,9 +58,4 @@ def plot_significant_sets(
             f"cos {found.score:.3f} >= {found.threshold:.3f}"
         )
         _draw(ax, image.numpy(), fields.numpy(), found, title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
