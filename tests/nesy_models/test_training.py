@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 
 from nesy_ir.errors import NesyError
 from nesy_models.data import DigitImages, addition_dataset, sudoku_dataset
+from nesy_models.experiment import digit_accuracy
 from nesy_models.model import NeSyModel
 from nesy_models.tasks import LOGIC, SEMANTICS, mnist_addition, sudoku
 from nesy_models.train import Split, TrainConfig, evaluate, fit, learning_rate
@@ -42,13 +44,27 @@ def test_mnist_addition_learns_well_above_chance(backend):
         train, test = addition_splits(model, task, images=1200)
         fit(model, train, test, config)
         accuracy = evaluate(model, test)["accuracy"]
+        classify = model.classify
     else:
         jax_model = pytest.importorskip("nesy_models.jax_model")
         model = jax_model.JaxModel(task)
         train, test = addition_splits(model, task, images=1200)
         params, _ = jax_model.fit_jax(model, train, test, config)
         accuracy = jax_model.evaluate_jax(model, params, test)["accuracy"]
+        classify = functools.partial(model.classify, params)
     assert accuracy > 0.35  # chance: about 0.1 (the most frequent of 19 sums)
+    # the digits behind the sums, learned from the sums alone (chance 0.1)
+    assert digit_accuracy(classify, generated_digits(500, 7)) > 0.5
+
+
+def test_digit_accuracy_counts_right_classes_over_all_batches():
+    labels = np.arange(250) % 10  # 25 of each class
+    images = np.zeros((250, 28, 28), np.float32)
+    images[:, 0, 0] = labels / 10
+    digits = DigitImages(images, labels, "test")
+    assert digit_accuracy(lambda x: np.full(len(x), 3), digits, batch_size=64) == 0.1
+    # reads the class back, but calls every 9 an 8
+    assert digit_accuracy(lambda x: np.rint(x[:, 0, 0] * 10).clip(0, 8), digits, 64) == 0.9
 
 
 #: Lukasiewicz's conjunction max(0, a + b - 1) is flat at 0 for an untrained network's spread
@@ -210,6 +226,7 @@ def test_cli_trains_and_writes_the_metrics(tmp_path, capsys, monkeypatch):
     assert metrics["data"] == "embedded" and metrics["train_examples"] == 64
     assert metrics["schedule"] == "cosine" and metrics["augment"] == 1
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert 0.0 <= metrics["test_digit_accuracy"] <= 1.0
 
 
 def test_cli_rejects_bad_options(capsys):

@@ -158,6 +158,10 @@ class JaxModel:
         source = scores if self.logic == "architecture" else head
         return jnp.stack([p.argmax(1) for p in self._split(source)], 1)
 
+    def classify(self, params: Params, images: np.ndarray) -> np.ndarray:
+        """The digit network's class of each image (M, 28, 28)."""
+        return np.asarray(lenet(params, jnp.asarray(images))[1].argmax(-1))
+
 
 def evaluate_jax(model: JaxModel, params: Params, split: Split, batch_size: int = 256) -> dict:
     """Mean loss, accuracy and inference milliseconds per example, as :func:`train.evaluate`."""

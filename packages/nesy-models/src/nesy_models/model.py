@@ -21,6 +21,7 @@ import functools
 import operator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -139,6 +140,11 @@ class NeSyModel(nn.Module):
         """(B, G): the index of each group's predicted value."""
         source = out.scores if self.logic == "architecture" else out.logits
         return torch.stack([part.argmax(1) for part in source.split(self.group_sizes, 1)], 1)
+
+    @torch.no_grad()
+    def classify(self, images: np.ndarray) -> np.ndarray:
+        """The digit network's class of each image (M, 28, 28)."""
+        return self.net(torch.tensor(images))[1].argmax(-1).numpy()
 
     def probabilities(self, out: Output) -> torch.Tensor:
         """(B, V): how likely each group value is, from what predicts it (circuit or head)."""
