@@ -86,9 +86,9 @@ def metric(result: dict) -> float:
 
 def table(seeds: int) -> str:
     lines = [
-        "| table | run | metric % median [Q1, Q3] | seeds | s / epoch | ms / query | target |"
-        " command (per seed) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| table | run | metric % median [Q1, Q3] | seeds | digit % | s / epoch | ms / query |"
+        " target | command (per seed) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, (number, options, epochs) in ROWS.items():
         results = [
@@ -103,9 +103,11 @@ def table(seeds: int) -> str:
         per_epoch = np.median([r["seconds_per_epoch"] for r in results])
         per_query = np.median([r["inference_ms_per_query"] for r in results])
         target = TARGETS.get(name)
+        digits = [100 * d for r in results if (d := r.get("test_digit_accuracy")) is not None]
+        digit = f"{np.median(digits):.2f}" if digits else ""
         lines.append(
             f"| {number} | {name} | {median:.1f} [{q1:.1f}, {q3:.1f}] | {len(results)} |"
-            f" {per_epoch:.1f} | {per_query:.3f} | {f'> {target}' if target else ''} |"
+            f" {digit} | {per_epoch:.1f} | {per_query:.3f} | {f'> {target}' if target else ''} |"
             f" `{command(options, epochs, 0).replace('--seed 0', '--seed S')}` |"
         )
     return "\n".join(lines)
