@@ -51,9 +51,10 @@ def _finite_or_zero(m: Array) -> Array:
 
 
 def _safe_log_total(total: Array, shift: Array) -> Array:
-    """shift + log(total), -inf where total is 0, with a zero (not NaN) gradient there."""
-    positive = total > 0
-    return jnp.where(positive, shift + jnp.log(jnp.where(positive, total, 1.0)), -jnp.inf)
+    """shift + log(total), -inf where total is 0, with a zero (not NaN) gradient there; a NaN
+    (a summand that is no log-probability) stays NaN, as in the reference."""
+    zero = total == 0
+    return jnp.where(zero, -jnp.inf, shift + jnp.log(jnp.where(zero, 1.0, total)))
 
 
 def _logsumexp_dense(v: Array) -> Array:
