@@ -21,7 +21,7 @@ pytest.importorskip("nesy_jax")
 #: shared leaves, where the backends may split a subgradient differently).
 SMOOTH = ("prob", "logprob", "real", "product", "lukasiewicz")
 #: log(1e-13): a log-probability this low can be the complement of rounding noise (~1e-16).
-RATTLE = float(np.log(1e-13))
+LOG_NOISE_FLOOR = float(np.log(1e-13))
 
 ALL = ("bool", "prob", "logprob", "maxprod", "real", "godel", "lukasiewicz", "product")
 
@@ -41,11 +41,11 @@ def test_every_backend_equals_the_reference(circuit, seed, boundary):
             actual, wanted = np.asarray(got[root], float), np.asarray(value, float)
             if log_domain[root]:
                 # the complement log(1 - e^x) turns a rounding error d of x near 0 into log d:
-                # log-probabilities both below RATTLE are a zero probability on either side
-                rattle = (actual <= RATTLE) & (wanted <= RATTLE)
+                # log-probabilities both below the floor are a zero probability on either side
+                noise = (actual <= LOG_NOISE_FLOOR) & (wanted <= LOG_NOISE_FLOOR)
                 actual, wanted = (
-                    np.where(rattle, -np.inf, actual),
-                    np.where(rattle, -np.inf, wanted),
+                    np.where(noise, -np.inf, actual),
+                    np.where(noise, -np.inf, wanted),
                 )
             np.testing.assert_allclose(actual, wanted, rtol=1e-9, atol=1e-12, err_msg=name)
 

@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -151,17 +152,17 @@ def run(config: RunConfig) -> dict:
     }
 
 
-def digit_accuracy(classify, digits: DigitImages, batch_size: int = 1000) -> float:
+def digit_accuracy(
+    classify: Callable[[np.ndarray], np.ndarray], digits: DigitImages, batch_size: int = 1000
+) -> float:
     """The share of ``digits`` that ``classify`` (images -> classes) gets right. On MNIST
     addition it is the per-digit accuracy behind the sums, measured on all 10000 test images: an
     N-digit sum needs its 2N digits right, so about ``accuracy ** (2 * N)`` of the sums are,
     with far less noise than the few test sums of a large N (50 for N = 100)."""
-    right = sum(
-        int(
-            (classify(digits.images[i : i + batch_size]) == digits.labels[i : i + batch_size]).sum()
-        )
-        for i in range(0, len(digits.labels), batch_size)
-    )
+    right = 0
+    for start in range(0, len(digits.labels), batch_size):
+        rows = slice(start, start + batch_size)
+        right += int((classify(digits.images[rows]) == digits.labels[rows]).sum())
     return right / max(len(digits.labels), 1)
 
 
