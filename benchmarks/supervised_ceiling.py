@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from nesy_models.data import load_mnist
 from nesy_models.experiment import digit_accuracy
-from nesy_models.networks import LeNet
+from nesy_models.networks import LeNet, classify
 from nesy_models.train import TrainConfig, learning_rate, shifted_images
 
 
@@ -42,11 +42,6 @@ def train(images: np.ndarray, labels: np.ndarray, config: TrainConfig) -> LeNet:
             loss.backward()
             optimiser.step()
     return net.eval()
-
-
-@torch.no_grad()
-def classify(net: LeNet, images: np.ndarray) -> np.ndarray:
-    return net(torch.tensor(images))[1].argmax(-1).numpy()
 
 
 def main() -> None:

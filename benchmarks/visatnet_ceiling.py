@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nesy_models.data import load_mnist
-from nesy_models.visatnet.experiment import RATIOS, load_model
+from nesy_models.visatnet.experiment import RATIOS, evaluation_masks, load_model, test_vectors
 from nesy_models.visatnet.features import apply_mask, random_mask
 
 
@@ -62,20 +62,18 @@ def main() -> None:
     torch.set_num_threads(1)
     wanted = [float(r) for r in args.ratios.split(",")]
     model, _ = load_model(args.model)
-    train, test = load_mnist(args.data_dir, "train"), load_mnist(args.data_dir, "test")
+    train = load_mnist(args.data_dir, "train")
     with torch.no_grad():
         vectors = model.extract(torch.from_numpy(train.images.copy()))
-        test_vectors = model.extract(torch.from_numpy(test.images[: args.test_size].copy()))
     labels = torch.from_numpy(train.labels.copy())
-    test_labels = torch.from_numpy(test.labels[: args.test_size].copy())
-    generator = torch.Generator().manual_seed(10_000 + args.seed)  # as accuracy_table draws
+    test, test_labels = test_vectors(model, args.data_dir, args.test_size)
+    masks = evaluation_masks(len(test), test.shape[1], RATIOS, args.seed)  # as nesy evaluate's
     print(f"{'mask ratio %':>12} {'trained classifier %':>20} {'frozen C %':>10}")
-    for ratio in RATIOS:
-        mask = random_mask(len(test_vectors), test_vectors.shape[1], ratio, generator)
+    for ratio, mask in zip(RATIOS, masks, strict=True):
         if not any(abs(ratio - w) < 1e-9 for w in wanted):
             continue
         net = train_classifier(vectors, labels, ratio, args.epochs, args.seed)
-        masked = apply_mask(test_vectors, mask)
+        masked = apply_mask(test, mask)
         with torch.no_grad():
             trained = float((net(masked).argmax(-1) == test_labels).float().mean())
             frozen = float((model.classify(masked).argmax(-1) == test_labels).float().mean())

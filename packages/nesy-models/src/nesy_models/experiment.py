@@ -70,9 +70,9 @@ def _task(name: str, digits: int = 1, encoding: str = "standard") -> Task:
     raise NesyError(f"unknown task {name!r} (known: {', '.join(TASKS)})")
 
 
-def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Split, str]:
-    """Train, validation and test splits of the task's data, and where the images came from
-    ('mnist', or 'embedded' for scikit-learn's digits)."""
+def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Split, DigitImages]:
+    """Train, validation and test splits of the task's data, and the test digits they were built
+    from (their ``source``: 'mnist', or 'embedded' for scikit-learn's digits)."""
     train, test = load_mnist(config.data_dir, "train"), load_mnist(config.data_dir, "test")
     if config.task == "sudoku":
         data = sudoku_splits(train, test, *config.sudoku_examples, seed=config.seed)
@@ -85,7 +85,7 @@ def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Spl
         splits[0] = Split(
             IndexedExamples(examples.images, examples.index[kept]), splits[0].targets[kept]
         )
-    return splits[0], splits[1], splits[2], train.source
+    return splits[0], splits[1], splits[2], test
 
 
 def run(config: RunConfig) -> dict:
@@ -102,7 +102,7 @@ def run(config: RunConfig) -> dict:
     else:
         model = NeSyModel(task, config.semantics, config.logic, config.tnorm)
     compile_seconds = time.perf_counter() - began
-    train, val, test, source = make_splits(config, task, model)
+    train, val, test, test_digits = make_splits(config, task, model)
     checkpoint = Path(config.checkpoint) if config.checkpoint else None
     settings = TrainConfig(
         epochs=config.epochs,
@@ -133,15 +133,13 @@ def run(config: RunConfig) -> dict:
     return {
         **{k: v for k, v in asdict(config).items() if k not in ("progress", "sudoku_examples")},
         "epochs": ran,
-        "data": source,
+        "data": test_digits.source,
         "train_examples": len(train),
         "test_accuracy": scores["accuracy"],
         "test_loss": scores["loss"],
         "test_average_precision": scores.get("average_precision"),
         "test_digit_accuracy": (
-            digit_accuracy(classify, load_mnist(config.data_dir, "test"))
-            if config.task == "mnist-addition"
-            else None
+            digit_accuracy(classify, test_digits) if config.task == "mnist-addition" else None
         ),
         "train_seconds": train_seconds,
         "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else 0.0,

@@ -28,7 +28,7 @@ from torch import nn
 from nesy_compile.ground_program import atom_text
 from nesy_ir.errors import NesyError
 
-from .networks import LeNet, TaskHead
+from .networks import LeNet, TaskHead, classify
 from .tasks import FUZZY, LOGIC, SEMANTICS, Readout, Task
 
 #: Floor of a score before its log (fuzzy scores can be exactly 0): the smallest normal float32,
@@ -141,10 +141,9 @@ class NeSyModel(nn.Module):
         source = out.scores if self.logic == "architecture" else out.logits
         return torch.stack([part.argmax(1) for part in source.split(self.group_sizes, 1)], 1)
 
-    @torch.no_grad()
     def classify(self, images: np.ndarray) -> np.ndarray:
         """The digit network's class of each image (M, 28, 28)."""
-        return self.net(torch.tensor(images))[1].argmax(-1).numpy()
+        return classify(self.net, images)
 
     def probabilities(self, out: Output) -> torch.Tensor:
         """(B, V): how likely each group value is, from what predicts it (circuit or head)."""

@@ -19,6 +19,7 @@ from nesy_models.visatnet.experiment import (
     load_model,
     run_experiment,
     save_model,
+    test_vectors,
 )
 from nesy_models.visatnet.features import random_mask
 from nesy_models.visatnet.msfs import minimal_significant_set
@@ -110,11 +111,7 @@ def evaluate(args: argparse.Namespace) -> int:
     run with the same --seed and --test-size)."""
     torch.set_num_threads(args.threads)
     model, layers = load_model(args.model)
-    digits = load_mnist(args.data_dir, "test")
-    images = torch.from_numpy(digits.images[: args.test_size].copy())
-    labels = torch.from_numpy(digits.labels[: args.test_size].copy())
-    with torch.no_grad():
-        vectors = model.extract(images)
+    vectors, labels = test_vectors(model, args.data_dir, args.test_size)
     table = accuracy_table(model, layers, vectors, labels, tuple(args.ratios or RATIOS), args.seed)
     result = {"model": args.model, "seed": args.seed, "test_size": len(labels), "table": table}
     print(json.dumps(result, indent=1))

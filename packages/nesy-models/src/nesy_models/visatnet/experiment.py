@@ -57,6 +57,25 @@ def _per_class(vectors: torch.Tensor, labels: torch.Tensor, start: int, count: i
     return chosen
 
 
+def evaluation_masks(
+    count: int, n: int, ratios: tuple[float, ...], seed: int
+) -> list[torch.Tensor]:
+    """The test masks of an evaluation with ``seed``: one (count, n) mask per ratio, drawn in
+    order, so the same seed and ratios give the same masks in every run and script."""
+    generator = torch.Generator().manual_seed(10_000 + seed)
+    return [random_mask(count, n, ratio, generator) for ratio in ratios]
+
+
+@torch.no_grad()
+def test_vectors(
+    model: LeNet5, data_dir: str | None, test_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit feature vectors and labels of the first ``test_size`` MNIST test images."""
+    digits = load_mnist(data_dir, "test")
+    images = torch.from_numpy(digits.images[:test_size].copy())
+    return model.extract(images), torch.from_numpy(digits.labels[:test_size].copy())
+
+
 @torch.no_grad()
 def accuracy_table(
     model: LeNet5,
@@ -69,10 +88,9 @@ def accuracy_table(
     """Accuracy (%) per mask ratio without and with re-generation, one random mask per image
     (drawn from ``seed``); "with" breaks Vi-C ties by consistency, "with_confidence" by C's
     confidence (see :mod:`nesy_models.visatnet.agreement`)."""
-    generator = torch.Generator().manual_seed(10_000 + seed)
     rows = []
-    for ratio in tqdm(ratios, desc="mask ratios", leave=False):
-        mask = random_mask(len(vectors), vectors.shape[1], ratio, generator)
+    masks = evaluation_masks(len(vectors), vectors.shape[1], ratios, seed)
+    for ratio, mask in tqdm(list(zip(ratios, masks, strict=True)), desc="mask ratios", leave=False):
         predicted = {"without": model.classify(apply_mask(vectors, mask)).argmax(-1)}
         for key, tie_break in (("with", "consistency"), ("with_confidence", "confidence")):
             predicted[key] = vi_c_agreement(layers, model.classify, vectors, mask, tie_break)
