@@ -122,6 +122,47 @@ def test_carry_encoding_reads_digits_least_significant_first():
     assert (predicted.numpy() == split.targets[rows]).all()
 
 
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_standard_four_digit_sums_are_the_law_of_the_two_numbers(backend):
+    """Beyond grounding (N = 4: 10^8 proofs), the linear-sum circuit gives each sum's
+    probability from the network's digits, the most significant image first; the true sum is
+    the answer of a network sure of the true digits."""
+    task = mnist_addition(4)
+    assert task.compiled("prob").stats["compiler"] == "linear-sum"
+    torch.manual_seed(0)
+    model = NeSyModel(task).eval()
+    data = addition_dataset(generated_digits(400, 0), 4, 0)
+    split = Split.of(task, model.groups, data)
+    images, targets = split.batch(np.arange(3))
+    if backend == "torch":
+        with torch.no_grad():
+            out = model(images)
+        digits, scores = out.digits.numpy(), out.scores.numpy()
+    else:
+        jax_model = pytest.importorskip("nesy_models.jax_model")
+        from .test_jax_model import jax_params_of
+
+        other = jax_model.JaxModel(task)
+        digits, scores, _ = map(np.asarray, other.forward(jax_params_of(model), images.numpy()))
+    for row in range(3):
+        law = []
+        for number in (digits[row, :4], digits[row, 4:]):
+            p = np.ones(1)
+            for digit in number:
+                p = np.outer(p, digit).ravel()
+            law.append(p)
+        np.testing.assert_allclose(scores[row], np.convolve(*law), rtol=1e-3, atol=1e-9)
+    sure = torch.nn.functional.one_hot(torch.as_tensor(data.digits[:20]), 10).double()
+    roots = model.circuit.forward_matrix(sure.flatten(1)[:, model.label_index].float())
+    assert (roots.argmax(1).numpy() == split.targets[:20, 0]).all()
+
+
+@pytest.mark.parametrize("semantics", ["product", "lukasiewicz"])
+def test_standard_four_digits_under_other_t_norms_say_what_to_use(semantics):
+    with pytest.raises(NesyError, match="--digits 3 or less, or --encoding carry"):
+        mnist_addition(4).compiled(semantics)
+
+
 def test_checkpoint_resume_continues_exactly(tmp_path):
     task = mnist_addition(1)
 

@@ -3,12 +3,20 @@
 The MNIST programs follow source 003 Appendix C: the standard encoding (Listing 2) builds each
 number from its digits, so a query has 10^(2N) proofs; the carry encoding (Listing 3) adds the
 numbers digit by digit from the least significant one, one query per digit of the sum, and grows
-linearly in N.
+linearly in N. :func:`mnist_addition_standard_sum` states Listing 2's sum as a linear sum of
+digits, for :func:`nesy_compile.linear_sum.compile_linear_sum`, which compiles it without
+enumerating the proofs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.resources import files
+
+from nesy_ir.terms import TensorConst
+
+from .ground_program import GroundAtom
+from .linear_sum import Summand
 
 DIGIT = "nn(mnist_net, [X], Y, [0,1,2,3,4,5,6,7,8,9]) :: digit(X, Y).\n"
 
@@ -72,3 +80,18 @@ def sudoku4() -> str:
         f"valid :- {body}.\n"
         "query(valid).\n"
     )
+
+
+def mnist_addition_standard_sum(n: int) -> list[Summand]:
+    """The sum Listing 2 computes, as a linear sum of digits: sum_i 10^(n-1-i) (a_i + b_i)."""
+    return [
+        Summand("digit", TensorConst(f"{side}{i}"), tuple(range(10)), 10 ** (n - 1 - i))
+        for side in "ab"
+        for i in range(n)
+    ]
+
+
+def mnist_addition_standard_query(n: int) -> Callable[[int], GroundAtom]:
+    """The ground query ``addition([a...], [b...], z)`` of Listing 2, as grounding names it."""
+    a, b = _images("a", n).replace(" ", ""), _images("b", n).replace(" ", "")
+    return lambda z: ("addition", (a, b, z))

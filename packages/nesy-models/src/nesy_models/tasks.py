@@ -9,13 +9,20 @@ circuit; logic in the loss and the neural baseline predict them with a task head
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from nesy_compile import compile_program
-from nesy_compile.examples import mnist_addition_carry, mnist_addition_standard, sudoku4
+from nesy_compile import compile_program, linear_sum
+from nesy_compile.examples import (
+    mnist_addition_carry,
+    mnist_addition_standard,
+    mnist_addition_standard_query,
+    mnist_addition_standard_sum,
+    sudoku4,
+)
 from nesy_compile.ground_program import GroundAtom, atom_text
 from nesy_compile.translate import CompiledProgram
 from nesy_ir.errors import NesyError
@@ -27,6 +34,9 @@ COMPLEMENT = -1  # a group value scored by 1 - (the root's value)
 FUZZY = ("godel", "lukasiewicz", "product")
 SEMANTICS = ("prob", *FUZZY, "prob-fuzzy")
 LOGIC = ("architecture", "loss", "none")
+#: The largest N whose standard-encoding program is compiled by grounding (10^(2N) proofs, about
+#: 4 GB at N = 3); beyond it, its sum goes to the linear-sum compiler.
+GROUNDED_DIGITS = 3
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,8 @@ class Group:
 @dataclass
 class Task:
     """A program, the image terms it reads (in the order of an example's images), the classes of
-    its neural predicate, and how to read answers and targets."""
+    its neural predicate, and how to read answers and targets. ``compiler`` (semantics ->
+    compiled program), where given, compiles the program's queries instead of grounding."""
 
     name: str
     program: str
@@ -52,12 +63,17 @@ class Task:
     targets_of: Callable[[IndexedExamples], np.ndarray]
     image_order: tuple[int, ...] | None = None
     vtree: str = "balanced"
+    compiler: Callable[[str], CompiledProgram] | None = None
     _compiled: dict = field(default_factory=dict, repr=False)
 
     def compiled(self, semantics: str) -> CompiledProgram:
         """The program compiled under ``semantics`` (prob, godel, ...), once per task."""
         if semantics not in self._compiled:
-            self._compiled[semantics] = compile_program(self.program, semantics, self.vtree)
+            self._compiled[semantics] = (
+                self.compiler(semantics)
+                if self.compiler is not None
+                else compile_program(self.program, semantics, self.vtree)
+            )
         return self._compiled[semantics]
 
     def groups(self, compiled: CompiledProgram) -> tuple[Group, ...]:
@@ -149,7 +165,9 @@ def mnist_addition(n: int, encoding: str = "standard") -> Task:
     """MNIST addition of two ``n``-digit numbers (data: :class:`nesy_models.data.AdditionSet`).
 
     Images a0..a(n-1) then b0..b(n-1): each number most significant digit first in the standard
-    encoding, least significant first in the carry encoding (as the programs read them)."""
+    encoding, least significant first in the carry encoding (as the programs read them). The
+    standard encoding's queries are compiled by grounding up to :data:`GROUNDED_DIGITS` digits,
+    by the linear-sum compiler beyond (the same values, without its 10^(2N) proofs)."""
     if n < 1:
         raise NesyError(f"digits must be at least 1, not {n}")
     terms = tuple(f"a{i}" for i in range(n)) + tuple(f"b{i}" for i in range(n))
@@ -163,6 +181,7 @@ def mnist_addition(n: int, encoding: str = "standard") -> Task:
             group_of=lambda q: ("sum", int(q[1][-1])) if q[0] == "addition" else None,
             targets_of=lambda data: data.sums.reshape(-1, 1),
             vtree="right",
+            compiler=None if n <= GROUNDED_DIGITS else functools.partial(_standard_sum, n),
         )
     if encoding == "carry":
 
@@ -179,6 +198,18 @@ def mnist_addition(n: int, encoding: str = "standard") -> Task:
             image_order=(*range(n - 1, -1, -1), *range(2 * n - 1, n - 1, -1)),
         )
     raise NesyError(f"unknown encoding {encoding!r} (known: standard, carry)")
+
+
+def _standard_sum(n: int, semantics: str) -> CompiledProgram:
+    if semantics not in linear_sum.SEMANTICS:
+        raise NesyError(
+            f"the standard encoding with {n} digits is compiled by the linear-sum compiler, which"
+            f" gives the {' and '.join(linear_sum.SEMANTICS)} semantics only, not {semantics!r}:"
+            f" use --digits {GROUNDED_DIGITS} or less, or --encoding carry"
+        )
+    return linear_sum.compile_linear_sum(
+        mnist_addition_standard_sum(n), mnist_addition_standard_query(n), semantics
+    )
 
 
 def sudoku() -> Task:
