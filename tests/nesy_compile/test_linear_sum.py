@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -24,6 +25,13 @@ from nesy_ir.terms import TensorConst
 
 def images(n: int) -> list[str]:
     return [f"{side}{i}" for side in "ab" for i in range(n)]
+
+
+def sum_law(a_digits, b_digits) -> np.ndarray:
+    """The law of the sum of two numbers (digit laws, most significant first): the convolution
+    of the numbers' laws, each the outer product of its digits' laws."""
+    laws = [functools.reduce(lambda p, d: np.outer(p, d).ravel(), n) for n in (a_digits, b_digits)]
+    return np.convolve(*laws)
 
 
 @pytest.mark.parametrize("n", [1, 2])
@@ -49,14 +57,8 @@ def test_four_digit_addition_matches_the_sum_of_independent_numbers():
     summed = compile_linear_sum(
         mnist_addition_standard_sum(n), mnist_addition_standard_query(n), "prob"
     )
-    law = {}
-    for side in "ab":  # the law of a number: the outer product of its digits' laws
-        p = np.ones(1)
-        for i in range(n):
-            digit = np.array([labels[f"digit(tensor({side}{i}),{d})"] for d in range(10)])
-            p = np.outer(p, digit).ravel()
-        law[side] = p
-    expected = np.convolve(law["a"], law["b"])
+    digit = {t: np.array([labels[f"digit(tensor({t}),{d})"] for d in range(10)]) for t in images(n)}
+    expected = sum_law(*([digit[f"{side}{i}"] for i in range(n)] for side in "ab"))
     values = summed.probabilities(labels)
     query = mnist_addition_standard_query(n)
     got = np.array([float(values[atom_text(query(z))]) for z in range(len(expected))])

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tests.nesy_compile.test_linear_sum import sum_law
 
 from nesy_ir.errors import NesyError
 from nesy_models.data import DigitImages, addition_dataset, sudoku_dataset
@@ -145,15 +146,10 @@ def test_standard_four_digit_sums_are_the_law_of_the_two_numbers(backend):
         other = jax_model.JaxModel(task)
         digits, scores, _ = map(np.asarray, other.forward(jax_params_of(model), images.numpy()))
     for row in range(3):
-        law = []
-        for number in (digits[row, :4], digits[row, 4:]):
-            p = np.ones(1)
-            for digit in number:
-                p = np.outer(p, digit).ravel()
-            law.append(p)
-        np.testing.assert_allclose(scores[row], np.convolve(*law), rtol=1e-3, atol=1e-9)
-    sure = torch.nn.functional.one_hot(torch.as_tensor(data.digits[:20]), 10).double()
-    roots = model.circuit.forward_matrix(sure.flatten(1)[:, model.label_index].float())
+        expected = sum_law(digits[row, :4], digits[row, 4:])
+        np.testing.assert_allclose(scores[row], expected, rtol=1e-3, atol=1e-9)
+    sure = torch.nn.functional.one_hot(torch.as_tensor(data.digits[:20]), 10).float()
+    roots = model.circuit.forward_matrix(sure.flatten(1)[:, model.label_index])
     assert (roots.argmax(1).numpy() == split.targets[:20, 0]).all()
 
 
