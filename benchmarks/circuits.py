@@ -39,9 +39,9 @@ from nesy_compile.cnf import CNF
 from nesy_compile.examples import mnist_addition_carry, mnist_addition_standard
 from nesy_compile.ground_program import atom_text
 from nesy_compile.sdd import SddBridge
-from nesy_compile.smooth import smooth
 from nesy_compile.wmc import cnf_bool_formula, compile_cnf
 from nesy_ir.layerize import evaluate_layered, layerize
+from nesy_ir.smooth import smooth
 
 
 def random_cnf(n: int, seed: int) -> CNF:
@@ -84,21 +84,21 @@ def torch_variant(module, x: np.ndarray, backward: bool):
 
     def forward():
         with torch.no_grad():
-            module.forward_matrix(t)
+            module.matrix(t)
 
     def both():
         xs = t.clone().requires_grad_()
-        module.forward_matrix(xs).sum().backward()
+        module.matrix(xs).sum().backward()
 
     return both if backward else forward
 
 
 def jax_variant(lowered, x: np.ndarray, backward: bool):
     xs = jnp.asarray(x, jnp.float32)
-    grad = jax.jit(jax.grad(lambda m: lowered.apply_matrix(m).sum()))
+    grad = jax.jit(jax.grad(lambda m: lowered.matrix(m).sum()))
     if backward:
         return lambda: grad(xs).block_until_ready()
-    return lambda: lowered.apply_matrix(xs).block_until_ready()
+    return lambda: lowered.matrix(xs).block_until_ready()
 
 
 def klay_direct(sdd):

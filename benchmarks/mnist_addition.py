@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from nesy_models.data import addition_dataset, load_mnist
-from nesy_models.model import NeSyModel
+from nesy_models.model import TaskModel
 from nesy_models.tasks import mnist_addition
 from nesy_models.train import Split, TrainConfig, evaluate, fit
 
@@ -37,18 +37,18 @@ def timed(fn, repeat: int) -> float:
     return 1e3 * float(np.median(times))
 
 
-def logic_only(model: NeSyModel, batch: int) -> float:
+def logic_only(model: TaskModel, batch: int) -> float:
     keys = len(model.label_index)
     x = torch.rand(batch, keys).requires_grad_()
 
     def step():
-        roots = model.circuit.forward_matrix(x)
+        roots = model.circuit.matrix(x)
         roots.clamp_min(1e-12).log().sum().backward()
 
     return timed(step, 20 if batch <= 256 else 10)
 
 
-def network_vs_logic(model: NeSyModel, images: torch.Tensor, targets: torch.Tensor):
+def network_vs_logic(model: TaskModel, images: torch.Tensor, targets: torch.Tensor):
     """ms per batch (forward, backward, AdamW step) of LeNet alone and of LeNet + circuit."""
     optimiser = torch.optim.AdamW(model.parameters(), 1e-3)
     digit_targets = torch.zeros(images.shape[:2], dtype=torch.int64).flatten()
@@ -87,7 +87,7 @@ def main() -> None:
 
     began = time.perf_counter()
     task = mnist_addition(args.digits)
-    model = NeSyModel(task)
+    model = TaskModel(task)
     compile_s = time.perf_counter() - began
     stats = model.compiled.circuit.stats()
     print(f"MNIST addition N={args.digits}: compile {compile_s:.2f} s, circuit {stats}")
@@ -109,7 +109,7 @@ def main() -> None:
     )
 
     torch.manual_seed(0)
-    model = NeSyModel(task)
+    model = TaskModel(task)
     config = TrainConfig(epochs=args.epochs, batch_size=32, patience=99, progress=False)
     history = fit(model, train, test, config)
     accuracy = evaluate(model, test)["accuracy"]

@@ -2,11 +2,12 @@
 
 For each formula the script lowers it twice:
 
-* before: ``lower(f, optimised=False)`` -- the naive enumeration circuit: every aggregation is
+* before: ``to_circuit(f, optimised=False)`` -- the naive enumeration circuit: every aggregation is
   expanded over all assignments of its variable, nothing is simplified;
-* after:  ``lower(f)`` -- the default rewrite pipeline, then the remaining aggregations expanded.
+* after:  ``to_circuit(f)`` -- the default rewrite pipeline, then the remaining aggregations
+  expanded.
 
-It reports the size of both circuits (``Circuit.stats()``: nodes, edges), the time ``lower``
+It reports the size of both circuits (``Circuit.stats()``: nodes, edges), the time ``to_circuit``
 takes in each mode, and the time of the NumPy reference evaluator (``evaluate_circuit``) on a
 batch of random labels, and checks that both circuits give the same values (exit status 1 and a
 ``FAIL`` line if not).
@@ -21,7 +22,7 @@ Formulas:
   factors are the medians of the per-instance factors).
 
 Timing (``time.perf_counter``, garbage collector off during a measurement, as ``timeit``
-does): ``lower`` is timed once per instance (a second call would find its nodes already
+does): ``to_circuit`` is timed once per instance (a second call would find its nodes already
 interned). An evaluation measurement runs the call in a loop long enough to take at least
 ~50 ms (a single call if it already takes that long, and then the warm-up call counts as the
 first measurement); there are up to 3 measurements, fewer once they together take more than
@@ -47,7 +48,7 @@ import numpy as np
 
 from nesy_ir import Node, Var, aggregate, apply, atom, transform
 from nesy_ir.evaluate import evaluate_circuit
-from nesy_ir.rewrite import lower
+from nesy_ir.rewrite import to_circuit
 
 try:  # optional progress bar
     from tqdm import tqdm
@@ -140,8 +141,8 @@ def time_call(fn) -> float:
 
 def measure(formula: Node, labels: dict, env: dict | None) -> dict:
     """Lower ``formula`` both ways, time lowering and evaluation, check that the values agree."""
-    after, lower_after = time_once(lambda: lower(formula))
-    before, lower_before = time_once(lambda: lower(formula, optimised=False))
+    after, lower_after = time_once(lambda: to_circuit(formula))
+    before, lower_before = time_once(lambda: to_circuit(formula, optimised=False))
     sb, sa = before.stats(), after.stats()
     vb = evaluate_circuit(before, labels, env)["root0"]
     va = evaluate_circuit(after, labels, env)["root0"]
@@ -194,8 +195,8 @@ COLUMNS = [
     ("nodes_a", "nodes after", ">", lambda r: f"{r['nodes_after']:.0f}"),
     ("edges_b", "edges before", ">", lambda r: f"{r['edges_before']:.0f}"),
     ("edges_a", "edges after", ">", lambda r: f"{r['edges_after']:.0f}"),
-    ("lower_n", "lower naive ms", ">", lambda r: f"{1e3 * r['lower_naive_s']:.1f}"),
-    ("lower_o", "lower opt ms", ">", lambda r: f"{1e3 * r['lower_opt_s']:.1f}"),
+    ("lower_n", "to_circuit naive ms", ">", lambda r: f"{1e3 * r['lower_naive_s']:.1f}"),
+    ("lower_o", "to_circuit opt ms", ">", lambda r: f"{1e3 * r['lower_opt_s']:.1f}"),
     ("eval_b", "eval before ms", ">", lambda r: f"{1e3 * r['eval_before_s']:.3f}"),
     ("eval_a", "eval after ms", ">", lambda r: f"{1e3 * r['eval_after_s']:.3f}"),
     ("nx", "nodes x", ">", lambda r: f"{r['nodes_x']:.1f}"),
@@ -240,10 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         else None
     )
 
-    # warm-up: the first lower() loads the rule-set plugins (entry points); keep that out of
+    # warm-up: the first to_circuit() loads the rule-set plugins (entry points); keep that out of
     # the first timing (a throwaway formula, so no node of the measured ones gets interned)
     _z = Var("Z")
-    lower(aggregate("sum", _z, "bool", transform(atom("_warm", (), "bool", _z), "prob")))
+    to_circuit(aggregate("sum", _z, "bool", transform(atom("_warm", (), "bool", _z), "prob")))
 
     t_start = time.perf_counter()
     failures: list[str] = []
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         if n is None:  # closed form: P(burglary or earthquake)
             pb, pe = labels["burglary(v)"], labels["earthquake(s)"]
             exact = 1 - (1 - pb) * (1 - pe)
-            va = evaluate_circuit(lower(formula), labels, env)["root0"]
+            va = evaluate_circuit(to_circuit(formula), labels, env)["root0"]
             if not np.allclose(va, exact, rtol=1e-9, atol=1e-12):
                 run["agree"] = False
                 failures.append(f"{name}: the circuit differs from 1-(1-p_b)(1-p_e)")
@@ -285,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         "Rewriting: circuit size and NumPy reference evaluation time, naive enumeration"
-        " (lower(f, optimised=False)) vs the default pipeline (lower(f))"
+        " (to_circuit(f, optimised=False)) vs the default pipeline (to_circuit(f))"
     )
     print(
         f"cnf n=N: random 3-CNF, m = round(2.5 N) clauses, {args.instances} instances per N"

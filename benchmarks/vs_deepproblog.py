@@ -48,7 +48,7 @@ from problog.logic import Constant, Term, list2term
 
 from mnist_addition import timed  # benchmarks/ is on sys.path when this script runs
 from nesy_models.data import AdditionSet, addition_dataset, load_mnist
-from nesy_models.model import NeSyModel
+from nesy_models.model import TaskModel
 from nesy_models.networks import LeNet
 from nesy_models.tasks import mnist_addition
 from nesy_models.train import Split
@@ -175,7 +175,7 @@ def measure_dpl(data: AdditionSet, args) -> dict:
     }
 
 
-def measure_nesy(model: NeSyModel, split: Split, batch: int, lr: float) -> dict:
+def measure_nesy(model: TaskModel, split: Split, batch: int, lr: float) -> dict:
     """ms per query (inference) and per iteration (training) at ``batch``."""
     images, targets = split.batch(np.arange(batch))
     optimiser = torch.optim.AdamW(model.parameters(), lr)
@@ -212,7 +212,7 @@ def compare(n: int, images, args) -> None:
     data = addition_dataset(images, n, 0)
     began = time.perf_counter()
     task = mnist_addition(n)
-    model = NeSyModel(task)
+    model = TaskModel(task)
     built_s = time.perf_counter() - began
     split = Split.of(task, model.groups, data)
     ours = measure_nesy(model, split, args.batch, args.lr)

@@ -56,7 +56,7 @@ def _torch_gradient(circuit, static, keys, x):
     module = nesy_torch.lower(circuit, static, dynamic=keys, dtype=torch.float64)
     order = [keys.index(k) for k in module.keys]
     t = torch.tensor(x[:, order], requires_grad=True)
-    module.forward_matrix(t).sum().backward()
+    module.matrix(t).sum().backward()
     grad = np.empty_like(x)
     grad[:, order] = t.grad.numpy()
     return grad
@@ -68,7 +68,7 @@ def _jax_gradient(circuit, static, keys, x):
     with jax.enable_x64(True):
         lowered = nesy_jax.lower(circuit, static, dynamic=keys, dtype="float64")
         order = [keys.index(k) for k in lowered.keys]
-        g = jax.grad(lambda m: lowered.apply_matrix(m).sum())(jax.numpy.asarray(x[:, order]))
+        g = jax.grad(lambda m: lowered.matrix(m).sum())(jax.numpy.asarray(x[:, order]))
     grad = np.empty_like(x)
     grad[:, order] = np.asarray(g)
     return grad

@@ -156,7 +156,8 @@ def test_bad_graphs_are_nesy_errors():
 
 def test_missing_networkx_is_reported(monkeypatch):
     monkeypatch.setitem(sys.modules, "networkx", None)
-    with pytest.raises(ImportError, match=r"pip install 'nesy-ir\[graph\]'"):
+    hint = r"pip install --find-links dist 'nesy-ir\[graph\]' \(build the wheels with: bash dev.sh"
+    with pytest.raises(ImportError, match=hint):
         to_networkx(atom("p"))
 
 

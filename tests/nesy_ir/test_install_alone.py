@@ -25,7 +25,7 @@ for n in ("torch", "jax", "pysdd"):
         pass
     else:
         raise SystemExit(f"{n} is installed in the clean venv")
-print(nesy_ir.lower(nesy_ir.parse("a@prob * b@prob + a@prob * c@prob")).stats()["nodes"])
+print(nesy_ir.to_circuit(nesy_ir.parse("a@prob * b@prob + a@prob * c@prob")).stats()["nodes"])
 """
 
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.nesy_ir.strategies import closed_formulas, random_labels
 
-from nesy_ir import Labelling, apply, atom, const, lower, transform
+from nesy_ir import Labelling, apply, atom, const, to_circuit, transform
 from nesy_ir.algebras import BUILTIN_ALGEBRAS
 from nesy_ir.circuit import Circuit
 from nesy_ir.evaluate import evaluate_circuit
@@ -74,8 +74,8 @@ def check(circuit: Circuit, labels: Labelling) -> None:
 def test_layered_evaluation_equals_circuit_evaluation(structure, data, seed):
     f = data.draw(closed_formulas(structure, max_leaves=12))
     labels = random_labels(structure, seed)
-    check(lower(f, labelling=labels), labels)
-    check(lower(f, optimised=False), labels)
+    check(to_circuit(f, labelling=labels), labels)
+    check(to_circuit(f, optimised=False), labels)
 
 
 @pytest.mark.parametrize("structure", STRUCTURES)
@@ -85,7 +85,7 @@ def test_multi_root_circuits_sharing_nodes(structure, data, seed):
     fs = data.draw(st.lists(closed_formulas(structure), min_size=1, max_size=3))
     roots = [*fs, apply("plus", fs[0], fs[-1]), apply("times", *fs), fs[0]]
     labels = random_labels(structure, seed)
-    circuit = lower(roots, names=[f"r{i}" for i in range(len(roots))], labelling=labels)
+    circuit = to_circuit(roots, names=[f"r{i}" for i in range(len(roots))], labelling=labels)
     check(circuit, labels)
 
 

@@ -13,7 +13,7 @@ from nesy_ir.algebras import BUILTIN_ALGEBRAS
 from nesy_ir.circuit import Circuit
 from nesy_ir.evaluate import evaluate, evaluate_circuit
 from nesy_ir.registry import get_algebra
-from nesy_ir.rewrite import STEPWISE, Context, RuleSet, lower, optimise, rewrite, rule_sets
+from nesy_ir.rewrite import STEPWISE, Context, RuleSet, optimise, rewrite, rule_sets, to_circuit
 from nesy_ir.syntax import parse, to_text
 from nesy_ir.traverse import size
 
@@ -54,11 +54,11 @@ def test_pipeline_and_lowering_preserve_value(case):
     f, seed = case
     labels = random_labels(f.structure, seed)
     check_preserved(f, optimise(f, labels), labels)
-    circuit = lower(f, labelling=labels)
+    circuit = to_circuit(f, labelling=labels)
     expected = evaluate(f, labels)
     assume(not np.any(np.isnan(expected)))
     assert same(expected, evaluate_circuit(circuit, labels)["root0"])
-    naive = lower(f, optimised=False)
+    naive = to_circuit(f, optimised=False)
     assert same(expected, evaluate_circuit(naive, labels)["root0"])
 
 
@@ -78,7 +78,7 @@ def test_alarm_rewrites_into_figure_4():
         for t in ("burglary(V)[true]@prob", "burglary(V)[false]@prob", "earthquake(S)[true]@prob")
     )
     stepwise = optimise(parse(ALARM), passes=STEPWISE)
-    circuit = lower(parse(ALARM))
+    circuit = to_circuit(parse(ALARM))
     for root in (circuit.roots[0], stepwise):
         assert root.is_op("plus") and len(root.children) == 2
         single, product = sorted(root.children, key=lambda c: c.is_op("times"))
@@ -98,7 +98,7 @@ def test_alarm_needs_normalised_labels():
         return 0.5
 
     labels = Labelling(functions=[LabelFunction("earthquake", "prob", fn, normalised=False)])
-    circuit = lower(parse(ALARM), labelling=labels)
+    circuit = to_circuit(parse(ALARM), labelling=labels)
     assert circuit.stats()["leaves"] > 3
     for p_b in (0.2, 0.6):
         full = labels.with_values({"burglary(v)": p_b})
@@ -112,7 +112,7 @@ def test_alarm_fuzzy_is_not_rewritten_like_probability():
     """Goedel (+) is idempotent but the probabilistic aggregation rules need distributivity
     of (x) over the aggregation and complemented labels: no three-leaf circuit for godel."""
     f = parse("burglary(V)@godel + earthquake(S)@godel")
-    assert lower(f).roots == (f,)
+    assert to_circuit(f).roots == (f,)
     v = evaluate(f, {"burglary(v)": 0.6, "earthquake(s)": 0.3}, {"V": "v", "S": "s"})
     assert np.isclose(v, 0.6)
 
@@ -230,8 +230,8 @@ def test_cnf_circuit_equals_brute_force(n):
     rng = np.random.default_rng(n)
     f = cnf_formula(n, round(2.5 * n), rng)
     labels = Labelling({f"w{i}": rng.uniform(size=4) for i in range(n)})
-    circuit = lower(f, labelling=labels)
-    naive = lower(f, optimised=False)
+    circuit = to_circuit(f, labelling=labels)
+    naive = to_circuit(f, optimised=False)
     assert circuit.stats()["edges"] < naive.stats()["edges"]
     expected = brute_force_wmc(f, n, labels)
     assert np.allclose(evaluate_circuit(circuit, labels)["root0"], expected)
@@ -242,8 +242,8 @@ def test_cnf_circuit_equals_brute_force(n):
 def test_context_max_vars_limits_boolean_expansion():
     rng = np.random.default_rng(1)
     f = cnf_formula(6, 10, rng)
-    small = lower(f, ctx=Context(max_vars=3))  # Boolean part too large: enumeration instead
-    big = lower(f)
+    small = to_circuit(f, ctx=Context(max_vars=3))  # Boolean part too large: enumeration instead
+    big = to_circuit(f)
     labels = Labelling({f"w{i}": 0.3 for i in range(6)})
     assert np.allclose(
         evaluate_circuit(small, labels)["root0"], evaluate_circuit(big, labels)["root0"]
@@ -292,7 +292,7 @@ def test_fixed_labels_become_constants():
 
     p_false = atom("p", (), "prob", False)
     f = p_false * atom("q", (), "prob") + atom("r", (), "prob")
-    circuit = lower(f, ctx=Context(fixed={p_false: const(1.0, "prob")}))
+    circuit = to_circuit(f, ctx=Context(fixed={p_false: const(1.0, "prob")}))
     assert p_false not in set(circuit.nodes())
     assert circuit.stats()["nodes"] == 3  # q + r
     labels = Labelling({"p": 0.0, "q": 0.4, "r": 0.1})  # p[false] = 1, the fixed value

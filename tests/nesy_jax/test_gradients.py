@@ -31,7 +31,7 @@ def _objective(circuit: Circuit, labels: dict, weights: np.ndarray):
         return sum(float(w * np.sum(out[n])) for w, n in zip(weights, circuit.names, strict=True))
 
     def loss(matrix):
-        return jnp.sum(run.apply_matrix(matrix) * jnp.asarray(weights))
+        return jnp.sum(run.matrix(matrix) * jnp.asarray(weights))
 
     return jax.grad(loss)(jnp.asarray(x)), x, reference
 
@@ -76,7 +76,7 @@ def test_unit_interval_gradients_are_finite_at_zero_and_one(structure, data, see
     keys = sorted(labels)
     x = jnp.stack([jnp.asarray(labels[k], jnp.float32) for k in keys], axis=1)
     run = lower(circuit, dynamic=keys, jit=False, check=False)
-    grad = jax.grad(lambda m: jnp.sum(run.apply_matrix(m)))(x)
+    grad = jax.grad(lambda m: jnp.sum(run.matrix(m)))(x)
     # log-space labels (under a logprob->prob transformation) have an infinite derivative at 0
     unit = [j for j, k in enumerate(keys) if not k.startswith("logprob_")]
     assert bool(jnp.all(jnp.isfinite(grad[:, unit])))
@@ -85,7 +85,7 @@ def test_unit_interval_gradients_are_finite_at_zero_and_one(structure, data, see
 def test_product_gradient_at_exact_zeros():
     a, b, c = (atom(n, (), "prob") for n in "abc")
     run = lower(Circuit([apply("times", a, b, c)]), dynamic=["a", "b", "c"])
-    grad = jax.grad(lambda m: jnp.sum(run.apply_matrix(m)))(
+    grad = jax.grad(lambda m: jnp.sum(run.matrix(m)))(
         jnp.array([[0.0, 0.5, 0.25], [0.0, 0.0, 0.5]])
     )
     np.testing.assert_allclose(grad, [[0.125, 0.0, 0.0], [0.0, 0.0, 0.0]])
@@ -96,12 +96,12 @@ def test_logsumexp_of_minus_infinities_is_minus_infinity_with_zero_gradient():
     circuit = Circuit([apply("plus", a, b, const(-np.inf, "logprob")), apply("neg", a)])
     run = lower(circuit, dynamic=["a", "b"])
     x = jnp.array([[-jnp.inf, -jnp.inf], [-1.0, -jnp.inf], [-1e-12, -40.0]])
-    out = run.apply_matrix(x)
+    out = run.matrix(x)
     assert out[0, 0] == -jnp.inf and out[1, 0] == pytest.approx(-1.0)
     np.testing.assert_allclose(out[:, 1], [0.0, np.log1p(-np.exp(-1.0)), np.log(1e-12)], 1e-4)
-    grad = jax.grad(lambda m: jnp.sum(run.apply_matrix(m)[:, 0]))(x)
+    grad = jax.grad(lambda m: jnp.sum(run.matrix(m)[:, 0]))(x)
     assert not bool(jnp.any(jnp.isnan(grad)))
     np.testing.assert_allclose(grad[0], [0.0, 0.0])
     np.testing.assert_allclose(grad[1], [1.0, 0.0])
-    neg_grad = jax.grad(lambda m: jnp.sum(run.apply_matrix(m)[1:, 1]))(x)
+    neg_grad = jax.grad(lambda m: jnp.sum(run.matrix(m)[1:, 1]))(x)
     assert bool(jnp.all(jnp.isfinite(neg_grad)))

@@ -47,16 +47,16 @@ def test_static_labels_fold_in():
     np.testing.assert_allclose(run({"a": np.array([0.2, 1.0])})["or"], [0.6, 1.0], rtol=1e-6)
 
 
-def test_jit_grad_and_vmap_of_apply_matrix():
+def test_jit_grad_and_vmap_of_matrix():
     x = np.random.default_rng(0).uniform(0.05, 0.95, (5, 3))
     with jax.enable_x64(True):
         run = lower(CIRCUIT, dynamic=KEYS, jit=False)
-        np.testing.assert_allclose(jax.jit(run.apply_matrix)(x), _reference(x), rtol=1e-12)
+        np.testing.assert_allclose(jax.jit(run.matrix)(x), _reference(x), rtol=1e-12)
         stacked = np.stack([x, x[::-1]])
-        batched = jax.vmap(run.apply_matrix)(stacked)
+        batched = jax.vmap(run.matrix)(stacked)
         np.testing.assert_allclose(batched[1], _reference(x[::-1]), rtol=1e-12)
-        grad = jax.jit(jax.grad(lambda m: jnp.sum(run.apply_matrix(m)[:, 0])))(x)
-        per_example = jax.vmap(jax.grad(lambda row: run.apply_matrix(row[None])[0, 1]))(x)
+        grad = jax.jit(jax.grad(lambda m: jnp.sum(run.matrix(m)[:, 0])))(x)
+        per_example = jax.vmap(jax.grad(lambda row: run.matrix(row[None])[0, 1]))(x)
     # d/da (a + (1 - a) b) = 1 - b; d/db = 1 - a; c does not occur
     np.testing.assert_allclose(grad, np.stack([1 - x[:, 1], 1 - x[:, 0], 0 * x[:, 2]], 1))
     np.testing.assert_allclose(per_example[:, 2], x[:, 0] * x[:, 1], rtol=1e-12)
@@ -113,7 +113,7 @@ def test_bad_calls_raise_clear_errors():
     with pytest.raises(NesyError, match="label of a@prob is NaN"):
         run({"a": np.nan, "b": 0.2, "c": 0.3})
     with pytest.raises(NesyError, match=r"expected labels of shape \(B, 3\)"):
-        run.apply_matrix(jnp.zeros((4, 2)))
+        run.matrix(jnp.zeros((4, 2)))
 
 
 @pytest.mark.parametrize("algebra", ["prob", "logprob"])

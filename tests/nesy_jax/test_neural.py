@@ -15,7 +15,7 @@ pytest.importorskip("pysdd")
 import jax.numpy as jnp  # noqa: E402
 
 from nesy_compile import compile_program  # noqa: E402
-from nesy_jax import NeuralCircuit, NeuralLabels, NeuralPredicate, lower  # noqa: E402
+from nesy_jax import NeuralCircuit, NeuralLabelling, NeuralPredicate, lower  # noqa: E402
 
 DIGITS = (0, 1, 2, 3)
 ADDITION = """nn(net, [X], Y, [0,1,2,3]) :: digit(X, Y).
@@ -107,7 +107,7 @@ def test_log_space_circuit_gives_log_values():
         return jnp.log(_mlp(params, x))
 
     atoms = [("digit", (TensorConst(n), d)) for n in "ab" for d in DIGITS]
-    labels = NeuralLabels.from_atoms(lowered.keys, atoms, PREDICATES, {"net": log_mlp})
+    labels = NeuralLabelling.from_atoms(lowered.keys, atoms, PREDICATES, {"net": log_mlp})
     model = NeuralCircuit(lowered, labels, log_space=True)
     params = {"net": _init(jax.random.PRNGKey(2))}
     inputs = {n: np.random.default_rng(2).standard_normal((2, DIM)) for n in "ab"}
@@ -127,7 +127,7 @@ def test_neural_labelling_errors_name_the_problem():
             program, {"digit": NeuralPredicate("net", (0, 1))}, {"net": _mlp}
         )
     with pytest.raises(NesyError, match="are not neural atoms"):
-        NeuralLabels.from_atoms(["other"], program.neural, PREDICATES, {"net": _mlp})
+        NeuralLabelling.from_atoms(["other"], program.neural, PREDICATES, {"net": _mlp})
     model = NeuralCircuit.from_program(program, PREDICATES, {"net": _mlp})
     with pytest.raises(NesyError, match=r"no input tensors \['b'\]"):
         model({"net": _init(jax.random.PRNGKey(0))}, {"a": np.zeros((1, DIM))})

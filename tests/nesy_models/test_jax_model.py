@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from nesy_ir.errors import NesyError
-from nesy_models.model import NeSyModel
+from nesy_models.model import TaskModel
 from nesy_models.tasks import LOGIC, SEMANTICS, mnist_addition
 from nesy_models.train import TrainConfig
 
@@ -19,7 +19,7 @@ from .test_training import addition_splits
 jax_model = pytest.importorskip("nesy_models.jax_model")
 
 
-def jax_params_of(model: NeSyModel) -> dict:
+def jax_params_of(model: TaskModel) -> dict:
     """The torch model's weights in the JAX model's layout (dense weights transposed)."""
     state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     names = {
@@ -47,8 +47,8 @@ def jax_params_of(model: NeSyModel) -> dict:
 def test_jax_loss_equals_the_torch_loss_on_the_same_weights(semantics, logic):
     torch.manual_seed(0)
     task = mnist_addition(1)
-    model = NeSyModel(task, semantics, logic).eval()  # prob-fuzzy: the mean labels
-    other = jax_model.JaxModel(task, semantics, logic)
+    model = TaskModel(task, semantics, logic).eval()  # prob-fuzzy: the mean labels
+    other = jax_model.JaxTaskModel(task, semantics, logic)
     train, _ = addition_splits(model, task, images=64)
     images, targets = train.batch(np.arange(16))
     with torch.no_grad():
@@ -65,7 +65,7 @@ def test_jax_loss_equals_the_torch_loss_on_the_same_weights(semantics, logic):
 def test_logic_in_the_loss_adds_the_formula_nll_to_the_head_nll():
     torch.manual_seed(0)
     task = mnist_addition(1)
-    model = NeSyModel(task, logic="loss")
+    model = TaskModel(task, logic="loss")
     train, _ = addition_splits(model, task, images=64)
     images, targets = train.batch(np.arange(16))
     out = model(images)
@@ -76,7 +76,7 @@ def test_logic_in_the_loss_adds_the_formula_nll_to_the_head_nll():
 
 def test_prob_fuzzy_samples_lie_on_the_simplex_and_train():
     task = mnist_addition(1)
-    model = jax_model.JaxModel(task, "prob-fuzzy")
+    model = jax_model.JaxTaskModel(task, "prob-fuzzy")
     train, _ = addition_splits(model, task, images=64)
     images, targets = train.examples.gather(np.arange(16)), train.targets[:16]
     params = model.init(0)
@@ -90,7 +90,7 @@ def test_prob_fuzzy_samples_lie_on_the_simplex_and_train():
 
 def test_jax_checkpoint_resume_continues_exactly(tmp_path):
     task = mnist_addition(1)
-    model = jax_model.JaxModel(task, "prob-fuzzy")  # sampling keys and shifts must resume too
+    model = jax_model.JaxTaskModel(task, "prob-fuzzy")  # sampling keys and shifts must resume too
     train, val = addition_splits(model, task, images=200)
 
     def trained(epochs, checkpoint=None):
@@ -112,7 +112,7 @@ def test_jax_checkpoint_resume_continues_exactly(tmp_path):
 def test_jax_resume_from_a_foreign_checkpoint_is_a_clear_error(tmp_path):
     checkpoint = tmp_path / "other.pkl"
     checkpoint.write_bytes(pickle.dumps({"jax": {"weird": np.zeros(1)}, "history": {}}))
-    model = jax_model.JaxModel(mnist_addition(1))
+    model = jax_model.JaxTaskModel(mnist_addition(1))
     train, val = addition_splits(model, model.task, images=40)
     with pytest.raises(NesyError, match="cannot resume from checkpoint"):
         jax_model.fit_jax(model, train, val, TrainConfig(progress=False, checkpoint=checkpoint))

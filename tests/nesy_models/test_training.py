@@ -13,7 +13,7 @@ from tests.nesy_compile.test_linear_sum import sum_law
 from nesy_ir.errors import NesyError
 from nesy_models.data import DigitImages, addition_dataset, sudoku_dataset
 from nesy_models.experiment import digit_accuracy
-from nesy_models.model import NeSyModel
+from nesy_models.model import TaskModel
 from nesy_models.tasks import LOGIC, SEMANTICS, mnist_addition, sudoku
 from nesy_models.train import Split, TrainConfig, evaluate, fit, learning_rate
 
@@ -41,14 +41,14 @@ def test_mnist_addition_learns_well_above_chance(backend):
     config = TrainConfig(epochs=3, batch_size=16, lr=1e-2, progress=False, seed=0)
     if backend == "torch":
         torch.manual_seed(0)
-        model = NeSyModel(task)
+        model = TaskModel(task)
         train, test = addition_splits(model, task, images=1200)
         fit(model, train, test, config)
         accuracy = evaluate(model, test)["accuracy"]
         classify = model.classify
     else:
         jax_model = pytest.importorskip("nesy_models.jax_model")
-        model = jax_model.JaxModel(task)
+        model = jax_model.JaxTaskModel(task)
         train, test = addition_splits(model, task, images=1200)
         params, _ = jax_model.fit_jax(model, train, test, config)
         accuracy = jax_model.evaluate_jax(model, params, test)["accuracy"]
@@ -80,7 +80,7 @@ def test_every_semantics_and_logic_placement_trains(semantics, logic):
     the semantics has a vanishing derivative; the loss is finite in every case."""
     torch.manual_seed(0)
     task = mnist_addition(1)
-    model = NeSyModel(task, semantics, logic)
+    model = TaskModel(task, semantics, logic)
     train, _ = addition_splits(model, task, images=64)
     images, targets = train.batch(np.arange(16))
     optimiser = torch.optim.Adam(model.parameters(), 3e-3)
@@ -102,7 +102,7 @@ def test_every_semantics_and_logic_placement_trains(semantics, logic):
 def test_sudoku_scores_are_a_distribution_over_valid_and_invalid():
     torch.manual_seed(0)
     task = sudoku()
-    model = NeSyModel(task)
+    model = TaskModel(task)
     train, _ = splits(model, task, lambda s: sudoku_dataset(generated_digits(200, s), 8, s))
     out = model(train.batch(np.arange(8))[0])
     np.testing.assert_allclose(out.scores.sum(1).detach().numpy(), 1.0, rtol=1e-5)
@@ -111,14 +111,14 @@ def test_sudoku_scores_are_a_distribution_over_valid_and_invalid():
 def test_carry_encoding_reads_digits_least_significant_first():
     """With a network that is sure of the true digits, every digit of the sum is right."""
     task = mnist_addition(2, "carry")
-    model = NeSyModel(task)
+    model = TaskModel(task)
     data = addition_dataset(generated_digits(400, 0), 2, 0)
     split = Split.of(task, model.groups, data)
     rows = np.arange(20)
     true_digits = data.digits[rows][:, list(task.image_order)]  # (B, P) in term order
     probs = torch.nn.functional.one_hot(torch.as_tensor(true_digits), 10).float()
     x = probs.flatten(1)[:, model.label_index]
-    values = model.circuit.forward_matrix(x)[:, model.value_root]
+    values = model.circuit.matrix(x)[:, model.value_root]
     predicted = torch.stack([p.argmax(1) for p in values.split(model.group_sizes, 1)], 1)
     assert (predicted.numpy() == split.targets[rows]).all()
 
@@ -131,7 +131,7 @@ def test_standard_four_digit_sums_are_the_law_of_the_two_numbers(backend):
     task = mnist_addition(4)
     assert task.compiled("prob").stats["compiler"] == "linear-sum"
     torch.manual_seed(0)
-    model = NeSyModel(task).eval()
+    model = TaskModel(task).eval()
     data = addition_dataset(generated_digits(400, 0), 4, 0)
     split = Split.of(task, model.groups, data)
     images, targets = split.batch(np.arange(3))
@@ -143,13 +143,13 @@ def test_standard_four_digit_sums_are_the_law_of_the_two_numbers(backend):
         jax_model = pytest.importorskip("nesy_models.jax_model")
         from .test_jax_model import jax_params_of
 
-        other = jax_model.JaxModel(task)
+        other = jax_model.JaxTaskModel(task)
         digits, scores, _ = map(np.asarray, other.forward(jax_params_of(model), images.numpy()))
     for row in range(3):
         expected = sum_law(digits[row, :4], digits[row, 4:])
         np.testing.assert_allclose(scores[row], expected, rtol=1e-3, atol=1e-9)
     sure = torch.nn.functional.one_hot(torch.as_tensor(data.digits[:20]), 10).float()
-    roots = model.circuit.forward_matrix(sure.flatten(1)[:, model.label_index])
+    roots = model.circuit.matrix(sure.flatten(1)[:, model.label_index])
     assert (roots.argmax(1).numpy() == split.targets[:20, 0]).all()
 
 
@@ -164,7 +164,7 @@ def test_checkpoint_resume_continues_exactly(tmp_path):
 
     def trained(epochs, checkpoint=None):
         torch.manual_seed(0)
-        model = NeSyModel(task)
+        model = TaskModel(task)
         train, val = addition_splits(model, task, images=200)
         config = TrainConfig(
             epochs=epochs, progress=False, checkpoint=checkpoint, patience=99, augment=2
@@ -198,7 +198,7 @@ def test_cosine_schedule_runs_from_lr_to_zero_on_both_backends():
 def test_resume_from_a_foreign_checkpoint_is_a_clear_error(tmp_path):
     checkpoint = tmp_path / "other.pt"
     torch.save({"model": {"weird": torch.zeros(1)}}, checkpoint)
-    model = NeSyModel(mnist_addition(1))
+    model = TaskModel(mnist_addition(1))
     train, val = addition_splits(model, model.task, images=40)
     with pytest.raises(NesyError, match="cannot resume from checkpoint"):
         fit(model, train, val, TrainConfig(progress=False, checkpoint=checkpoint))
@@ -214,7 +214,7 @@ def _ddp_worker(rank: int, world: int, init: str, out: str) -> None:
 def _one_step(out: str) -> None:
     torch.manual_seed(0)
     task = mnist_addition(1)
-    model = NeSyModel(task)
+    model = TaskModel(task)
     train, val = addition_splits(model, task, images=16)  # 8 examples: one batch of 8
     fit(model, train, val, TrainConfig(epochs=1, batch_size=8, progress=False))
     if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
@@ -232,7 +232,7 @@ def test_two_processes_take_the_same_step_as_one(tmp_path):
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-5, atol=1e-6, msg=name)
     torch.manual_seed(0)
-    start = NeSyModel(mnist_addition(1)).state_dict()
+    start = TaskModel(mnist_addition(1)).state_dict()
     assert not torch.equal(start["net.classifier.1.weight"], a["net.classifier.1.weight"])
 
 
@@ -243,7 +243,7 @@ def test_cli_trains_and_writes_the_metrics(tmp_path, capsys, monkeypatch):
     out = tmp_path / "metrics.json"
     argv = ["train", "mnist-addition", "--epochs", "1", "--train-size", "64", "--no-progress"]
     argv += ["--schedule", "cosine", "--augment", "1"]
-    assert main([*argv, "--json", str(out)]) == 0
+    assert main([*argv, "--json-file", str(out)]) == 0
     metrics = json.loads(out.read_text())
     for key in (
         "task",
@@ -278,7 +278,7 @@ def test_sudoku_reports_average_precision():
 
     torch.manual_seed(0)
     task = sudoku()
-    model = NeSyModel(task)
+    model = TaskModel(task)
     split = Split.of(task, model.groups, sudoku_dataset(generated_digits(200, 0), 20, 0))
     result = evaluate(model, split)
     with torch.no_grad():
@@ -292,7 +292,7 @@ def test_a_tiny_product_t_norm_score_keeps_its_gradient():
     floor must sit below it, or the learning signal is cut (it was at 1e-12)."""
     torch.manual_seed(0)
     task = sudoku()
-    model = NeSyModel(task, "product")
+    model = TaskModel(task, "product")
     train, _ = splits(model, task, lambda s: sudoku_dataset(generated_digits(200, s), 8, s))
     images, targets = train.batch(np.arange(8))
     valid = targets[:, 0] == 1

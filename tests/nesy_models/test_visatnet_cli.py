@@ -19,7 +19,7 @@ TINY = [
 def trained(tmp_path_factory, monkeypatch_module):
     out = tmp_path_factory.mktemp("visatnet")
     metrics = out / "metrics.json"
-    assert main(["train", "visatnet", *TINY, "--out", str(out), "--json", str(metrics)]) == 0
+    assert main(["train", "visatnet", *TINY, "--out", str(out), "--json-file", str(metrics)]) == 0
     return out, json.loads(metrics.read_text())
 
 
@@ -65,6 +65,6 @@ def test_evaluate_reproduces_the_training_runs_table(trained, tmp_path):
     out, metrics = trained
     table = tmp_path / "table.json"
     argv = ["evaluate", "visatnet", "--model", str(out / "model.pt"), "--test-size", "40"]
-    assert main([*argv, "--json", str(table)]) == 0
+    assert main([*argv, "--json-file", str(table)]) == 0
     rows = json.loads(table.read_text())["table"]
     assert rows == metrics["runs"][0]["table"]  # the same model, the same masks (seed 0)

@@ -39,14 +39,14 @@ def test_gradients_equal_finite_differences(structure, slack, data, seed):
     )
     # -inf roots have no differences; log-probabilities below -20 come from cancellations
     # (log(1 - (1 - tiny))) whose finite differences are meaningless
-    finite = (module.forward_matrix(x) > -20).all(0)
+    finite = (module.matrix(x) > -20).all(0)
     if not free.any() or not finite.any():
         return
 
     def fn(values):
         full = x.clone()
         full[:, free] = values
-        return module.forward_matrix(full)[:, finite]
+        return module.matrix(full)[:, finite]
 
     inputs = x[:, free].clone().requires_grad_(True)
     assert torch.autograd.gradcheck(fn, (inputs,), eps=1e-6, atol=1e-5, rtol=1e-4)
@@ -66,7 +66,7 @@ def test_prob_gradients_are_finite_at_zero_and_one(slack, data, seed):
     labels = labels_for(circuit, seed, batch=8, boundary=True)
     module = lower(circuit, dynamic=labels, dtype=torch.float64, dense_slack=slack)
     x = _matrix(module, labels, 8).requires_grad_(True)
-    out = module.forward_matrix(x).sum()
+    out = module.matrix(x).sum()
     if out.requires_grad:
         (grad,) = torch.autograd.grad(out, x, allow_unused=True)
         assert grad is None or torch.isfinite(grad).all()
@@ -79,7 +79,7 @@ def test_product_gradient_at_a_zero_factor_is_exact(slack):
         Circuit([apply("times", a, b, c)]), dynamic="abc", dtype=torch.float64, dense_slack=slack
     )
     x = torch.tensor([[0.0, 0.3, 0.5], [0.0, 0.0, 0.5]], dtype=torch.float64, requires_grad=True)
-    module.forward_matrix(x).sum().backward()
+    module.matrix(x).sum().backward()
     expected = [[0.15, 0.0, 0.0], [0.0, 0.0, 0.0]]
     np.testing.assert_allclose(x.grad.numpy(), expected)
 
@@ -90,7 +90,7 @@ def test_logsumexp_of_minus_infinities_has_zero_gradient(slack):
     module = lower(Circuit([a + b]), dynamic="ab", dtype=torch.float64, dense_slack=slack)
     x = torch.tensor([[-math.inf, -math.inf], [-1.0, -math.inf]], dtype=torch.float64)
     x.requires_grad_(True)
-    out = module.forward_matrix(x)
+    out = module.matrix(x)
     out.sum().backward()
     assert out[0, 0] == -math.inf and out[1, 0] == -1.0
     np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 0.0], [1.0, 0.0]])

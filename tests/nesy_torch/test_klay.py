@@ -8,10 +8,10 @@ pytest.importorskip("klay")
 pytest.importorskip("pysdd")
 
 from nesy_compile.cnf import CNF  # noqa: E402
-from nesy_compile.smooth import is_smooth, smooth  # noqa: E402
 from nesy_compile.wmc import compile_cnf  # noqa: E402
 from nesy_ir import Circuit, apply, atom, const  # noqa: E402
 from nesy_ir.errors import NesyError  # noqa: E402
+from nesy_ir.smooth import is_smooth, smooth  # noqa: E402
 from nesy_torch import CircuitModule, lower  # noqa: E402
 from nesy_torch.klay_path import KlayModule  # noqa: E402
 
@@ -43,7 +43,7 @@ def test_klay_equals_generic_on_smoothed_compiled_cnfs(structure, seed):
     p = rng.uniform(0.05, 0.95, (7, 10))
     x = torch.tensor(np.log(p) if structure == "logprob" else p, requires_grad=True)
     y = x.detach().clone().requires_grad_(True)
-    got, want = fast.forward_matrix(x), generic.forward_matrix(y)
+    got, want = fast.matrix(x), generic.matrix(y)
     torch.testing.assert_close(got, want)
     got.sum().backward()
     want.sum().backward()
@@ -58,8 +58,8 @@ def test_klay_takes_explicit_false_weights_that_are_not_complements():
     fast = lower(circuit, labels, ["c"], dtype=torch.float64, klay=True)
     generic = lower(circuit, labels, ["c"], dtype=torch.float64, klay=False)
     x = torch.tensor([[0.5], [0.25]], dtype=torch.float64)
-    torch.testing.assert_close(fast.forward_matrix(x), generic.forward_matrix(x))
-    torch.testing.assert_close(fast.forward_matrix(x)[:, 0], 1.2 * x[:, 0])
+    torch.testing.assert_close(fast.matrix(x), generic.matrix(x))
+    torch.testing.assert_close(fast.matrix(x)[:, 0], 1.2 * x[:, 0])
 
 
 def test_auto_falls_back_silently_and_forcing_names_the_reason():

@@ -58,7 +58,7 @@ def test_a_user_kernel_lowers_and_a_missing_one_is_a_clear_error():
     module = lower(_circuit("softmax_t"), dynamic="abc", dtype=torch.float64)
     x = torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64)
     want = np.logaddexp(np.logaddexp(3.0, 5.0), 3.0)
-    assert module.forward_matrix(x)[0, 0].item() == pytest.approx(want)
+    assert module.matrix(x)[0, 0].item() == pytest.approx(want)
 
 
 def test_a_structure_without_kernels_fails_when_lowering():
@@ -73,8 +73,8 @@ def test_missing_dynamic_label_and_bad_shapes_are_clear_errors():
         module({"a": 0.1, "b": 0.2})
     with pytest.raises(NesyError, match="share one batch size"):
         module({"a": torch.ones(2), "b": torch.ones(3), "c": 0.5})
-    with pytest.raises(NesyError, match=r"expects a \(B, 3\) tensor"):
-        module.forward_matrix(torch.ones(4, 2))
+    with pytest.raises(NesyError, match=r"expected labels of shape \(B, 3\)"):
+        module.matrix(torch.ones(4, 2))
 
 
 def test_static_and_dynamic_labels_mix_and_scalars_stay_scalars():
@@ -89,7 +89,7 @@ def test_static_and_dynamic_labels_mix_and_scalars_stay_scalars():
 def test_bool_circuits_are_zero_one_floats():
     a, b = atom("a", (), "bool"), atom("b", (), "bool")
     module = lower(Circuit([apply("plus", a, apply("neg", b)), const(True, "bool")]), dynamic="ab")
-    out = module.forward_matrix(torch.tensor([[0.0, 1.0], [0.0, 0.0], [1.0, 1.0]]))
+    out = module.matrix(torch.tensor([[0.0, 1.0], [0.0, 0.0], [1.0, 1.0]]))
     np.testing.assert_array_equal(out.numpy(), [[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
 
 

@@ -9,7 +9,7 @@ from torch import nn  # noqa: E402
 
 from nesy_compile import compile_program  # noqa: E402
 from nesy_ir.errors import NesyError  # noqa: E402
-from nesy_torch.neural import NeSyModel, NeuralLabelling, semantic_loss  # noqa: E402
+from nesy_torch.neural import NeuralCircuit, NeuralLabelling, semantic_loss  # noqa: E402
 
 ADDITION = """nn(net, [X], Y, [0,1,2,3]) :: digit(X, Y).
 add(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.
@@ -50,7 +50,7 @@ def test_a_digit_classifier_learns_from_sums_alone():
     generator = torch.Generator().manual_seed(0)
     prototypes = 1.5 * torch.randn(CLASSES, DIM, generator=generator)
     program = compile_program(ADDITION)
-    model = NeSyModel(program, {"digit": _net()})
+    model = NeuralCircuit(program, {"digit": _net()})
     root = {name: i for i, name in enumerate(model.names)}
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(300):
@@ -70,7 +70,7 @@ def test_semantic_loss_reduces_constraint_violation():
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(1)
     prototypes = 1.5 * torch.randn(CLASSES, DIM, generator=generator)
-    model = NeSyModel(compile_program(CONSTRAINT), {"digit": _net()})
+    model = NeuralCircuit(compile_program(CONSTRAINT), {"digit": _net()})
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
 
     def batch():

@@ -10,9 +10,25 @@ DIMACS and weighted model counting (:mod:`.dimacs`, :mod:`.wmc`), and the ``nesy
 
 from importlib.metadata import version as _version
 
+from nesy_ir.facade import lazy_exports
+
 __version__ = _version("nesy-compile")
 
-__all__ = ["__version__", "compile_program", "pysdd_available"]
+#: The public names defined in other modules, imported on first use.
+_EXPORTS = {
+    "CompiledProgram": ".translate",
+    "atom_text": ".ground_program",
+    "compile_cnf": ".wmc",
+    "read_dimacs": ".dimacs",
+    "smooth": "nesy_ir.smooth",
+    "shipped": ".examples",
+    "mnist_addition_standard": ".examples",
+    "mnist_addition_carry": ".examples",
+    "sudoku4": ".examples",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = ["__version__", "compile_program", "pysdd_available", *_EXPORTS]
 
 
 def compile_program(

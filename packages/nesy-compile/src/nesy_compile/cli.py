@@ -1,32 +1,45 @@
-"""The ``nesy wmc`` and ``nesy compile`` commands (registered through ``nesy.commands``).
+"""The ``nesy wmc``, ``nesy compile`` and ``nesy query`` commands (registered through
+``nesy.commands``).
 
 Each command dispatches on the input file's suffix through a table (``WMC_INPUTS``,
-``COMPILE_INPUTS``): supporting a new kind of file is one more entry there.
+``COMPILE_INPUTS``, ``QUERY_INPUTS``): supporting a new kind of file is one more entry there.
+``--example NAME`` reads a program shipped with nesy-compile instead of a file.
+
+Registering the commands imports nothing heavy (no PySDD): each command imports what it needs
+when it runs, so that ``nesy --help`` and ``nesy query`` start fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 
-import numpy as np
-
-from nesy_ir.backends import backends, get_backend
 from nesy_ir.errors import NesyError
 
-from .cnf import CNF
-from .dimacs import read_dimacs
-from .sdd import VTREES
-from .smooth import smooth
-from .translate import SEMANTICS
+from .options import SEMANTICS, VTREES
 
 STRUCTURES = ("prob", "logprob", "real")
 
 
-def _algebra(cnf: CNF, chosen: str | None) -> str:
+def examples() -> dict[str, str]:
+    """The programs shipped as examples: name -> the first line of the program's comment."""
+    found = {}
+    for entry in sorted((files(__package__) / "programs").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".pl"):
+            first = entry.read_text(encoding="utf-8").partition("\n")[0]
+            found[entry.name.removesuffix(".pl")] = first.lstrip("% ").strip()
+    return found
+
+
+def _source(args: argparse.Namespace) -> str:
+    """The input's name in messages: the file, or the example's name."""
+    return f"{args.example}.pl" if getattr(args, "example", None) else str(args.file)
+
+
+def _algebra(cnf, chosen: str | None) -> str:
     """The structure asked for; by default prob when every weight lies in [0, 1], else real."""
     if chosen:
         return chosen
@@ -37,16 +50,30 @@ def _algebra(cnf: CNF, chosen: str | None) -> str:
 
 
 def _wmc_cnf(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from nesy_ir.backends import get_backend
+
+    from .dimacs import read_dimacs
     from .wmc import compile_cnf
 
     cnf = read_dimacs(args.file)
     structure = _algebra(cnf, args.algebra)
     evaluate = get_backend(args.backend).evaluate_circuit
     circuit, labels, _ = compile_cnf(
-        cnf, structure, args.vtree, args.time_budget, minimize=args.minimize
+        cnf,
+        structure,
+        args.vtree,
+        args.time_budget,
+        minimize=args.minimize,
+        progress=args.progress,
     )
     value = float(np.asarray(evaluate(circuit, labels)[circuit.names[0]]))
-    print(repr(value))  # for logprob: the log of the weighted model count
+    if args.json:
+        result = {"file": str(args.file), "algebra": structure, "backend": args.backend}
+        print(json.dumps({**result, "value": value}, indent=2))
+    else:
+        print(repr(value))  # for logprob: the log of the weighted model count
     return 0
 
 
@@ -54,12 +81,20 @@ def _wmc_cnf(args: argparse.Namespace) -> int:
 
 
 def _compile_cnf(args: argparse.Namespace) -> int:
+    from nesy_ir.smooth import smooth
+
+    from .dimacs import read_dimacs
     from .wmc import compile_cnf
 
     cnf = read_dimacs(args.file)
     structure = _algebra(cnf, args.algebra)
     circuit, _, stats = compile_cnf(
-        cnf, structure, args.vtree, args.time_budget, minimize=args.minimize
+        cnf,
+        structure,
+        args.vtree,
+        args.time_budget,
+        minimize=args.minimize,
+        progress=args.progress,
     )
     stats = {"file": str(args.file), "structure": structure, **stats}
     stats["smoothed"] = smooth(circuit).stats()
@@ -84,26 +119,54 @@ def _compile_cnf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_program(args: argparse.Namespace):
+    """The program of the file or the example; a NesyError when it has nothing to compute."""
+    from .examples import shipped
+    from .program import load_program, parse_program
+
+    name = _source(args)
+    if args.example:
+        program = parse_program(shipped(args.example), name)
+    else:
+        program = load_program(args.file)
+    if not program.queries:
+        empty = not (program.clauses or program.disjunctions or program.neural)
+        what = "the program is empty" if empty else "the program has no queries"
+        raise NesyError(f"{name}: {what}: nothing to compute; add a query, e.g. 'query(alarm).'")
+    return program
+
+
 def _compiled_program(args: argparse.Namespace):
+    """Ground and compile the program; ``--time-budget`` covers both, from the start."""
+    import time
+
     from .grounding import ground
-    from .program import load_program
+    from .progress import Deadline
     from .translate import translate
 
+    deadline = Deadline(args.time_budget)
+    program = _load_program(args)
     start = time.perf_counter()
-    gp = ground(load_program(args.file))
+    gp = ground(program, time_budget_s=deadline, progress=args.progress)
     grounding_s = time.perf_counter() - start
-    cp = translate(gp, args.semantics, args.vtree, args.time_budget)
+    if not gp.queries:
+        raise NesyError(
+            f"{_source(args)}: no query has an instance that can be true"
+            f" ({', '.join(str(q.atom) for q in program.queries)})"
+        )
+    cp = translate(gp, args.semantics, args.vtree, deadline, progress=args.progress)
     cp.stats["grounding_s"] = grounding_s
     return cp
 
 
 def _compile_program(args: argparse.Namespace) -> int:
     cp = _compiled_program(args)
-    stats = {"file": str(args.file), "semantics": args.semantics, **cp.stats}
+    name = _source(args)
+    stats = {"file": name, "semantics": args.semantics, **cp.stats}
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
-    print(f"{args.file}: {len(cp.queries)} queries, {stats['ground_atoms']} ground atoms")
+    print(f"{name}: {len(cp.queries)} queries, {stats['ground_atoms']} ground atoms")
     print(f"  grounding {stats['grounding_s']:.3f} s, compile {stats['compile_s']:.3f} s")
     print(f"  logic: {stats['logic_nodes']} nodes, {stats['logic_edges']} edges")
     if "sdd_size" in stats:
@@ -115,8 +178,13 @@ def _compile_program(args: argparse.Namespace) -> int:
 
 def _query_program(args: argparse.Namespace) -> int:
     cp = _compiled_program(args)
-    for name, value in cp.probabilities().items():
-        print(f"{name}: {float(value):.6g}")
+    values = {name: float(value) for name, value in cp.probabilities().items()}
+    if args.json:
+        result = {"file": _source(args), "semantics": args.semantics, "values": values}
+        print(json.dumps(result, indent=2))
+        return 0
+    for name, value in values.items():
+        print(f"{name}: {value:.6g}")
     return 0
 
 
@@ -141,7 +209,14 @@ QUERY_INPUTS: dict[str, Callable[[argparse.Namespace], int]] = {".pl": _query_pr
 
 def _dispatch(table: dict[str, Callable[[argparse.Namespace], int]], command: str):
     def run(args: argparse.Namespace) -> int:
-        suffix = Path(args.file).suffix.lower()
+        example = getattr(args, "example", None)
+        if (args.file is None) == (example is None):
+            raise NesyError(
+                "give a file or --example NAME"
+                if args.file is None
+                else "give a file or --example NAME, not both"
+            )
+        suffix = ".pl" if example else Path(args.file).suffix.lower()
         handler = table.get(suffix)
         if handler is None:
             raise NesyError(
@@ -153,36 +228,105 @@ def _dispatch(table: dict[str, Callable[[argparse.Namespace], int]], command: st
     return run
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="a DIMACS CNF (.cnf, .dimacs; 'c p weight') or a program (.pl)")
+# --- the options: one name and one help text per thing, in every command -----------------------
+
+
+def _file(p: argparse.ArgumentParser, what: str, programs: bool) -> None:
+    p.add_argument("file", nargs="?" if programs else None, help=what)
+    if programs:
+        p.add_argument(
+            "--example",
+            choices=tuple(examples()),
+            metavar="NAME",
+            help="a program shipped with nesy instead of a file (listed below)",
+        )
+
+
+def _cnf_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--algebra",
         choices=STRUCTURES,
-        help="the semiring (default: prob when all weights lie in [0, 1], else real)",
+        help="for CNFs: the semiring (default: prob when all weights lie in [0, 1], else real)",
     )
-    p.add_argument("--vtree", choices=VTREES, default="balanced", help="the SDD's vtree shape")
-    p.add_argument("--minimize", action="store_true", help="dynamic SDD (vtree) minimisation")
-    p.add_argument("--time-budget", type=float, metavar="S", help="stop compiling after S s")
     p.add_argument(
-        "--semantics", choices=SEMANTICS, default="prob", help="for programs: prob or a t-norm"
+        "--minimize", action="store_true", help="for CNFs: dynamic SDD (vtree) minimisation"
     )
+
+
+def _program_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--semantics",
+        choices=SEMANTICS,
+        default="prob",
+        help="for programs: probabilistic, or fuzzy under a t-norm",
+    )
+
+
+def _compile_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--vtree", choices=VTREES, default="balanced", help="the SDD's vtree shape")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="S",
+        help="give up once compiling, grounding included, has taken S seconds (default: no limit)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="progress bars on stderr (default: when stderr is a terminal)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _examples_epilog() -> str:
+    rows = examples()
+    width = max(map(len, rows), default=0)
+    listing = "\n".join(f"  {name:{width}}  {text}" for name, text in rows.items())
+    return f"shipped example programs (--example NAME):\n{listing}"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    wmc = sub.add_parser("wmc", help="the weighted model count of a CNF, via an SDD circuit")
-    _common(wmc)
+    cnf = "a DIMACS CNF (.cnf, .dimacs; weights on 'c p weight' lines)"
+    wmc = sub.add_parser(
+        "wmc",
+        help="the weighted model count of a CNF, via an SDD circuit",
+        description="The weighted model count of a DIMACS CNF: compiled with PySDD into a"
+        " d-DNNF, rewritten into a circuit, evaluated by a backend.",
+    )
+    _file(wmc, cnf, programs=False)
+    _cnf_options(wmc)
+    _compile_options(wmc)
     wmc.add_argument(
         "--backend",
         default="numpy",
-        help=f"what evaluates the circuit (here: {', '.join(backends())})",
+        help="what evaluates the circuit (numpy, or an installed backend: torch, jax, klay)",
     )
     wmc.set_defaults(run=_dispatch(WMC_INPUTS, "wmc"))
-    comp = sub.add_parser("compile", help="compile a CNF or program; print circuit statistics")
-    _common(comp)
-    comp.add_argument("--json", action="store_true", help="print the statistics as JSON")
+
+    epilog = _examples_epilog()
+    comp = sub.add_parser(
+        "compile",
+        help="compile a CNF or program; print circuit statistics",
+        description="Compile a DIMACS CNF or a ProbLog/DeepProbLog-style program (.pl) into a"
+        " circuit and print its statistics: grounding, SDD and circuit sizes, times.",
+        epilog=epilog,
+    )
+    _file(comp, f"{cnf} or a program (.pl)", programs=True)
+    _program_options(comp)
+    _cnf_options(comp)
+    _compile_options(comp)
     comp.set_defaults(run=_dispatch(COMPILE_INPUTS, "compile"))
-    query = sub.add_parser("query", help="each query's probability (or fuzzy truth) in a program")
-    _common(query)
+
+    query = sub.add_parser(
+        "query",
+        help="each query's probability (or fuzzy truth) in a program",
+        description="Each query's probability, or its truth degree under a fuzzy semantics, in"
+        " a ProbLog/DeepProbLog-style program (.pl): grounded, compiled, evaluated.",
+        epilog=epilog,
+    )
+    _file(query, "a program (.pl)", programs=True)
+    _program_options(query)
+    _compile_options(query)
     query.set_defaults(run=_dispatch(QUERY_INPUTS, "query"))
 
 
@@ -190,5 +334,6 @@ __all__ = [
     "COMPILE_INPUTS",
     "QUERY_INPUTS",
     "WMC_INPUTS",
+    "examples",
     "register",
 ]

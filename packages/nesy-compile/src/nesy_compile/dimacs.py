@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from os import PathLike
-from pathlib import Path
 
 from nesy_ir.errors import NesyError
+from nesy_ir.textfile import read_text
 
 from .cnf import CNF
 
@@ -132,7 +132,7 @@ def parse_dimacs(text: str, source: str = "<cnf>") -> CNF:
 def read_dimacs(path: str | PathLike) -> CNF:
     """The :class:`CNF` in the DIMACS file at ``path``."""
     try:
-        text = Path(path).read_text()
+        text = read_text(path)  # not UTF-8: a NotTextError naming the file and the byte
     except OSError as e:
         raise DimacsError(f"cannot read: {e.strerror or e}", str(path)) from None
     return parse_dimacs(text, str(path))

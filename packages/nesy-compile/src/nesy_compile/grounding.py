@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from nesy_ir.errors import NesyError
+from nesy_ir.nesting import recursion_room
 from nesy_ir.terms import TensorConst
 
 from .ground_program import Choice, GroundAtom, GroundProgram, Literal, ProbFact, atom_text
@@ -40,6 +41,7 @@ from .program import (
     quote_name,
     variables,
 )
+from .progress import Deadline, Meter
 
 __all__ = [
     "GroundingBudgetError",
@@ -219,19 +221,69 @@ def _pred_text(p: tuple[str, int]) -> str:
     return f"{p[0]}/{p[1]}"
 
 
+class _Raw(str):
+    """Text to write as it is (a plain ``str`` is a constant, to quote)."""
+
+
+_ARITHMETIC = ("+", "-", "*", "/", "//", "mod")
+
+
+def _pieces(t: object, env: dict | None = None) -> Iterator[str]:
+    """The text of ``t`` piece by piece, with an explicit stack (terms of any depth).
+
+    Without ``env`` the canonical text of a ground term: ``f(a,1)``, ``[1,2]``. With ``env``
+    (for messages) the term under ``env``, arithmetic infix, unbound variables by their names.
+    """
+    stack: list[object] = [t]
+    while stack:
+        t = stack.pop()
+        if type(t) is _Raw:
+            yield t
+            continue
+        t = t if env is None else _follow(t, env)
+        if type(t) is _V:
+            yield t.name
+        elif isinstance(t, tuple) and t[0] == "." and len(t) == 3:
+            parts: list[object] = [_Raw("[")]
+            while isinstance(t, tuple) and t[0] == "." and len(t) == 3:
+                parts += [_Raw(","), t[1]] if len(parts) > 1 else [t[1]]
+                t = t[2] if env is None else _follow(t[2], env)
+            parts += [] if t == "[]" else [_Raw("|"), t]
+            stack += reversed([*parts, _Raw("]")])
+        elif isinstance(t, tuple) and env is not None and len(t) == 3 and t[0] in _ARITHMETIC:
+            stack += reversed([_Raw("("), t[1], _Raw(f" {t[0]} "), t[2], _Raw(")")])
+        elif isinstance(t, tuple):
+            parts = [_Raw(quote_name(t[0]) + "(")]
+            for i, a in enumerate(t[1:]):
+                parts += [_Raw(","), a] if i else [a]
+            stack += reversed([*parts, _Raw(")")])
+        elif isinstance(t, str):
+            yield quote_name(t)
+        else:
+            yield repr(t) if isinstance(t, float) else str(t)
+
+
 def _text(t: object) -> str:
     """Canonical text of a ground internal term: ``f(a,1)``, ``[1,2]``."""
-    if isinstance(t, tuple):
-        if t[0] == "." and len(t) == 3:
-            items = []
-            while isinstance(t, tuple) and t[0] == "." and len(t) == 3:
-                items.append(_text(t[1]))
-                t = t[2]
-            return "[" + ",".join(items) + ("" if t == "[]" else "|" + _text(t)) + "]"
-        return quote_name(t[0]) + "(" + ",".join(_text(a) for a in t[1:]) + ")"
-    if isinstance(t, str):
-        return quote_name(t)
-    return repr(t) if isinstance(t, float) else str(t)
+    if not isinstance(t, tuple):
+        return quote_name(t) if isinstance(t, str) else repr(t) if isinstance(t, float) else str(t)
+    return "".join(_pieces(t))
+
+
+def _clip(pieces: Iterable[str], limit: int = 200) -> str:
+    """The text of ``pieces``, cut after ``limit`` characters (a message stays short)."""
+    out, size = [], 0
+    for piece in pieces:
+        out.append(piece)
+        size += len(piece)
+        if size > limit:
+            return "".join(out)[:limit] + "..."
+    return "".join(out)
+
+
+def _short(t: object) -> str:
+    """The text of a ground term for messages: cut when long."""
+    return _clip(_pieces(t))
 
 
 def _out_arg(t: object) -> object:
@@ -387,9 +439,12 @@ class _Table:
 
 
 class _Grounder:
-    def __init__(self, program: Program, max_atoms: int, max_depth: int):
+    def __init__(
+        self, program: Program, max_atoms: int, max_depth: int, meter: Meter | None = None
+    ):
         self.sources = _sources(program)
         self.max_atoms, self.max_depth = max_atoms, max_depth
+        self.meter = meter or Meter("grounding")  # counts rule instances, checks the budget
         self.tables: dict[object, _Table] = {}
         self.fresh: list[object] = []  # a stack of calls never evaluated
         self.new: list[object] = []  # calls registered by the current evaluation
@@ -413,7 +468,7 @@ class _Grounder:
             )
         if depth > self.max_depth:
             raise GroundingBudgetError(
-                f"{loc}: recursion deeper than max_depth={self.max_depth} (call {_text(key)} at"
+                f"{loc}: recursion deeper than max_depth={self.max_depth} (call {_short(key)} at"
                 f" depth {depth})"
             )
         table = self.tables[key] = _Table(depth=depth)
@@ -431,6 +486,7 @@ class _Grounder:
                 self.tables[key].dirty = False
             table = self.tables[key]
             before = len(table.answers)
+            self.meter.check()
             self.evaluate(key, table)
             self.fresh.extend(reversed(self.new))
             self.new.clear()
@@ -453,7 +509,7 @@ class _Grounder:
             self.atoms.add(atom)
             if len(self.atoms) > self.max_atoms:
                 raise GroundingBudgetError(
-                    f"more than max_atoms={self.max_atoms} ground atoms (last: {_text(atom)})"
+                    f"more than max_atoms={self.max_atoms} ground atoms (last: {_short(atom)})"
                 )
 
     # --- evaluation ----------------------------------------------------------------------------
@@ -568,6 +624,7 @@ class _Grounder:
         }[name]
 
     def solution(self, src: _Source, table: _Table, env: dict, lits: list) -> None:
+        self.meter.step()
         head = _resolve(src.head, env)
         if not _is_ground(head):
             self.unsafe(_vars_of(src.head), src, env, f"the head {_show(src.head, env)}")
@@ -704,20 +761,19 @@ def _vars_of(t: object) -> list[_V]:
     return []
 
 
-def _show(t: object, env: dict) -> str:
-    """Text of ``t`` under ``env`` for messages: unbound variables keep the clause's names."""
+def _follow(t: object, env: dict) -> object:
+    """``t`` under ``env``, except that unbound variables keep the clause's names."""
     while type(t) is _V and t in env:
         nxt = _walk(t, env)
         if type(nxt) is _V and nxt.name.startswith("_K"):  # an unbound variable of the call
             break
         t = nxt
-    if type(t) is _V:
-        return t.name
-    if isinstance(t, tuple) and len(t) == 3 and t[0] in ("+", "-", "*", "/", "//", "mod"):
-        return f"({_show(t[1], env)} {t[0]} {_show(t[2], env)})"
-    if isinstance(t, tuple):
-        return quote_name(t[0]) + "(" + ",".join(_show(a, env) for a in t[1:]) + ")"
-    return _text(t)
+    return t
+
+
+def _show(t: object, env: dict) -> str:
+    """Text of ``t`` under ``env`` for messages (cut when long)."""
+    return _clip(_pieces(t, env))
 
 
 def _arith(t: object, loc: Location) -> int | float:
@@ -730,9 +786,9 @@ def _arith(t: object, loc: Location) -> int | float:
         x, y = _arith(t[1], loc), _arith(t[2], loc)
         op = t[0]
         if op in ("/", "//", "mod") and y == 0:
-            raise GroundingError(f"{loc}: division by zero in {_text(t)}")
+            raise GroundingError(f"{loc}: division by zero in {_short(t)}")
         if op in ("//", "mod") and not (isinstance(x, int) and isinstance(y, int)):
-            raise GroundingError(f"{loc}: {op} needs integers in {_text(t)}")
+            raise GroundingError(f"{loc}: {op} needs integers in {_short(t)}")
         if op == "//":
             q = abs(x) // abs(y)
             return q if (x >= 0) == (y >= 0) else -q
@@ -749,7 +805,7 @@ def _arith(t: object, loc: Location) -> int | float:
         }
         if op in ops:
             return ops[op]()
-    raise GroundingError(f"{loc}: {_text(t)} is not an arithmetic expression")
+    raise GroundingError(f"{loc}: {_short(t)} is not an arithmetic expression")
 
 
 def _query_key(q: Struct | Query | str) -> tuple[object, Location]:
@@ -769,20 +825,29 @@ def ground(
     queries: list[Struct | Query | str] | None = None,
     max_atoms: int = 1_000_000,
     max_depth: int = 10_000,
+    *,
+    time_budget_s: float | Deadline | None = None,
+    progress: bool | None = False,
 ) -> GroundProgram:
     """The relevant ground program for ``queries`` (default: the program's ``query(...)``).
 
     A query with variables stands for all its provable groundings. Raises
     :class:`UnsafeVariableError`, :class:`UnknownPredicateError`, :class:`GroundingBudgetError`,
-    :class:`NonStratifiedError` (all :class:`GroundingError`), each naming ``file:line:col``.
+    :class:`NonStratifiedError` (all :class:`GroundingError`), each naming ``file:line:col``, and
+    :class:`~nesy_compile.progress.CompileBudgetError` past ``time_budget_s`` (seconds, or a
+    :class:`~nesy_compile.progress.Deadline` that also bounds the compilation after it).
+    ``progress`` counts the rule instances on stderr (None: if stderr is a terminal).
     """
-    keys = [_query_key(q) for q in (program.queries if queries is None else queries)]
-    grounder = _Grounder(program, max_atoms, max_depth)
-    strata = _strata(grounder.sources, [_indicator(k) for k, _ in keys])
-    for key, loc in keys:
-        grounder.call(key, 0, loc)
-    grounder.run()
-    return grounder.result(keys, strata)
+    deadline = Deadline.of(time_budget_s)
+    meter = Meter("grounding", deadline, progress, unit=" rules", every=1024)
+    with recursion_room(), meter:  # room for terms nested up to MAX_NESTING deep
+        keys = [_query_key(q) for q in (program.queries if queries is None else queries)]
+        grounder = _Grounder(program, max_atoms, max_depth, meter)
+        strata = _strata(grounder.sources, [_indicator(k) for k, _ in keys])
+        for key, loc in keys:
+            grounder.call(key, 0, loc)
+        grounder.run()
+        return grounder.result(keys, strata)
 
 
 # --- semantics oracle ------------------------------------------------------------------------

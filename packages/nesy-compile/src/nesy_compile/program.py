@@ -16,8 +16,10 @@ from itertools import product
 from pathlib import Path
 from typing import NamedTuple
 
-from nesy_ir.errors import NesySyntaxError
+from nesy_ir.errors import NesySyntaxError, NestingError
+from nesy_ir.nesting import MAX_NESTING, recursion_room
 from nesy_ir.terms import Var  # a logic variable: the IR's own
+from nesy_ir.textfile import read_text
 
 __all__ = [
     "BUILTINS",
@@ -184,6 +186,14 @@ class Program:
 COMPARISONS = frozenset({"<", "=<", ">", ">=", "=:=", "=\\=", "=", "\\=", "==", "\\==", "is"})
 ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "mod"})
 BUILTINS = frozenset({(op, 2) for op in COMPARISONS} | {("true", 0), ("fail", 0), ("false", 0)})
+#: Predicates with a meaning in ProbLog that this front end does not implement: refused, since
+#: reading them as ordinary facts would answer queries wrongly.
+UNSUPPORTED = {
+    ("evidence", 1): "conditioning on evidence is not implemented (queries would get their"
+    " prior probabilities)",
+    ("evidence", 2): "conditioning on evidence is not implemented (queries would get their"
+    " prior probabilities)",
+}
 
 
 def is_builtin(atom: Struct) -> bool:
@@ -194,18 +204,15 @@ def is_builtin(atom: Struct) -> bool:
 def variables(*items: Term | Literal) -> list[Var]:
     """The distinct variables of ``items`` in order of first occurrence."""
     seen: dict[Var, None] = {}
-
-    def walk(t: Term | Literal) -> None:
+    stack: list[Term | Literal] = list(reversed(items))
+    while stack:
+        t = stack.pop()
         if isinstance(t, Var):
             seen.setdefault(t)
         elif isinstance(t, Neg):
-            walk(t.atom)
+            stack.append(t.atom)
         elif isinstance(t, Struct):
-            for a in t.args:
-                walk(a)
-
-    for item in items:
-        walk(item)
+            stack.extend(reversed(t.args))
     return list(seen)
 
 
@@ -221,24 +228,43 @@ def quote_name(name: str) -> str:
 
 
 def _text(t: Term, nested: bool) -> str:
+    """The text of ``t`` (in parentheses if ``nested`` and an operator); iterative, so terms of
+    any depth print."""
+    out: list[str] = []
+    stack: list[str | tuple[Term, bool]] = [(t, nested)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            stack.extend(reversed(_pieces(*item)))
+    return "".join(out)
+
+
+def _pieces(t: Term, nested: bool) -> list[str | tuple[Term, bool]]:
+    """The text of ``t`` as strings and (subterm, nested) pairs to print in their places."""
     if not isinstance(t, Struct):
-        return str(t)
+        return [str(t)]
     f, args = t.functor, t.args
     if f == "." and len(args) == 2:
-        items, tail = [], t
+        pieces: list[str | tuple[Term, bool]] = ["["]
+        tail: Term = t
         while isinstance(tail, Struct) and tail.functor == "." and len(tail.args) == 2:
-            items.append(_text(tail.args[0], True))
+            pieces += [",", (tail.args[0], True)] if len(pieces) > 1 else [(tail.args[0], True)]
             tail = tail.args[1]
-        rest = "" if tail == Struct("[]") else "|" + _text(tail, True)
-        return "[" + ",".join(items) + rest + "]"
+        if tail != Struct("[]"):
+            pieces += ["|", (tail, True)]
+        return [*pieces, "]"]
     if len(args) == 2 and (f in ARITHMETIC or f in COMPARISONS):
         sep = f" {f} " if f in COMPARISONS or f == "mod" else f
-        inner = _text(args[0], True) + sep + _text(args[1], True)
-        return f"({inner})" if nested or f in ARITHMETIC else inner
+        inner: list[str | tuple[Term, bool]] = [(args[0], True), sep, (args[1], True)]
+        return ["(", *inner, ")"] if nested or f in ARITHMETIC else inner
     if not args:
-        return quote_name(f)
-    name = "'[]'" if f == "[]" else quote_name(f)
-    return name + "(" + ",".join(_text(a, True) for a in args) + ")"
+        return [quote_name(f)]
+    pieces = ["'[]'" if f == "[]" else quote_name(f), "("]
+    for i, a in enumerate(args):
+        pieces += [",", (a, True)] if i else [(a, True)]
+    return [*pieces, ")"]
 
 
 # --- tokenizer -------------------------------------------------------------------------------
@@ -289,6 +315,7 @@ class _Parser:
         self.tokens: list[_Token] = []
         self.anonymous = 0
         self.helpers = 0
+        self.depth = 0  # terms entered and not yet finished: the nesting so far
         pos = 0
         while pos < len(text):
             m = _TOKEN.match(text, pos)
@@ -336,20 +363,30 @@ class _Parser:
             tok,
         )
 
+    def deeper(self, levels: int = 1) -> None:
+        """Enter ``levels`` more levels of nesting; a :class:`NestingError` past the limit."""
+        self.depth += levels
+        if self.depth > MAX_NESTING:
+            message = f"term nested deeper than {MAX_NESTING} levels"
+            raise NestingError(message, self.text, *self.where(self.peek().pos), self.source)
+
     # --- terms -------------------------------------------------------------------------------
     def term(self, max_priority: int) -> Term:
+        self.deeper()
+        levels = 1  # how much deeper than the caller the term built so far nests
         left, priority = self.primary(max_priority)
         while True:
             tok = self.peek()
             spec = _INFIX.get(tok.text) if tok.kind in ("op", "name") else None
-            if spec is None or spec[0] > max_priority:
-                return left
-            p, kind = spec
-            if priority > (p - 1 if kind[0] == "x" else p):
+            p, kind = spec or (max_priority + 1, "")
+            if p > max_priority or priority > (p - 1 if kind[0] == "x" else p):
+                self.depth -= levels
                 return left
             self.next()
             right = self.term(p - 1 if kind[2] == "x" else p)
             left, priority = Struct(tok.text, (left, right)), p
+            self.deeper()  # a left-nested chain (1 + 2 + 3) nests one level per operator
+            levels += 1
 
     def primary(self, max_priority: int) -> tuple[Term, int]:
         tok = self.next()
@@ -396,12 +433,14 @@ class _Parser:
         items = [self.term(999)]
         while self.at(","):
             self.next()
+            self.deeper()  # each element nests one level deeper: '.'(a, '.'(b, ...))
             items.append(self.term(999))
         tail: Term = Struct("[]")
         if self.at("|"):
             self.next()
             tail = self.term(999)
         self.close("]", opener)
+        self.depth -= len(items) - 1
         for item in reversed(items):
             tail = Struct(".", (item, tail))
         return tail
@@ -455,13 +494,30 @@ class _Parser:
     def atom(self, tok: _Token) -> Struct:
         return self.checked_head(self.term(999), tok)
 
-    def checked_head(self, term: Term, tok: _Token) -> Struct:
+    def checked_head(self, term: Term, tok: _Token, what: str = "a clause head") -> Struct:
         if not isinstance(term, Struct):
-            raise self.error(f"a clause head must be an atom, found {_describe(tok)}", tok)
+            raise self.error(f"{what} must be an atom, found {_describe(tok)}", tok)
+        if term.indicator == ("\\+", 1):
+            negated = _text(term.args[0], True)
+            raise self.error(f"{what} cannot be negated: \\+ {negated} is not supported", tok)
+        if term.indicator == ("<", 2) and _is_prefix_minus(term.args[1]):
+            raise self.error("'<-' clauses are not supported: write 'head :- body.'", tok)
         if is_builtin(term):
             name, arity = term.indicator
             raise self.error(f"cannot define the built-in {name}/{arity}", tok)
         return term
+
+    def reserved(self, items: list, plain: bool) -> None:
+        """Refuse the predicates with a meaning this front end does not implement (evidence),
+        and ``query/1`` anywhere but in a plain ``query(atom).``: never read them as facts."""
+        for _, head, tok, _ in items:
+            name, arity = head.indicator
+            if head.indicator in UNSUPPORTED:
+                raise self.error(
+                    f"{name}/{arity} is not supported: {UNSUPPORTED[head.indicator]}", tok
+                )
+            if head.indicator == ("query", 1) and not plain:
+                raise self.error("query/1 is written 'query(atom).', alone", tok)
 
     def statement(self) -> None:
         start = self.peek()
@@ -476,6 +532,7 @@ class _Parser:
             bodies = self.dnf(self.term(1200), body_tok)
         self.end()
         prob, head, tok, nn = items[0]
+        self.reserved(items, len(items) == 1 and prob is None and nn is None)
         if len(items) > 1:
             probs = []
             for p, _, t, _ in items:
@@ -498,7 +555,7 @@ class _Parser:
         elif head.indicator == ("query", 1):
             if bodies != [()]:
                 raise self.error("query/1 takes no body", start)
-            self.queries.append(Query(self.checked_head(head.args[0], tok), loc))
+            self.queries.append(Query(self.checked_head(head.args[0], tok, "a query"), loc))
         else:
             self.clauses.extend(Clause(head, b, None, loc) for b in bodies)
 
@@ -552,6 +609,11 @@ class _Parser:
         return NeuralPredicate(net.functor, tuple(ins), output, tuple(dom), head, loc)
 
 
+def _is_prefix_minus(t: Term) -> bool:
+    """``-x``: what ``a <- b`` reads as on the right of ``<``."""
+    return isinstance(t, Struct) and t.indicator == ("-", 1)
+
+
 def _unquote(text: str) -> str:
     body = text[1:-1].replace("''", "'")
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m[1], m[1]), body)
@@ -567,19 +629,25 @@ def _proper_list(t: Term) -> list[Term] | None:
 
 # --- public entry points ---------------------------------------------------------------------
 def parse_program(text: str, source: str = "<program>") -> Program:
-    """Parse a program; a :class:`NesySyntaxError` gives ``source:line:column``."""
-    return _Parser(text, source).program()
+    """Parse a program; a :class:`NesySyntaxError` gives ``source:line:column``.
+
+    What the front end does not implement (evidence, negative heads, directives, ``<-``) is
+    refused at its place, never read as something else.
+    """
+    with recursion_room():
+        return _Parser(text, source).program()
 
 
 def load_program(path: str | Path) -> Program:
-    """Parse the program in the file ``path``."""
-    return parse_program(Path(path).read_text(encoding="utf-8"), str(path))
+    """Parse the program in the UTF-8 file ``path``."""
+    return parse_program(read_text(path), str(path))
 
 
 def parse_term(text: str, source: str = "<term>") -> Term:
     """Parse one term, e.g. a query ``addition([tensor(a)], [tensor(b)], Z)``."""
     parser = _Parser(text, source)
-    term = parser.term(1200)
+    with recursion_room():
+        term = parser.term(1200)
     if parser.peek().kind == "end":
         parser.next()
     if parser.peek().kind != "eof":

@@ -15,21 +15,20 @@ import time
 from collections.abc import Hashable, Iterable
 
 from nesy_ir.errors import NesyError
+from nesy_ir.install import install_hint
 from nesy_ir.nodes import Kind, Node
 from nesy_ir.properties import bool_key, bool_keys
 from nesy_ir.terms import BOOL_DOMAIN
 
+from .options import VTREES
+from .progress import CompileBudgetError, Meter
+
 try:
     from pysdd.sdd import SddManager, SddNode, Vtree
 except ImportError as e:  # pragma: no cover - pysdd is a dependency of nesy-compile
-    raise ImportError(f"{e}: knowledge compilation needs: pip install nesy-compile") from None
+    raise ImportError(f"{e}: knowledge compilation needs: {install_hint('nesy-compile')}") from None
 
-VTREES = ("balanced", "right", "left", "vertical", "random")
 TRUE, FALSE = Node(Kind.CONST, "bool", True), Node(Kind.CONST, "bool", False)
-
-
-class CompileBudgetError(NesyError):
-    """Knowledge compilation ran past its time or size budget."""
 
 
 class SddBridge:
@@ -39,7 +38,8 @@ class SddBridge:
     ``size_budget`` (the number of live SDD nodes in the manager) bound each ``to_sdd`` call;
     they are checked between apply operations, so one long apply can overrun the time budget.
     ``minimize`` lets the manager search for a smaller vtree during ``to_sdd`` (dynamic
-    minimisation: smaller SDDs, slower compilation).
+    minimisation: smaller SDDs, slower compilation). ``meter``, when set, counts the apply
+    operations of ``to_sdd`` (a progress bar).
 
     Every SDD the bridge keeps is referenced, so the manager may collect garbage: ``to_sdd``
     does when more than a million nodes are dead, and with ``minimize`` the manager also
@@ -71,6 +71,7 @@ class SddBridge:
         self.manager = SddManager.from_vtree(Vtree(n, list(range(1, n + 1)), vtree))
         self.time_budget_s, self.size_budget = time_budget_s, size_budget
         self.minimize = minimize
+        self.meter: Meter | None = None
         self._sdd: dict[Node, SddNode] = {}  # IR node -> its SDD (compiled or read back)
         self._ir: dict[int, Node] = {}  # SDD node id -> IR node
         self._prime: dict[Node, SddNode] = {}  # IR of a decision element -> the element's prime
@@ -154,6 +155,8 @@ class SddBridge:
 
     def _after_apply(self, start: float, applies: int) -> None:
         """Collect garbage when much is dead; raise when past a budget."""
+        if self.meter is not None:
+            self.meter.step()
         elapsed = time.perf_counter() - start
         if self.time_budget_s is not None and elapsed > self.time_budget_s:
             raise CompileBudgetError(

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from nesy_ir import Circuit, Labelling, Var, apply, atom, const, transform
 from nesy_ir.errors import NesyError
 from nesy_ir.nodes import Kind, Node
-from nesy_ir.rewrite import PIPELINE, Context, lower
+from nesy_ir.rewrite import PIPELINE, Context, to_circuit
 from nesy_ir.rewrite.wmc import WeightedCount
 from nesy_ir.traverse import size
 
 from .ground_program import GroundAtom, GroundProgram, atom_text
+from .options import SEMANTICS
+from .progress import Deadline, Meter
 
-SEMANTICS = ("prob", "godel", "lukasiewicz", "product")
 #: Rewrite passes: probabilistic queries arrive as weighted counts of compiled d-DNNFs (resolved
 #: by :class:`WeightedCount`), to simplify and factor; fuzzy ones get the full pipeline.
 PASSES = {True: (("simplify", "factor"),), False: PIPELINE}
@@ -95,14 +96,17 @@ def worlds(gp: GroundProgram) -> Worlds:
     return w
 
 
-def boolean_formulas(gp: GroundProgram, w: Worlds) -> dict[GroundAtom, Node]:
+def boolean_formulas(
+    gp: GroundProgram, w: Worlds, meter: Meter | None = None
+) -> dict[GroundAtom, Node]:
     """Each derived atom's truth as a Boolean formula over the probabilistic atoms.
 
     Stratum by stratum; within a stratum the immediate-consequence operator is iterated until no
     formula changes or, for positive cycles, as many times as the stratum has atoms (by then every
-    world has reached its least model).
+    world has reached its least model). ``meter`` counts the atoms stepped.
     """
     value: dict[GroundAtom, Node] = {}
+    meter = meter or Meter("logic formulas")
 
     def lit(a: GroundAtom, positive: bool) -> Node:
         v = w.literal.get(a) or value.get(a, FALSE)
@@ -117,6 +121,7 @@ def boolean_formulas(gp: GroundProgram, w: Worlds) -> dict[GroundAtom, Node]:
             changed = False
             for a in stratum:
                 new = step(a)
+                meter.step()
                 if new is not value.get(a, FALSE):
                     value[a], changed = new, True
             if not changed:
@@ -167,27 +172,37 @@ def translate(
     gp: GroundProgram,
     semantics: str = "prob",
     vtree: str = "balanced",
-    time_budget_s: float | None = None,
+    time_budget_s: float | Deadline | None = None,
+    *,
+    progress: bool | None = False,
 ) -> CompiledProgram:
-    """Compile the ground program's queries into one circuit under ``semantics``."""
+    """Compile the ground program's queries into one circuit under ``semantics``.
+
+    ``time_budget_s`` bounds the whole translation (a :class:`Deadline` already running, e.g.
+    since grounding began, bounds it with what is left); past it a ``CompileBudgetError`` names
+    the stage. ``progress`` shows a progress bar per stage on stderr (None: if a terminal).
+    """
     if semantics not in SEMANTICS:
         raise NesyError(f"unknown semantics {semantics!r} (known: {', '.join(SEMANTICS)})")
+    deadline = Deadline.of(time_budget_s)
     start = time.perf_counter()
     w = worlds(gp)
-    derived = boolean_formulas(gp, w)
+    with Meter("logic formulas", deadline, progress, unit=" atoms") as meter:
+        derived = boolean_formulas(gp, w, meter)
     forms = [w.literal.get(q) or derived.get(q, FALSE) for q in gp.queries]
     names = [atom_text(q) for q in gp.queries]
     stats: dict = {"ground_atoms": len(w.literal) + len(derived)}
     stats["logic_nodes"], stats["logic_edges"] = size(forms)
     if semantics == "prob":
-        roots, ctx, labelling = _probabilistic(forms, w, vtree, time_budget_s, stats)
+        roots, ctx, labelling = _probabilistic(forms, w, vtree, deadline, progress, stats)
     else:
         memo: dict = {}
         roots = [_fuzzy(f, semantics, memo) for f in forms]
         labelling = Labelling({k: v for k, v in w.labels.items() if not k.endswith("[false]")})
         ctx = Context(labelling=labelling)
+    deadline.check("rewriting")  # one call: checked before it starts only
     t = time.perf_counter()
-    circuit = lower(roots, names, labelling, ctx=ctx, passes=PASSES[semantics == "prob"])
+    circuit = to_circuit(roots, names, labelling, ctx=ctx, passes=PASSES[semantics == "prob"])
     stats["rewrite_s"] = time.perf_counter() - t
     stats["compile_s"] = time.perf_counter() - start
     stats.update({f"circuit_{k}": v for k, v in circuit.stats().items()})
@@ -201,7 +216,7 @@ def _unit(w: Worlds, x: Node) -> int | str:
 
 
 def _compile_with_constraints(
-    bridge, forms: list[Node], w: Worlds
+    bridge, forms: list[Node], w: Worlds, meter: Meter | None = None
 ) -> tuple[list, list[frozenset], list]:
     """(the SDDs of ``f and C_f``, the units each f mentions, the SDD of each choice), where
     C_f is the conjunction of the choices f mentions.
@@ -210,7 +225,7 @@ def _compile_with_constraints(
     leaves ``f and C_f`` unchanged (C_f implies them) but keeps the intermediate SDDs small,
     since they never represent worlds in which one image shows two digits. A result is conjoined
     only with the constraints it does not imply already: a conjunction implies those of its
-    operands, a disjunction those all its operands imply.
+    operands, a disjunction those all its operands imply. ``meter`` counts the nodes compiled.
     """
     from nesy_ir.traverse import postorder
 
@@ -229,7 +244,11 @@ def _compile_with_constraints(
     sdd: dict[Node, object] = {}
     units: dict[Node, frozenset] = {}
     implied: dict[Node, frozenset] = {}  # the units whose constraints sdd[n] implies
-    for n in postorder(forms):
+    order = postorder(forms)
+    meter = meter or Meter("SDD compilation")
+    meter.set_total(len(order))
+    for n in order:
+        meter.step()
         implied[n] = frozenset()
         if n.kind in (Kind.ATOM, Kind.CONST):
             sdd[n] = bridge.to_sdd(n)
@@ -253,7 +272,7 @@ def _compile_with_constraints(
     return sdds, [units[f] for f in forms], choice
 
 
-def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
+def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats):
     """Each query f as sum_X tau(f and C_f) * w[X] over the variables of the units (choices,
     facts) f mentions, times the weighted count of each unit it does not mention: the units are
     independent, so the SDDs stay as small as the query.
@@ -267,9 +286,14 @@ def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
     from .sdd import SddBridge
 
     t = time.perf_counter()
-    bridge = SddBridge(list(w.literal.values()), vtree, time_budget_s)
-    sdds, mentioned, choice = _compile_with_constraints(bridge, forms, w)
-    ddnnfs = [bridge.to_ir(s) for s in sdds]
+    bridge = SddBridge(list(w.literal.values()), vtree)
+    with Meter("SDD compilation", deadline, progress, unit=" nodes") as meter:
+        sdds, mentioned, choice = _compile_with_constraints(bridge, forms, w, meter)
+    with Meter("reading SDDs back", deadline, progress, len(sdds), " queries") as meter:
+        ddnnfs = []
+        for s in sdds:
+            ddnnfs.append(bridge.to_ir(s))
+            meter.step()
     stats["sdd_s"] = time.perf_counter() - t
     stats["sdd_size"] = bridge.manager.size()
     labelling = Labelling(w.labels)
@@ -305,8 +329,10 @@ def _probabilistic(forms, w: Worlds, vtree, time_budget_s, stats):
         for u, xs in members.items()
     }
     roots = []
-    for d, units in zip(ddnnfs, mentioned, strict=True):
-        over = [x for u in units for x in members[u]]
-        others = [alone[u] for u in members if u not in units]
-        roots.append(apply("times", counted(d, over), *others))
+    with Meter("weighted counts", deadline, progress, len(ddnnfs), " queries") as meter:
+        for d, units in zip(ddnnfs, mentioned, strict=True):
+            over = [x for u in units for x in members[u]]
+            others = [alone[u] for u in members if u not in units]
+            roots.append(apply("times", counted(d, over), *others))
+            meter.step()
     return roots, ctx, labelling

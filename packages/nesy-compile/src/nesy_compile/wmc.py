@@ -33,10 +33,11 @@ from nesy_ir import (
 )
 from nesy_ir.errors import LabelError, NesyError
 from nesy_ir.nodes import Kind
-from nesy_ir.rewrite import Context, lower, optimise
+from nesy_ir.rewrite import Context, optimise, to_circuit
 from nesy_ir.traverse import postorder, size
 
 from .cnf import CNF
+from .progress import Meter
 from .sdd import SddBridge
 
 STRUCTURES = ("prob", "logprob", "real")
@@ -111,8 +112,11 @@ def compile_cnf(
     time_budget_s: float | None = None,
     size_budget: int | None = None,
     minimize: bool = False,
+    progress: bool | None = False,
 ) -> tuple[Circuit, Labelling, dict[str, Any]]:
     """(circuit, labelling, statistics) for the weighted model count of ``cnf``.
+
+    ``progress`` counts the SDD apply operations on stderr (None: if stderr is a terminal).
 
     The statistics: variables, clauses, seconds of SDD compilation (``sdd_s``), of reading the
     SDD back as IR (``to_ir_s``) and of rewriting and lowering (``rewrite_s``); SDD size and node
@@ -123,7 +127,8 @@ def compile_cnf(
     t0 = time.perf_counter()
     keys = [f"X{i}" for i in range(1, cnf.num_vars + 1)]
     bridge = SddBridge(keys, vtree, time_budget_s, size_budget, minimize)
-    sdd = bridge.to_sdd(cnf_bool_formula(cnf))
+    with Meter("SDD compilation", progress=progress, unit=" applies") as bridge.meter:
+        sdd = bridge.to_sdd(cnf_bool_formula(cnf))
     t1 = time.perf_counter()
     ddnnf = bridge.to_ir(sdd)
     t2 = time.perf_counter()
@@ -136,11 +141,11 @@ def compile_cnf(
             f"rewriting left the aggregation over {stuck} on a Boolean formula, which lowering"
             " would enumerate: the determinism of the d-DNNF was not shown"
         )
-    circuit = lower(optimised, ["wmc"], ctx=ctx, optimised=False)
+    circuit = to_circuit(optimised, ["wmc"], ctx=ctx, optimised=False)
     t3 = time.perf_counter()
     nodes, edges = size([ddnnf])
     if cnf.num_vars <= MAX_ENUMERATED_VARS:
-        before = {"what": "enumeration", **lower(formula, ["wmc"], optimised=False).stats()}
+        before = {"what": "enumeration", **to_circuit(formula, ["wmc"], optimised=False).stats()}
     else:
         before = {"what": "d-DNNF", "nodes": nodes, "edges": edges}
     stats = {

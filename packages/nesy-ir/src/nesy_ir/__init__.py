@@ -15,7 +15,7 @@ from .registry import (
     register_transformation,
     transformations,
 )
-from .rewrite import lower, optimise
+from .rewrite import optimise, to_circuit
 from .syntax import parse, to_text
 from .terms import TensorConst, Var
 from .transformation import Transformation
@@ -44,7 +44,7 @@ __all__ = [
     "evaluate_circuit",
     "get_algebra",
     "get_transformation",
-    "lower",
+    "to_circuit",
     "optimise",
     "parse",
     "register_algebra",

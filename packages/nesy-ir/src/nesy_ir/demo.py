@@ -10,8 +10,9 @@ import numpy as np
 from .circuit import Circuit
 from .evaluate import evaluate, evaluate_circuit
 from .labels import Labelling
-from .rewrite import PIPELINE, STEPWISE, lower, optimise
+from .rewrite import PIPELINE, STEPWISE, optimise, to_circuit
 from .syntax import parse, to_text
+from .textfile import read_text
 
 ALARM = """
 sum X in bool: sum Y in bool:
@@ -31,18 +32,18 @@ def run_demo(args: argparse.Namespace) -> int:
     labels = Labelling({"burglary(v)": p_b, "earthquake(s)": p_e})
     env = {"V": "v", "S": "s"}
     formula = parse(ALARM, "alarm")
-    print("The alarm (source 003, eq. 10): P(burglary or earthquake)")
+    print("The alarm (the DeepLog paper, eq. 10): P(burglary or earthquake)")
     print(f"  formula : {to_text(formula)}")
-    naive = lower(formula, optimised=False)
+    naive = to_circuit(formula, optimised=False)
     print(f"  naive circuit (enumerate the 4 worlds): {_stats(naive)}")
-    print("Rewriting step by step (source 003, sec. 6.3.1), pass by pass:")
+    print("Rewriting step by step (the DeepLog paper, sec. 6.3.1), pass by pass:")
     current = formula
     for names in STEPWISE:
         nxt = optimise(current, labels, passes=[names])
         if nxt is not current:
             print(f"  [{' + '.join(names)}]\n    -> {to_text(nxt)}")
         current = nxt
-    circuit = lower(formula, labelling=labels)
+    circuit = to_circuit(formula, labelling=labels)
     same = "the same circuit" if circuit.roots == (current,) else f"{to_text(circuit.roots[0])}"
     print(f"Default pipeline {' -> '.join('+'.join(p) for p in PIPELINE)}: {same}")
     print(f"Circuit (Figure 4): {to_text(circuit.roots[0])}")
@@ -67,25 +68,35 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_rewrite(args: argparse.Namespace) -> int:
-    text = Path(args.file).read_text() if args.file else args.formula
+    text = read_text(args.file) if args.file else args.formula
     if text is None:
         raise SystemExit("nesy rewrite: give a formula or --file")
     formula = parse(text, args.file or "<argument>")
     print(f"formula  : {to_text(formula)}")
     print(f"rewritten: {to_text(optimise(formula))}")
-    print(f"naive circuit    : {_stats(lower(formula, optimised=False))}")
-    print(f"optimised circuit: {_stats(lower(formula))}")
+    print(f"naive circuit    : {_stats(to_circuit(formula, optimised=False))}")
+    print(f"optimised circuit: {_stats(to_circuit(formula))}")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     """Add ``nesy demo`` (with its ``alarm`` demo) and ``nesy rewrite``; return the demos'
     subparsers, where other packages add theirs."""
-    demos = sub.add_parser("demo", help="run a demo (default: the richest installed)")
-    names = demos.add_subparsers(dest="demo", metavar="NAME")
-    demo = names.add_parser("alarm", help="the alarm example: formula, rewrites, circuit, value")
-    demo.add_argument("--p-burglary", type=float, default=0.6)
-    demo.add_argument("--p-earthquake", type=float, default=0.3)
+    demos = sub.add_parser(
+        "demo",
+        help="run a demo (default: MNIST addition when installed, else the alarm)",
+        description="Run a demo; without a NAME, MNIST addition when nesy-models is installed,"
+        " else the alarm.",
+    )
+    names = demos.add_subparsers(dest="demo", metavar="NAME", title="demos")
+    demo = names.add_parser(
+        "alarm",
+        help="the burglary/earthquake alarm: formula, rewrites, circuit, value",
+        description="The alarm of the DeepLog paper: its formula, the rewrites step by step,"
+        " the circuit (Figure 4) and its value, under probabilistic and fuzzy semantics.",
+    )
+    demo.add_argument("--p-burglary", type=float, default=0.6, help="P(burglary)")
+    demo.add_argument("--p-earthquake", type=float, default=0.3, help="P(earthquake)")
     demo.add_argument("--dot", help="also write the optimised circuit as Graphviz DOT here")
     demo.set_defaults(run=run_demo)
     rw = sub.add_parser("rewrite", help="rewrite a formula and compare circuit sizes")

@@ -13,9 +13,28 @@ class NesySyntaxError(NesyError):
     def __init__(self, message: str, text: str, line: int, column: int, source: str = "<formula>"):
         self.line, self.column, self.source = line, column, source
         lines = text.splitlines() or [""]
-        shown = lines[line - 1] if 0 < line <= len(lines) else ""
-        caret = " " * (column - 1) + "^"
+        shown, at = _window(lines[line - 1] if 0 < line <= len(lines) else "", column - 1)
+        caret = " " * at + "^"
         super().__init__(f"{source}:{line}:{column}: {message}\n  {shown}\n  {caret}")
+
+
+def _window(line: str, at: int, width: int = 100) -> tuple[str, int]:
+    """At most ``width`` characters of ``line`` around index ``at`` (so that the message of a
+    very long line stays short), and where ``at`` falls in them."""
+    if len(line) <= width:
+        return line, at
+    start = max(0, min(at - width // 2, len(line) - width))
+    prefix = "..." if start else ""
+    suffix = "..." if start + width < len(line) else ""
+    return prefix + line[start : start + width] + suffix, len(prefix) + at - start
+
+
+class NestingError(NesySyntaxError):
+    """Text nested deeper than the readers accept (see :mod:`nesy_ir.nesting`)."""
+
+
+class NotTextError(NesyError):
+    """A file read as text that is not UTF-8 (a binary file, or text in another encoding)."""
 
 
 class UnknownStructureError(NesyError):
@@ -36,6 +55,10 @@ class UnknownTransformationError(NesyError):
 
 class FreeVariableError(NesyError):
     """Aggregation over a variable that is not free in its body."""
+
+
+class ReificationDomainError(NesyError):
+    """Aggregation of a reification variable over constants instead of ``bool``."""
 
 
 class UnboundVariableError(NesyError):

@@ -80,29 +80,52 @@ def _combine(node: Node, values: list) -> Any:
 def evaluate(
     node: Node, labels: Labelling | Mapping | None = None, env: Mapping[str, Any] | None = None
 ) -> np.ndarray:
-    """The label of ``node`` under ``labels``, with free variables bound by ``env``."""
+    """The label of ``node`` under ``labels``, with free variables bound by ``env``.
+
+    Iterative (an explicit stack of pending calls), so formulas of any depth evaluate.
+    """
     labels = as_labelling(labels)
-    env = dict(env or {})
     batch = _Batch()
     memo: dict[tuple, Any] = {}
+    free: dict[Node, list[str]] = {}
 
-    def go(n: Node, env: dict) -> Any:
-        key = (n, tuple(env.get(v, _MISSING) for v in sorted(n.free)))
-        if key in memo:
-            return memo[key]
+    def key(n: Node, env: dict) -> tuple:
+        names = free.get(n)
+        if names is None:
+            names = free[n] = sorted(n.free)
+        return (n, tuple(env.get(v, _MISSING) for v in names))
+
+    def calls(n: Node, env: dict) -> list[tuple[Node, dict]]:
+        """The (child, environment) pairs whose values ``n`` combines."""
+        if n.kind is Kind.AGG:
+            body, var = n.children[0], n.arg.var
+            return [(body, {**env, var: d}) for d in domain_values(n.arg.domain)]
+        return [(c, env) for c in n.children]
+
+    root = (node, dict(env or {}))
+    stack = [root]
+    while stack:
+        n, e = stack[-1]
+        k = key(n, e)
+        if k in memo:
+            stack.pop()
+            continue
+        sub = calls(n, e)
+        pending = [call for call in sub if key(*call) not in memo]
+        if pending:
+            stack.extend(reversed(pending))  # children first, left to right
+            continue
+        stack.pop()
+        values = [memo[key(*call)] for call in sub]
         if n.kind is Kind.CONST:
-            out = np.asarray(n.arg)
+            memo[k] = np.asarray(n.arg)
         elif n.kind is Kind.ATOM:
-            out = _atom_value(n, env, labels, batch)
+            memo[k] = _atom_value(n, e, labels, batch)
         elif n.kind is Kind.AGG:
-            values = [go(n.children[0], {**env, n.arg.var: d}) for d in domain_values(n.arg.domain)]
-            out = get_algebra(n.structure).reduce(n.arg.role, values)
+            memo[k] = get_algebra(n.structure).reduce(n.arg.role, values)
         else:
-            out = _combine(n, [go(c, env) for c in n.children])
-        memo[key] = out
-        return out
-
-    return np.asarray(go(node, env))
+            memo[k] = _combine(n, values)
+    return np.asarray(memo[key(*root)])
 
 
 _MISSING = object()

@@ -1,7 +1,7 @@
 """Graph views of nodes and circuits: networkx DiGraphs (both ways) and Graphviz DOT text.
 
 Both number the nodes 0, 1, ... children first, as the JSON documents of :mod:`nesy_ir.serialize`
-do. networkx is an optional dependency (``pip install 'nesy-ir[graph]'``), imported on use; the DOT
+do. networkx is an optional dependency (the extra ``nesy-ir[graph]``), imported on use; the DOT
 text needs no Graphviz package.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import UnknownOperationError
+from .install import install_hint
 from .nodes import Kind, Node
 from .registry import get_algebra
 from .serialize import SerializationError, decode, split, to_json
@@ -73,7 +74,7 @@ def to_networkx(obj: Any):
     try:
         import networkx as nx
     except ImportError:
-        raise ImportError("networkx is needed: pip install 'nesy-ir[graph]'") from None
+        raise ImportError(f"networkx is needed: {install_hint('nesy-ir[graph]')}") from None
     doc = to_json(obj)
     _, roots, _ = split(obj)
     graph = nx.DiGraph(type=doc["type"], roots=doc["roots"], names=doc.get("names"))

@@ -55,8 +55,8 @@ class Model:
 
     def circuit(self, optimised: bool = True) -> Circuit:
         """One circuit with a root per query, rewritten by the default pipeline."""
-        from .rewrite import lower
+        from .rewrite import to_circuit
 
-        return lower(
+        return to_circuit(
             list(self.queries.values()), list(self.queries), self.labelling, optimised=optimised
         )

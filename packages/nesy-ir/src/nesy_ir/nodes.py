@@ -13,7 +13,12 @@ from enum import StrEnum
 from typing import Any
 from weakref import WeakValueDictionary
 
-from .errors import FreeVariableError, StructureMismatchError, UnknownOperationError
+from .errors import (
+    FreeVariableError,
+    ReificationDomainError,
+    StructureMismatchError,
+    UnknownOperationError,
+)
 from .registry import get_algebra, get_transformation
 from .terms import BOOL_DOMAIN, Term, Var, check_term
 
@@ -209,7 +214,29 @@ def aggregate(aggregator: str, var: str | Var, domain: str | Iterable, body: Nod
         domain = tuple(check_term(v, f"domain of {name}") for v in domain)
         if not domain:
             raise ValueError(f"the domain of {name} is empty")
+        reified = _reified_by(body, name)
+        if reified is not None:
+            values = ", ".join(str(v) for v in domain)
+            raise ReificationDomainError(
+                f"{name} is the reification variable of {reified}: it ranges over the truth"
+                f" values, so aggregate over it 'in bool', not over the constants {{{values}}}"
+            )
     return Node(Kind.AGG, body.structure, AggArg(role, name, domain), (body,))
+
+
+def _reified_by(body: Node, name: str) -> Node | None:
+    """An atom of ``body`` reified by the free variable ``name``, if there is one."""
+    seen: set[int] = set()
+    stack = [body]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen or name not in n.free:
+            continue
+        seen.add(id(n))
+        if n.kind is Kind.ATOM and n.arg.rvar == Var(name):
+            return n
+        stack.extend(n.children)  # an aggregation over ``name`` has no free ``name``: skipped
+    return None
 
 
 def transform(child: Node, target: str) -> Node:

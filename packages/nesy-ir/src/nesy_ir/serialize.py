@@ -18,6 +18,7 @@ from .errors import CircuitError, FormatVersionError, NesyError, StructureMismat
 from .nodes import Kind, Node, aggregate, apply, atom, const, transform
 from .registry import get_algebra
 from .terms import BOOL_DOMAIN, TensorConst, Term, Var
+from .textfile import read_text
 from .traverse import postorder
 
 FORMAT = "nesy-ir"
@@ -250,8 +251,8 @@ def loads(text: str | bytes) -> Any:
 
 def load(path: str | os.PathLike) -> Any:
     """The Node, list of Nodes or Circuit saved in ``path``; errors name the file."""
+    text = read_text(path := os.fspath(path))  # its errors name the file already
     try:
-        with open(path := os.fspath(path), encoding="utf-8") as f:
-            return loads(f.read())
+        return loads(text)
     except NesyError as e:
         raise _prefixed(e, path) from None

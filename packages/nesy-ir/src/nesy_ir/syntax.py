@@ -14,7 +14,14 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .errors import NesyError, NesySyntaxError, StructureMismatchError, UnknownOperationError
+from .errors import (
+    NesyError,
+    NesySyntaxError,
+    NestingError,
+    StructureMismatchError,
+    UnknownOperationError,
+)
+from .nesting import MAX_NESTING, recursion_room
 from .nodes import Kind, Node, aggregate, apply, atom, const, transform
 from .registry import get_algebra
 from .terms import BOOL_DOMAIN, TensorConst, Term, Var
@@ -46,6 +53,7 @@ class _Parser:
 
     def __init__(self, text: str, source: str):
         self.text, self.source, self.i = text, source, 0
+        self.depth = 0  # formulas entered and not yet finished: the nesting so far
         self.tokens: list[_Token] = []
         pos = 0
         while pos < len(text):
@@ -122,10 +130,18 @@ class _Parser:
         return self.build(ops[bad], apply, role, *operands)
 
     def unary(self) -> Node:
+        """Every level of nesting (parentheses, ``~``, aggregation, ``tau``) passes here."""
+        if self.depth >= MAX_NESTING:
+            message = f"formula nested deeper than {MAX_NESTING} levels"
+            raise NestingError(message, self.text, *self.where(self.peek()), self.source)
+        self.depth += 1
         if self.at("~"):
             tok = self.next()
-            return self.build(tok, apply, "neg", self.unary())
-        return self.primary()
+            node = self.build(tok, apply, "neg", self.unary())
+        else:
+            node = self.primary()
+        self.depth -= 1
+        return node
 
     def primary(self) -> Node:
         tok = self.peek()
@@ -256,10 +272,8 @@ class _Parser:
 def parse(text: str, source: str = "<formula>") -> Node:
     """The formula written in ``text``; ``source`` names it in error messages."""
     parser = _Parser(text, source)
-    try:
+    with recursion_room(8 * MAX_NESTING + 1000):  # at most 7 frames per level of nesting
         node = parser.formula()
-    except RecursionError:
-        raise parser.error("formula nested too deeply", parser.peek()) from None
     if not parser.at("eof"):
         tok = parser.peek()
         raise parser.error(f"unexpected {_describe(tok)} after the formula", tok)
@@ -273,15 +287,30 @@ def _term(t: Term) -> str:
     return f"tensor({t.name})" if isinstance(t, TensorConst) else str(t)
 
 
-def _operand(node: Node, wrap: tuple[str, ...]) -> str:
-    text = to_text(node)
-    if node.kind is Kind.AGG or (node.kind is Kind.APPLY and node.arg in wrap):
-        return f"({text})"
-    return text
-
-
 def to_text(node: Node) -> str:
-    """The canonical one-line text of ``node``; :func:`parse` reads it back to ``node``."""
+    """The canonical one-line text of ``node``; :func:`parse` reads it back to ``node``.
+
+    Iterative (an explicit stack), so formulas of any depth print.
+    """
+    out: list[str] = []
+    stack: list[Node | str] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            stack.extend(reversed(_pieces(item)))
+    return "".join(out)
+
+
+def _operand(node: Node, wrap: tuple[str, ...]) -> list[Node | str]:
+    if node.kind is Kind.AGG or (node.kind is Kind.APPLY and node.arg in wrap):
+        return ["(", node, ")"]
+    return [node]
+
+
+def _pieces(node: Node) -> list[Node | str]:
+    """The text of ``node`` as strings and the children to print in their places."""
     kind, arg = node.kind, node.arg
     if kind is Kind.ATOM:
         text = arg.predicate
@@ -289,12 +318,12 @@ def to_text(node: Node) -> str:
             text += f"({', '.join(_term(t) for t in arg.args)})"
         if arg.rvar is not None:
             text += f"[{str(arg.rvar).lower() if isinstance(arg.rvar, bool) else arg.rvar}]"
-        return f"{text}@{node.structure}"
+        return [f"{text}@{node.structure}"]
     if kind is Kind.CONST:
         value = str(arg).lower() if isinstance(arg, bool) else repr(float(arg))
-        return f"{value}@{node.structure}"
+        return [f"{value}@{node.structure}"]
     if kind is Kind.TRANSFORM:
-        return f"tau[{arg}->{node.structure}]({to_text(node.children[0])})"
+        return [f"tau[{arg}->{node.structure}](", node.children[0], ")"]
     if kind is Kind.AGG:
         try:
             name = get_algebra(node.structure).aggregator_name(arg.role)
@@ -303,8 +332,13 @@ def to_text(node: Node) -> str:
         domain = arg.domain
         if domain != BOOL_DOMAIN:
             domain = "{" + ", ".join(_term(v) for v in domain) + "}"
-        return f"{name} {arg.var} in {domain}: {to_text(node.children[0])}"
+        return [f"{name} {arg.var} in {domain}: ", node.children[0]]
     if arg == "neg":
-        return "~" + _operand(node.children[0], ("plus", "times"))
+        return ["~", *_operand(node.children[0], ("plus", "times"))]
     wrap = ("plus",) if arg == "plus" else ("plus", "times")
-    return (" + " if arg == "plus" else " * ").join(_operand(c, wrap) for c in node.children)
+    sep = " + " if arg == "plus" else " * "
+    pieces: list[Node | str] = []
+    for i, child in enumerate(node.children):
+        pieces += [sep] if i else []
+        pieces += _operand(child, wrap)
+    return pieces

@@ -1,7 +1,8 @@
 """nesy-jax: lowering of nesy-ir circuits to JAX, and neural labelling in JAX.
 
-``lower(circuit, labels, dynamic)`` gives a :class:`LoweredCircuit`, a function of the dynamic
-labels usable under ``jax.jit``, ``jax.grad`` and ``jax.vmap``; :mod:`nesy_jax.kernels` holds the
+``lower(circuit, labels, dynamic)`` gives a :class:`LoweredCircuit` (the interface every backend
+shares, :class:`nesy_ir.backends.LoweredCircuit`), a function of the dynamic labels usable under
+``jax.jit``, ``jax.grad`` and ``jax.vmap``; :mod:`nesy_jax.kernels` holds the
 code of every kernel (extend with :func:`register_kernel`); :mod:`nesy_jax.neural` labels atoms
 with networks' softmax outputs. Enable float64 with ``jax.config.update("jax_enable_x64", True)``.
 """
@@ -10,14 +11,14 @@ from importlib.metadata import version as _version
 
 from .kernels import Reduction, register_kernel
 from .lowering import LoweredCircuit, lower
-from .neural import NeuralCircuit, NeuralLabels, NeuralPredicate
+from .neural import NeuralCircuit, NeuralLabelling, NeuralPredicate
 
 __version__ = _version("nesy-jax")
 
 __all__ = [
     "LoweredCircuit",
     "NeuralCircuit",
-    "NeuralLabels",
+    "NeuralLabelling",
     "NeuralPredicate",
     "Reduction",
     "__version__",

@@ -8,45 +8,28 @@ where a root's structure is Boolean.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
+from typing import Any
 
 import jax
 import numpy as np
 
+from nesy_ir.backends import evaluate_lowered
 from nesy_ir.circuit import Circuit
 from nesy_ir.labels import Labelling
-from nesy_ir.layerize import layerize
-from nesy_ir.registry import get_algebra
 
 from .lowering import lower
+
+__all__ = ["evaluate_circuit", "lower", "name"]
 
 name = "jax"
 
 
 def evaluate_circuit(
-    circuit: Circuit, labels: Labelling | Mapping | None = None
+    circuit: Circuit,
+    labels: Labelling | Mapping | None = None,
+    env: Mapping[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The value of every root by name, like :func:`nesy_ir.evaluate_circuit`, on JAX.
-
-    Batched labels (arrays with a batch axis) become the lowered circuit's dynamic labels; the
-    others (scalars, a :class:`~nesy_ir.labels.Labelling`) are folded in as constants.
-    """
-    batched = {
-        k: v for k, v in (labels.items() if isinstance(labels, Mapping) else ()) if np.ndim(v) > 0
-    }
-    static = (
-        {k: v for k, v in labels.items() if k not in batched}
-        if isinstance(labels, Mapping)
-        else labels
-    )
-    layered = layerize(circuit)
+    """The value of every root by name, like :func:`nesy_ir.evaluate_circuit`, on JAX."""
     with jax.enable_x64(True):
-        lowered = lower(layered, static, dynamic=batched, dtype=np.float64, jit=False)
-        out = lowered({k: np.asarray(v, dtype=float) for k, v in batched.items()})
-        result = {k: np.asarray(v) for k, v in out.items()}
-    for root, gid in zip(layered.names, layered.roots.tolist(), strict=True):
-        if get_algebra(layered.structure_of(gid)).carrier.boolean:
-            result[root] = result[root].astype(bool)
-    return result
-
-
-__all__ = ["evaluate_circuit", "lower", "name"]
+        return evaluate_lowered(partial(lower, jit=False), circuit, labels, env)

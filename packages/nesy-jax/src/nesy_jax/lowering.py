@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nesy_ir.backends import check_matrix, check_values
 from nesy_ir.circuit import Circuit
 from nesy_ir.errors import NesyError
 from nesy_ir.labels import Labelling
@@ -141,12 +142,13 @@ def _leaves(layered: Layered, plan: LeafPlan) -> _Leaves:
 
 
 class LoweredCircuit:
-    """A circuit as a JAX function of its dynamic labels.
+    """A circuit as a JAX function of its dynamic labels (the interface of
+    :class:`nesy_ir.backends.LoweredCircuit`).
 
     Call it on ``{key: array}`` (every key of :attr:`keys`; scalars or arrays of one batch shape)
-    to get ``{root name: array}``; :meth:`apply_matrix` is the same as a pure function of a
-    (B, K) matrix whose columns follow :attr:`keys`, for use inside ``jax.jit`` / ``grad`` /
-    ``vmap``. Boolean roots come back as floats 0.0 / 1.0.
+    to get ``{root name: array}``; :meth:`matrix` is the same as a pure function of a (B, K)
+    matrix whose columns follow :attr:`keys`, for use inside ``jax.jit`` / ``grad`` / ``vmap``.
+    Boolean roots come back as floats 0.0 / 1.0.
     """
 
     def __init__(
@@ -155,13 +157,20 @@ class LoweredCircuit:
         plan: LeafPlan,
         *,
         dtype: Any = None,
+        device: Any = None,
         jit: bool = True,
         check: bool = True,
     ):
         self.layered = layered
+        self.device = jax.devices(device)[0] if isinstance(device, str) else device
         self.keys: tuple[str, ...] = plan.keys
         self.names: tuple[str, ...] = layered.names
         self.dtype = jnp.dtype(dtype) if dtype is not None else jnp.result_type(float)
+        if self.dtype.itemsize == 8 and not jax.config.read("jax_enable_x64"):
+            raise NesyError(
+                f"{self.dtype} on JAX needs 64-bit mode: jax.config.update('jax_enable_x64', True)"
+                " or lower inside `with jax.enable_x64(True):`"
+            )
         self.check = check
         leaves = _leaves(layered, plan)
         self._static = np.asarray(leaves.static, dtype=self.dtype)[:, None]
@@ -170,16 +179,15 @@ class LoweredCircuit:
         roots = leaves.remap[layered.roots].astype(np.int32)
         self._layers = _layers(steps, layered.num_nodes, roots)
         self._key_carriers = _key_carriers(layered, plan)
-        self.apply_matrix: Callable[[Array], Array] = (
-            jax.jit(self._apply_matrix) if jit else self._apply_matrix
-        )
+        self.matrix: Callable[[Array], Array] = jax.jit(self._matrix) if jit else self._matrix
         self._call = jax.jit(self._apply_values) if jit else self._apply_values
 
-    def _apply_matrix(self, x: Array) -> Array:
+    def _matrix(self, x: Array) -> Array:
         """(B, K) dynamic labels in :attr:`keys` order -> (B, R) root values."""
+        check_matrix(x, self.keys)
         x = jnp.asarray(x, self.dtype)
-        if x.ndim != 2 or x.shape[1] != len(self.keys):
-            raise NesyError(f"expected labels of shape (B, {len(self.keys)}), got {x.shape}")
+        if self.device is not None:
+            x = jax.device_put(x, self.device)
         columns = x.T
         batch = x.shape[0]
         parts = [jnp.broadcast_to(jnp.asarray(self._static), (len(self._static), batch))]
@@ -192,17 +200,11 @@ class LoweredCircuit:
         columns = [jnp.broadcast_to(a, shape).reshape(-1) for a in arrays]
         size = int(np.prod(shape, dtype=int))
         x = jnp.stack(columns, axis=-1) if columns else jnp.zeros((size, 0), self.dtype)
-        out = self._apply_matrix(x)
+        out = self._matrix(x)
         return {n: out[:, i].reshape(shape) for i, n in enumerate(self.names)}
 
-    def __call__(self, values: Mapping[str, Any]) -> dict[str, Array]:
-        values = {"".join(k.split()): v for k, v in values.items()}
-        missing = [k for k in self.keys if k not in values]
-        if missing:
-            raise NesyError(f"no value for the dynamic labels {missing}")
-        unknown = sorted(set(values) - set(self.keys))
-        if unknown:
-            raise NesyError(f"{unknown} are not dynamic labels of this circuit: {list(self.keys)}")
+    def __call__(self, values: Mapping[str, Any] | None = None) -> dict[str, Array]:
+        values = check_values(self.keys, values)
         if self.check:
             for key in self.keys:
                 _check(key, values[key], self._key_carriers[key])
@@ -234,14 +236,18 @@ def lower(
     labels: Labelling | Mapping | None = None,
     dynamic: Iterable[str] = (),
     *,
+    env: Mapping[str, Any] | None = None,
     dtype: Any = None,
+    device: Any = None,
     jit: bool = True,
     check: bool = True,
 ) -> LoweredCircuit:
     """Lower ``circuit`` to JAX; ``dynamic`` keys are labelled at call time, ``labels`` label
-    every other atom now (scalars). ``dtype`` defaults to JAX's float (float32 unless x64 is on);
-    ``check`` validates concrete labels against their carrier at each call."""
+    every other atom now (scalars), ``env`` binds free variables of atoms. ``dtype`` (a name or
+    a dtype) defaults to JAX's float (float32 unless x64 is on); ``device`` (a JAX device or a
+    platform name, ``"cpu"``, ``"gpu"``) is where it computes; ``check`` validates concrete
+    labels against their carrier at each call."""
     layered = circuit if isinstance(circuit, Layered) else layerize(circuit)
     check_structures(layered)
-    plan = plan_leaves(layered, labels, dynamic)
-    return LoweredCircuit(layered, plan, dtype=dtype, jit=jit, check=check)
+    plan = plan_leaves(layered, labels, dynamic, env)
+    return LoweredCircuit(layered, plan, dtype=dtype, device=device, jit=jit, check=check)

@@ -39,7 +39,7 @@ class NeuralPredicate:
 
 
 @dataclass(frozen=True)
-class NeuralLabels:
+class NeuralLabelling:
     """How to build the (B, K) label matrix of ``keys`` from networks' outputs.
 
     ``calls`` are the distinct (net, input names) applications; their outputs are concatenated
@@ -58,7 +58,7 @@ class NeuralLabels:
         atoms: Iterable[GroundAtom],
         predicates: Mapping[str, NeuralPredicate],
         networks: Mapping[str, Network],
-    ) -> NeuralLabels:
+    ) -> NeuralLabelling:
         """Labels for ``keys`` (a lowered circuit's), each of which must be one of ``atoms``."""
         offsets: dict[tuple[str, tuple[str, ...]], int] = {}
         width = 0
@@ -105,7 +105,7 @@ class NeuralCircuit:
     """
 
     circuit: LoweredCircuit
-    labels: NeuralLabels
+    labels: NeuralLabelling
     log_space: bool = False
 
     @classmethod
@@ -120,7 +120,7 @@ class NeuralCircuit:
         as ``nesy_compile.compile_program`` returns): its neural atoms are the dynamic labels."""
         keys = [slot_key(p, args) for p, args in program.neural]
         lowered = lower(program.circuit, program.labelling, keys, **options)
-        labels = NeuralLabels.from_atoms(lowered.keys, program.neural, predicates, networks)
+        labels = NeuralLabelling.from_atoms(lowered.keys, program.neural, predicates, networks)
         return cls(lowered, labels, program.semantics == "logprob")
 
     @property
@@ -130,7 +130,7 @@ class NeuralCircuit:
 
     def __call__(self, params: Mapping[str, Any], inputs: Mapping[str, jax.Array]) -> jax.Array:
         """(B, R): every query's value on the inputs."""
-        return self.circuit.apply_matrix(self.labels(params, inputs))
+        return self.circuit.matrix(self.labels(params, inputs))
 
     def log_values(self, params: Mapping[str, Any], inputs: Mapping[str, jax.Array]) -> jax.Array:
         """(B, R) log-values, floored at the dtype's tiny (a finite loss at probability 0)."""

@@ -11,6 +11,31 @@
 
 from importlib.metadata import version as _version
 
+from nesy_ir.facade import lazy_exports
+
 __version__ = _version("nesy-models")
 
-__all__ = ["__version__"]
+#: The public names: tasks, models, learners and experiments, imported on first use.
+_EXPORTS = {
+    # tasks
+    "Task": ".tasks",
+    "mnist_addition": ".tasks",
+    "sudoku": ".tasks",
+    # models
+    "LeNet": ".networks",
+    "TaskModel": ".model",
+    "JaxTaskModel": ".jax_model",
+    # learners
+    "Split": ".train",
+    "TrainConfig": ".train",
+    "fit": ".train",
+    "evaluate": ".train",
+    "fit_jax": ".jax_model",
+    "evaluate_jax": ".jax_model",
+    # experiments (what ``nesy train`` runs)
+    "RunConfig": ".experiment",
+    "run": ".experiment",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = ["__version__", *_EXPORTS]

@@ -1,7 +1,10 @@
-"""``nesy train mnist-addition|sudoku|visatnet`` and ``nesy explain visatnet`` (``nesy.commands``).
+"""``nesy train mnist-addition|sudoku|visatnet``, ``nesy evaluate visatnet`` and ``nesy explain
+visatnet`` (registered through ``nesy.commands``).
 
 ``--nproc K`` re-launches the same command under torchrun with K processes (DDP: gloo on CPU,
 NCCL on GPU); each process trains on its share of every global batch.
+
+Registering imports no torch: the commands import the training code when they run.
 """
 
 from __future__ import annotations
@@ -12,41 +15,71 @@ import os
 import sys
 from dataclasses import fields
 
-from .experiment import BACKENDS, RunConfig, run, write_json
-from .tasks import FUZZY, LOGIC, SEMANTICS
-from .train import SCHEDULES
+from .options import (
+    BACKENDS,
+    DATA_DIR_HELP,
+    FUZZY,
+    JSON_FILE_HELP,
+    LOGIC,
+    SCHEDULES,
+    SEMANTICS,
+)
 
 
 def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
     if task == "mnist-addition":
         p.add_argument("--digits", type=int, default=1, help="digits per number (N)")
-        p.add_argument("--encoding", choices=("standard", "carry"), default="standard")
-    p.add_argument("--semantics", choices=SEMANTICS, default="prob")
+        p.add_argument(
+            "--encoding",
+            choices=("standard", "carry"),
+            default="standard",
+            help="the program: numbers built from digits, or school addition with carries",
+        )
+    p.add_argument(
+        "--semantics", choices=SEMANTICS, default="prob", help="probabilistic, fuzzy or both"
+    )
     p.add_argument("--tnorm", choices=FUZZY, default="product", help="t-norm of prob-fuzzy")
-    p.add_argument("--logic", choices=LOGIC, default="architecture")
-    p.add_argument("--backend", choices=BACKENDS, default="torch")
-    p.add_argument("--data-dir", help="MNIST IDX files (default: $NESY_DATA/mnist or embedded)")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--logic",
+        choices=LOGIC,
+        default="architecture",
+        help="where the logic sits: in the architecture, in the loss, or none (neural baseline)",
+    )
+    p.add_argument("--backend", choices=BACKENDS, default="torch", help="what trains the model")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
+    p.add_argument("--epochs", type=int, default=1, help="training epochs")
+    p.add_argument("--batch-size", type=int, default=32, help="examples per batch")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (AdamW)")
     p.add_argument("--schedule", choices=SCHEDULES, default="constant", help="learning rate")
     p.add_argument("--augment", type=int, default=0, help="random image shifts (pixels)")
     p.add_argument("--patience", type=int, default=5, help="early stopping on validation loss")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--train-size", type=int, help="use only this many training examples")
     p.add_argument("--checkpoint", help="save after every epoch here; resume when it exists")
-    p.add_argument("--json", help="write the metrics here")
+    p.add_argument("--json-file", dest="json", metavar="PATH", help=JSON_FILE_HELP)
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="progress bars on stderr (default: shown)",
+    )
     p.set_defaults(run=_train, task=task)
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .checks import at_least, writable
+    from .experiment import RunConfig, run, write_json
+
+    names = {f.name for f in fields(RunConfig)}
+    config = RunConfig(**{k: v for k, v in vars(args).items() if k in names})  # checks them
+    at_least("nproc", args.nproc, 1)
+    for path in (args.checkpoint, args.json):
+        if path:
+            writable(path)  # now, not after the whole run
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _launch(args.nproc)
     _init_distributed()
-    names = {f.name for f in fields(RunConfig)}
-    config = RunConfig(**{k: v for k, v in vars(args).items() if k in names})
     metrics = run(config)
     if int(os.environ.get("RANK", "0")) == 0:
         summary = {k: metrics[k] for k in ("test_accuracy", "seconds_per_epoch", "epochs")}
@@ -79,21 +112,23 @@ def _floats(text: str) -> list[float]:
 
 
 def _add_visatnet_train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="MNIST IDX files (default: $NESY_DATA/mnist or embedded)")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--mask-ratio", type=float, default=0.4, help="training mask ratio")
-    p.add_argument("--json", help="write the metrics here")
+    p.add_argument("--json-file", dest="json", metavar="PATH", help=JSON_FILE_HELP)
     p.add_argument("--epochs", type=int, default=5, help="Vi-SATNet epochs")
-    p.add_argument("--lenet-epochs", type=int, default=2)
-    p.add_argument("--lenet-train-size", type=int, default=60000)
-    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--lenet-epochs", type=int, default=2, help="epochs of the LeNet features")
+    p.add_argument(
+        "--lenet-train-size", type=int, default=60000, help="training images of the LeNet"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (the first, with --seeds)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds (median table)")
     p.add_argument("--per-class", type=int, default=500, help="training images per class")
-    p.add_argument("--val-per-class", type=int, default=100)
+    p.add_argument("--val-per-class", type=int, default=100, help="validation images per class")
     p.add_argument("--test-size", type=int, default=1000, help="test images classified")
     p.add_argument("--m", type=int, default=320, help="clauses per Vi-SATNet")
     p.add_argument("--max-iter", type=int, default=40, help="mixing-method sweeps")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--batch-size", type=int, default=8, help="examples per batch")
+    p.add_argument("--lr", type=float, default=2e-3, help="learning rate")
     p.add_argument("--rule-threshold", type=float, default=0.9, help="literal cut-off of rules")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--out", default="out/visatnet", help="model.pt and losses.png go here")
@@ -102,7 +137,7 @@ def _add_visatnet_train_options(p: argparse.ArgumentParser) -> None:
 
 def _add_visatnet_explain_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="out/visatnet/model.pt", help="from nesy train visatnet")
-    p.add_argument("--data-dir", help="MNIST IDX files (default: $NESY_DATA/mnist or embedded)")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--image", type=int, required=True, help="index of a test image")
     p.add_argument("--target", type=int, required=True, help="target feature position 0..24")
     p.add_argument("--alpha", type=float, default=0.9, help="confidence of the set")
@@ -113,12 +148,16 @@ def _add_visatnet_explain_options(p: argparse.ArgumentParser) -> None:
 
 def _add_visatnet_evaluate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="out/visatnet/model.pt", help="from nesy train visatnet")
-    p.add_argument("--data-dir", help="MNIST IDX files (default: $NESY_DATA/mnist or embedded)")
-    p.add_argument("--seed", type=int, default=0, help="the masks' seed (as the training run's)")
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed of the masks (the training run's)"
+    )
     p.add_argument("--test-size", type=int, default=1000, help="first test images classified")
     p.add_argument("--ratios", type=_floats, default=None, help="mask ratios (comma separated)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--json", help="write the table here")
+    p.add_argument(
+        "--json-file", dest="json", metavar="PATH", help="also write the table as JSON to this file"
+    )
     p.set_defaults(run=_visatnet("evaluate"))
 
 
@@ -132,15 +171,25 @@ def _visatnet(command: str):
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="train a model on a task (source 003 section 7)")
-    tasks = train.add_subparsers(dest="task_name", metavar="TASK", required=True)
+    train = sub.add_parser(
+        "train",
+        help="train a model on a task (the DeepLog experiments, Vi-SATNet)",
+        description="Train a model: the DeepLog paper's experiments (MNIST addition, visual"
+        " Sudoku) under every semantics and logic placement, or Vi-SATNet.",
+    )
+    tasks = train.add_subparsers(dest="task_name", metavar="TASK", required=True, title="tasks")
     for task, text in (
         ("mnist-addition", "MNIST addition of two N-digit numbers"),
         ("sudoku", "4x4 visual Sudoku validity"),
     ):
-        _add_run_options(tasks.add_parser(task, help=text), task)
+        _add_run_options(tasks.add_parser(task, help=text, description=text + "."), task)
     _add_visatnet_train_options(
-        tasks.add_parser("visatnet", help="Vi-SATNet feature re-generation on MNIST (source 001)")
+        tasks.add_parser(
+            "visatnet",
+            help="Vi-SATNet: learning rules by re-generating deep features of MNIST",
+            description='Vi-SATNet ("Learning reliable rules by re-generating deep features"):'
+            " one SATNet layer per digit class re-generates masked LeNet features of MNIST.",
+        )
     )
     explain = sub.add_parser("explain", help="explain a trained model")
     models = explain.add_subparsers(dest="model_name", metavar="MODEL", required=True)

@@ -10,16 +10,16 @@ from __future__ import annotations
 import argparse
 import itertools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from .data import IndexedExamples, addition_dataset, holdout, load_mnist
-from .experiment import RunConfig, make_task
-from .figures import pyplot, save_figure
-from .model import NeSyModel
-from .tasks import Task
-from .train import Split, TrainConfig, evaluate, fit
+from .options import DATA_DIR_HELP
+
+if TYPE_CHECKING:  # torch and the rest are imported when the demo runs, not when registered
+    from .experiment import RunConfig
+    from .model import TaskModel
+    from .tasks import Task
 
 
 def explain(digits: np.ndarray, total: int, n: int) -> tuple[tuple[int, ...], float]:
@@ -38,9 +38,12 @@ def explain(digits: np.ndarray, total: int, n: int) -> tuple[tuple[int, ...], fl
     return best, best_p
 
 
-def demo_splits(config: RunConfig, task: Task, model: NeSyModel, pairings: int):
+def demo_splits(config: RunConfig, task: Task, model: TaskModel, pairings: int):
     """Train, validation and test splits; the training images paired ``pairings`` times at
     random (the embedded digits are few: 1294 training images make 323 two-digit examples)."""
+    from .data import IndexedExamples, addition_dataset, holdout, load_mnist
+    from .train import Split
+
     train_images, test_images = load_mnist(config.data_dir), load_mnist(config.data_dir, "test")
     kept, held = holdout(len(train_images.images), 0.1, config.seed)
     parts = [
@@ -59,6 +62,8 @@ def demo_splits(config: RunConfig, task: Task, model: NeSyModel, pairings: int):
 
 
 def plot_curve(history: list[dict], path: Path) -> None:
+    from .figures import pyplot, save_figure
+
     plt = pyplot()
 
     epochs = [e["epoch"] for e in history]
@@ -76,12 +81,18 @@ def plot_curve(history: list[dict], path: Path) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    import torch
+
+    from .experiment import RunConfig, make_task
+    from .model import TaskModel
+    from .train import TrainConfig, evaluate, fit
+
     config = RunConfig(
         digits=args.digits, data_dir=args.data_dir, epochs=args.epochs, seed=args.seed
     )
     torch.manual_seed(config.seed)
     task = make_task(config)
-    model = NeSyModel(task)
+    model = TaskModel(task)
     stats = model.compiled.stats
     print(f"MNIST addition, {config.digits}-digit numbers, probabilistic logic in the architecture")
     print(
@@ -124,12 +135,19 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def register(demos: argparse._SubParsersAction) -> None:
-    demo = demos.add_parser("mnist-addition", help="two-digit MNIST addition, trained end to end")
-    demo.add_argument("--digits", type=int, default=2)
-    demo.add_argument("--epochs", type=int, default=5)
+    demo = demos.add_parser(
+        "mnist-addition",
+        help="two-digit MNIST addition, trained end to end",
+        description="MNIST addition (DeepProbLog's benchmark, as in the DeepLog paper): compile"
+        " the program, train LeNet through its circuit, test, explain one prediction.",
+    )
+    demo.add_argument("--digits", type=int, default=2, help="digits per number (N)")
+    demo.add_argument("--epochs", type=int, default=5, help="training epochs")
     demo.add_argument("--pairings", type=int, default=10, help="random pairings of the images")
-    demo.add_argument("--lr", type=float, default=3e-3)
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--data-dir", help="MNIST IDX files (default: the embedded digits)")
-    demo.add_argument("--plot", default="out/demo_training_curve.png")
+    demo.add_argument("--lr", type=float, default=3e-3, help="learning rate")
+    demo.add_argument("--seed", type=int, default=0, help="random seed")
+    demo.add_argument("--data-dir", help=DATA_DIR_HELP)
+    demo.add_argument(
+        "--plot", default="out/demo_training_curve.png", help="the training curve's PNG"
+    )
     demo.set_defaults(run=run_demo)

@@ -20,12 +20,14 @@ import torch
 from nesy_ir.errors import NesyError
 
 from .data import DigitImages, IndexedExamples, addition_splits, load_mnist, sudoku_splits
-from .model import NeSyModel
+from .model import TaskModel
+from .checks import OptionError, at_least, one_of, training_options
+from .options import BACKENDS, FUZZY, LOGIC, SEMANTICS, TASKS
 from .tasks import Task, mnist_addition, sudoku
 from .train import Split, TrainConfig, evaluate, fit
 
-TASKS = ("mnist-addition", "sudoku")
-BACKENDS = ("torch", "jax")
+
+ENCODINGS = ("standard", "carry")
 
 
 @dataclass
@@ -51,6 +53,26 @@ class RunConfig:
     sudoku_examples: tuple[int, int, int] = (2000, 200, 1000)
     checkpoint: str | None = None
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        """Every option is checked here, once: a bad one is an OptionError naming it."""
+        one_of("task", self.task, TASKS)
+        at_least("digits", self.digits, 1)
+        one_of("encoding", self.encoding, ENCODINGS)
+        one_of("semantics", self.semantics, SEMANTICS)
+        one_of("logic", self.logic, LOGIC)
+        one_of("tnorm", self.tnorm, FUZZY)
+        one_of("backend", self.backend, BACKENDS)
+        training_options(self)
+        if self.train_size is not None:
+            at_least("train_size", self.train_size, 1)
+        if len(self.sudoku_examples) != 3:
+            raise OptionError(
+                "sudoku_examples must be (train, validation, test) counts,"
+                f" got {self.sudoku_examples!r}"
+            )
+        for part, count in zip(("train", "validation", "test"), self.sudoku_examples, strict=True):
+            at_least(f"sudoku_examples ({part})", count, 1)
 
 
 def make_task(config: RunConfig) -> Task:
@@ -90,17 +112,15 @@ def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Spl
 
 def run(config: RunConfig) -> dict:
     """Train and test one configuration; the metrics as a JSON-ready dict."""
-    if config.backend not in BACKENDS:
-        raise NesyError(f"unknown backend {config.backend!r} (known: {', '.join(BACKENDS)})")
     torch.manual_seed(config.seed)
     task = make_task(config)
     began = time.perf_counter()
     if config.backend == "jax":
-        from .jax_model import JaxModel
+        from .jax_model import JaxTaskModel
 
-        model = JaxModel(task, config.semantics, config.logic, config.tnorm)
+        model = JaxTaskModel(task, config.semantics, config.logic, config.tnorm)
     else:
-        model = NeSyModel(task, config.semantics, config.logic, config.tnorm)
+        model = TaskModel(task, config.semantics, config.logic, config.tnorm)
     compile_seconds = time.perf_counter() - began
     train, val, test, test_digits = make_splits(config, task, model)
     checkpoint = Path(config.checkpoint) if config.checkpoint else None
@@ -165,9 +185,13 @@ def digit_accuracy(
 
 
 def write_json(metrics: dict, path: str | os.PathLike) -> None:
-    """Write the metrics atomically (a crash keeps any earlier file whole)."""
+    """Write the metrics atomically (a crash keeps any earlier file whole, and leaves no
+    temporary file). Check ``path`` with :func:`nesy_models.checks.writable` before a long run."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(metrics, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(metrics, indent=2, default=str) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

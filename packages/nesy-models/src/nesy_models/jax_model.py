@@ -1,7 +1,7 @@
 """The same model and training on the JAX backend: pure functions over a pytree of parameters.
 
 LeNet and the task head as plain ``jax.lax`` operations, the circuit lowered by nesy-jax, the
-losses of :class:`nesy_models.model.NeSyModel` (same readout, every semantics and logic
+losses of :class:`nesy_models.model.TaskModel` (same readout, every semantics and logic
 placement; prob-fuzzy draws its Dirichlet samples from a key folded from the seed and the step),
 AdamW from optax, one jitted update step, atomic checkpoints with exact resume.
 """
@@ -20,7 +20,9 @@ from tqdm.auto import tqdm
 
 from nesy_compile.ground_program import atom_text
 from nesy_ir.errors import NesyError
+from nesy_ir.install import install_hint
 
+from .checks import CheckpointError, read_checkpoint
 from .data import epoch_batches
 from .model import EPS
 from .tasks import Readout, Task
@@ -31,7 +33,8 @@ try:
     import jax.numpy as jnp
     import optax
 except ImportError as e:  # pragma: no cover - depends on the installation
-    raise ImportError(f"the JAX backend needs: pip install 'nesy-models[jax]' ({e})") from None
+    hint = install_hint("nesy-models[jax]")
+    raise ImportError(f"the JAX backend needs: {hint} ({e})") from None
 
 Params = dict[str, Any]
 
@@ -85,8 +88,8 @@ def lenet(params: Params, images):
     return features, jax.nn.relu(features) @ params["out"]["w"] + params["out"]["b"]
 
 
-class JaxModel:
-    """The JAX counterpart of :class:`nesy_models.model.NeSyModel` (same options)."""
+class JaxTaskModel:
+    """The JAX counterpart of :class:`nesy_models.model.TaskModel` (same options)."""
 
     def __init__(
         self, task: Task, semantics="prob", logic="architecture", tnorm="product", samples=8
@@ -129,7 +132,7 @@ class JaxModel:
         r = self.readout
         if self.circuit is not None:
             x = labels.reshape(len(labels) * batch, -1)[:, r.label_index]
-            roots = self.circuit.apply_matrix(x).reshape(len(labels), batch, -1).mean(0)
+            roots = self.circuit.matrix(x).reshape(len(labels), batch, -1).mean(0)
             values = roots[:, r.value_root]
             scores = jnp.where(r.value_complement, 1.0 - values, values)
         if "head1" in params:
@@ -163,7 +166,7 @@ class JaxModel:
         return np.asarray(lenet(params, jnp.asarray(images))[1].argmax(-1))
 
 
-def evaluate_jax(model: JaxModel, params: Params, split: Split, batch_size: int = 256) -> dict:
+def evaluate_jax(model: JaxTaskModel, params: Params, split: Split, batch_size: int = 256) -> dict:
     """Mean loss, accuracy and inference milliseconds per example, as :func:`train.evaluate`."""
     loss_fn, predict = jax.jit(model.loss), jax.jit(model.predict)
     losses, correct, seconds = 0.0, 0, 0.0
@@ -179,7 +182,7 @@ def evaluate_jax(model: JaxModel, params: Params, split: Split, batch_size: int 
     return {"loss": losses / n, "accuracy": correct / n, "ms_per_example": 1e3 * seconds / n}
 
 
-def fit_jax(model: JaxModel, train: Split, val: Split, config: TrainConfig):
+def fit_jax(model: JaxTaskModel, train: Split, val: Split, config: TrainConfig):
     """Train with AdamW and early stopping; (best parameters, :class:`History`). With
     ``config.checkpoint`` the state is saved after every epoch and a run resumes from it
     exactly (batches come from (seed, epoch), sampling keys from (seed, step))."""
@@ -239,10 +242,12 @@ def _save(path: Path, params: Params, state, history: History, best: Params) -> 
 
 
 def _resume(path: Path, params: Params, state):
-    """(params, optimiser state, history, best params) from a checkpoint of this model."""
+    """(params, optimiser state, history, best params) from a checkpoint of this model. A file
+    that is not a checkpoint, or one of another model, is a NesyError; the file is left as it is."""
+    saved = read_checkpoint(path, _load, "a nesy checkpoint (JAX)")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path} is not a nesy checkpoint: it holds a {type(saved).__name__}")
     try:
-        with open(path, "rb") as f:
-            saved = pickle.load(f)
         arrays = saved["jax"]
         expected = jax.tree_util.tree_structure((params, state, params))
         if jax.tree_util.tree_structure(arrays) != expected:
@@ -251,7 +256,14 @@ def _resume(path: Path, params: Params, state):
         wanted = [np.shape(a) for a in jax.tree_util.tree_leaves((params, state, params))]
         if shapes != wanted:
             raise ValueError("its parameter shapes differ from this model's")
-    except (pickle.UnpicklingError, KeyError, EOFError, OSError, ValueError, TypeError) as e:
-        raise NesyError(f"cannot resume from checkpoint {path}: {e}") from None
+        history = History(**saved["history"])
+    except (KeyError, ValueError, TypeError) as e:
+        what = f"it has no {e}" if isinstance(e, KeyError) else str(e)
+        raise NesyError(f"cannot resume from checkpoint {path}: {what}") from None
     params, state, best = jax.tree_util.tree_map(jnp.asarray, arrays)
-    return params, state, History(**saved["history"]), best
+    return params, state, history, best
+
+
+def _load(path: Path) -> object:
+    with open(path, "rb") as f:
+        return pickle.load(f)

@@ -47,7 +47,7 @@ class Output:
     logits: torch.Tensor | None
 
 
-class NeSyModel(nn.Module):
+class TaskModel(nn.Module):
     """LeNet + (circuit and/or task head) for ``task``; see the module docstring."""
 
     def __init__(
@@ -105,9 +105,9 @@ class NeSyModel(nn.Module):
         if self.circuit is not None:
             x = labels if self._same_labels else labels[..., self.label_index]  # (S, B, K)
             if len(x) == 1:
-                roots = self.circuit.forward_matrix(x[0])
+                roots = self.circuit.matrix(x[0])
             else:
-                roots = self.circuit.forward_matrix(x.flatten(0, 1)).view(*x.shape[:2], -1)
+                roots = self.circuit.matrix(x.flatten(0, 1)).view(*x.shape[:2], -1)
                 roots = roots.mean(0)
             scores = roots if self._same_roots else roots[:, self.value_root]
             if self._complements:

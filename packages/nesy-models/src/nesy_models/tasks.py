@@ -28,12 +28,12 @@ from nesy_compile.translate import CompiledProgram
 from nesy_ir.errors import NesyError
 
 from .data import IndexedExamples
+from .options import FUZZY as FUZZY
+from .options import LOGIC as LOGIC
+from .options import SEMANTICS as SEMANTICS
 
 COMPLEMENT = -1  # a group value scored by 1 - (the root's value)
 
-FUZZY = ("godel", "lukasiewicz", "product")
-SEMANTICS = ("prob", *FUZZY, "prob-fuzzy")
-LOGIC = ("architecture", "loss", "none")
 #: The largest N whose standard-encoding program is compiled by grounding (10^(2N) proofs, about
 #: 4 GB at N = 3); beyond it, its sum goes to the linear-sum compiler.
 GROUNDED_DIGITS = 3

@@ -21,8 +21,10 @@ from tqdm.auto import tqdm
 
 from nesy_ir.errors import NesyError
 
+from .checks import CheckpointError, non_negative, read_checkpoint, training_options
 from .data import IndexedExamples, epoch_batches, random_shifts, shift_images
-from .model import NeSyModel
+from .model import TaskModel
+from .options import SCHEDULES
 from .tasks import Group, Task
 
 
@@ -58,8 +60,10 @@ class TrainConfig:
     checkpoint: Path | None = None
     progress: bool = True
 
-
-SCHEDULES = ("constant", "cosine")
+    def __post_init__(self) -> None:
+        """Every option is checked here, once: a bad one is an OptionError naming it."""
+        training_options(self)
+        non_negative("weight_decay", self.weight_decay)
 
 
 def learning_rate(config: TrainConfig, step, steps_per_epoch: int, xp=np):
@@ -104,7 +108,7 @@ class History:
 
 
 @torch.no_grad()
-def evaluate(model: NeSyModel, split: Split, batch_size: int = 256) -> dict[str, float]:
+def evaluate(model: TaskModel, split: Split, batch_size: int = 256) -> dict[str, float]:
     """Mean loss, accuracy (every group right) and inference milliseconds per example; for a
     yes/no task (one group of two values, e.g. Sudoku validity) also the average precision."""
     model.eval()
@@ -142,7 +146,7 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
-def fit(model: NeSyModel, train: Split, val: Split, config: TrainConfig) -> History:
+def fit(model: TaskModel, train: Split, val: Split, config: TrainConfig) -> History:
     """Train ``model`` in place; at the end it holds the weights of the best validation loss.
 
     Under torch.distributed (``nesy train --nproc K``) each process computes the gradient of its
@@ -213,11 +217,21 @@ def _save(path: Path, model, optimiser, history: History, best_state) -> None:
 
 
 def _resume(path: Path, model, optimiser) -> tuple[History, dict | None]:
+    """Restore the model, optimiser and RNG from the checkpoint ``path``: (history, best
+    weights). A file that is not a checkpoint, or one of another model, is a NesyError; the file
+    is left as it is."""
+    state = read_checkpoint(path, _load, "a nesy checkpoint")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} is not a nesy checkpoint: it holds a {type(state).__name__}")
     try:
-        state = torch.load(path, weights_only=False)
         model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError, EOFError, OSError) as e:
-        raise NesyError(f"cannot resume from checkpoint {path}: {e}") from None
-    optimiser.load_state_dict(state["optimiser"])
-    torch.set_rng_state(state["rng"])
-    return History(**state["history"]), state["best_state"]
+        optimiser.load_state_dict(state["optimiser"])
+        torch.set_rng_state(state["rng"])
+        return History(**state["history"]), state["best_state"]
+    except (RuntimeError, KeyError, TypeError, ValueError) as e:
+        what = f"it has no {e}" if isinstance(e, KeyError) else str(e)
+        raise NesyError(f"cannot resume from checkpoint {path}: {what}") from None
+
+
+def _load(path: Path):
+    return torch.load(path, weights_only=False)

@@ -1,16 +1,29 @@
 """nesy-torch: nesy-ir circuits as PyTorch modules, and neural labelling functions.
 
-``lower(circuit, labels, dynamic)`` gives a :class:`CircuitModule` (gather + reduce per layer,
-every built-in structure, autograd, any device, ``torch.compile`` as an option, KLay as a fast
-path where it applies). :mod:`nesy_torch.neural` maps input tensors to the labels of neural
-atoms, for logic in the architecture and logic in the loss.
+``lower(circuit, labels, dynamic)`` gives a :class:`LoweredCircuit` module (the interface every
+backend shares, :class:`nesy_ir.backends.LoweredCircuit`): gather + reduce per layer, every
+built-in structure, autograd, any device, ``torch.compile`` as an option, KLay as a fast path
+where it applies. :class:`NeuralLabelling` maps input tensors to the labels of neural atoms and
+:class:`NeuralCircuit` is networks + circuit (logic in the architecture); :func:`semantic_loss`
+puts logic in the loss.
 """
 
 from importlib.metadata import version as _version
 
 from .kernels import register_kernel
+from .lowered import LoweredCircuit
 from .module import CircuitModule, lower
+from .neural import NeuralCircuit, NeuralLabelling, semantic_loss
 
 __version__ = _version("nesy-torch")
 
-__all__ = ["CircuitModule", "__version__", "lower", "register_kernel"]
+__all__ = [
+    "CircuitModule",
+    "LoweredCircuit",
+    "NeuralCircuit",
+    "NeuralLabelling",
+    "__version__",
+    "lower",
+    "register_kernel",
+    "semantic_loss",
+]

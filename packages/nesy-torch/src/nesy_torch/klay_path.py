@@ -1,6 +1,11 @@
 """The KLay fast path: a circuit that is a smooth, decomposable NNF over literals, in a structure
 that is one of KLay's semirings, evaluated by ``klaycircuits`` (import name ``klay``).
 
+When the KLay path is required (``klay=True``, the ``klay`` backend) and the circuit is not
+smooth, it is smoothed first (:func:`nesy_ir.smooth.smooth`); smoothing keeps the value of
+circuits whose labels are normalised (a CNF's weighted model count with complemented weights),
+and the check below refuses, with its reason, the circuits whose value it would change.
+
 Every atom ``a`` becomes a KLay variable: ``a[true]`` and ``a`` its positive literal, ``a[false]``
 its negative one; plus is OR, times is AND, the structure's one and zero are true and false.
 Both literal weights are passed explicitly (x_pos, x_neg), so labels need not satisfy
@@ -19,19 +24,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from nesy_ir.circuit import Circuit
 from nesy_ir.errors import NesyError
+from nesy_ir.install import install_hint
 from nesy_ir.labels import Labelling
-from nesy_ir.layerize import Layered
+from nesy_ir.layerize import Layered, layerize
 from nesy_ir.lowering import plan_leaves
 from nesy_ir.nodes import Kind
 from nesy_ir.registry import get_algebra
+from nesy_ir.smooth import is_smooth, smooth
 
 from .kernels import UNARY
-from .lowered import Lowered
+from .lowered import LoweredCircuit
 
 #: nesy structure -> KLay semiring.
 SEMIRINGS = {"prob": "real", "real": "real", "logprob": "log", "maxprod": "mpe", "godel": "godel"}
-_INSTALL = "pip install nesy-torch[klay] (klaycircuits)"
+_INSTALL = install_hint("nesy-torch[klay]")
 
 
 def _import_klay():
@@ -86,7 +94,7 @@ def _klay_circuit(klay, layered: Layered):
     return circuit, var, positive, roots, len(variables)
 
 
-class KlayModule(Lowered):
+class KlayModule(LoweredCircuit):
     """A circuit evaluated by KLay (batched with ``torch.vmap``), same interface as the generic
     :class:`~nesy_torch.module.CircuitModule`; built in float64 (``.to(dtype)`` converts it)."""
 
@@ -101,7 +109,7 @@ class KlayModule(Lowered):
         circuit, var, positive, roots, num_vars = _klay_circuit(klay, layered)
         check = klay.check_sdnnf(circuit)
         if not (check.is_smooth and check.is_decomposable):
-            raise NesyError("KLay needs a smooth, decomposable circuit (smooth it first)")
+            raise NesyError("KLay needs a smooth, decomposable circuit")
         plan = plan_leaves(layered, labels, dynamic, env)
         super().__init__(plan.keys, layered.names)
         semiring = SEMIRINGS[layered.leaves[0].structure]
@@ -146,19 +154,26 @@ def klay_module(
     device: torch.device | str | None,
     env: Mapping[str, Any] | None,
     force: bool | None,
+    circuit: Circuit | None = None,
 ) -> KlayModule | None:
     """The KLay module of ``layered``, or None where KLay does not apply and ``force`` is not
-    True (then a NesyError says why)."""
+    True (then a NesyError says why). With ``force``, a ``circuit`` that is not smooth is
+    smoothed first (its value is checked to be unchanged)."""
     problem = why_not(layered)
     if problem is None and _import_klay() is None:
         problem = f"klaycircuits is not installed: {_INSTALL}"
     module = None
     if problem is None:
+        target = layered
+        if force and circuit is not None and not is_smooth(circuit):
+            target = layerize(smooth(circuit))
         try:
-            module = KlayModule(layered, labels, dynamic, env)
+            module = KlayModule(target, labels, dynamic, env)
             problem = _disagreement(module, layered, labels, env)
         except NesyError as e:
             problem = str(e)
+        if problem and target is not layered:
+            problem += " (after smoothing it, as KLay needs: smoothing changes its value)"
     if problem is None:
         return module.to(device=device, dtype=dtype)
     if force:
@@ -178,7 +193,7 @@ def _disagreement(
     seed = torch.Generator().manual_seed(0)
     x = low + 0.05 + (high - low - 0.1) * torch.rand(3, len(module.keys), generator=seed)
     if not torch.allclose(
-        module.forward_matrix(x), generic.forward_matrix(x), rtol=1e-9, atol=1e-12, equal_nan=True
+        module.matrix(x), generic.matrix(x), rtol=1e-9, atol=1e-12, equal_nan=True
     ):
         return "KLay's result differs from the generic path's on this circuit"
     return None

@@ -1,4 +1,5 @@
-"""The interface every lowered circuit shares (generic or KLay): keys in, roots out."""
+"""The torch form of :class:`nesy_ir.backends.LoweredCircuit` (generic or KLay): keys in, roots
+out."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from nesy_ir.backends import check_matrix, check_values
 from nesy_ir.errors import NesyError
 
 
-class Lowered(nn.Module):
+class LoweredCircuit(nn.Module):
     """A circuit as a module. ``forward({key: (B,) or scalar})`` -> ``{root name: (B,) or
-    scalar}``; ``forward_matrix(x (B, K))`` -> ``(B, R)``, keys in :attr:`keys` order, roots in
-    :attr:`names` order. Booleans are 0.0 / 1.0. Subclasses define ``_evaluate(x (K, B)) ->
-    (R, B)`` and hold a ``static`` buffer whose dtype and device are the module's."""
+    scalar}``; ``matrix(x (B, K))`` -> ``(B, R)``, keys in :attr:`keys` order, roots in
+    :attr:`names` order. Booleans are 0.0 / 1.0. Inputs may be tensors or NumPy arrays.
+    Subclasses define ``_evaluate(x (K, B)) -> (R, B)`` and hold a ``static`` buffer whose
+    dtype and device are the module's."""
 
     keys: tuple[str, ...]
     names: tuple[str, ...]
@@ -29,26 +32,21 @@ class Lowered(nn.Module):
     def _evaluate(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def enable_compile(self, **options: Any) -> Lowered:
+    def enable_compile(self, **options: Any) -> LoweredCircuit:
         """Evaluate through ``torch.compile`` from now on (``options`` go to it)."""
         self._run = torch.compile(self._evaluate, **options)
         return self
 
-    def forward_matrix(self, x: Tensor) -> Tensor:
+    def matrix(self, x: Any) -> Tensor:
         """(B, K) dynamic labels in :attr:`keys` order -> (B, R) root values."""
-        if x.dim() != 2 or x.shape[1] != len(self.keys):
-            raise NesyError(
-                f"forward_matrix expects a (B, {len(self.keys)}) tensor (keys {self.keys}),"
-                f" got shape {tuple(x.shape)}"
-            )
-        return self._run(x.to(self.static.dtype).t()).t()
+        check_matrix(x, self.keys)
+        static = self.static
+        x = torch.as_tensor(x, dtype=static.dtype, device=static.device)
+        return self._run(x.t()).t()
 
     def forward(self, values: Mapping[str, Any] | None = None) -> dict[str, Tensor]:
         """``{dynamic key: tensor (B,) or scalar}`` -> ``{root name: (B,) or scalar}``."""
-        given = {"".join(k.split()): v for k, v in (values or {}).items()}
-        missing = [k for k in self.keys if k not in given]
-        if missing:
-            raise NesyError(f"no value for the dynamic labels {missing} (expected {self.keys})")
+        given = check_values(self.keys, values)
         static = self.static
         columns = [torch.as_tensor(given[k], dtype=static.dtype) for k in self.keys]
         sizes = {c.shape[0] for c in columns if c.dim() == 1}

@@ -7,19 +7,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from nesy_ir.circuit import Circuit
+from nesy_ir.errors import NesyError
 from nesy_ir.labels import Labelling
 from nesy_ir.layerize import Layered, layerize
 from nesy_ir.lowering import check_structures, plan_leaves
 
 from .kernels import REDUCTIONS, UNARY
 from .layout import DENSE_SLACK, Step, build_layout, check_kernels
-from .lowered import Lowered
+from .lowered import LoweredCircuit
 
 
-class CircuitModule(Lowered):
+class CircuitModule(LoweredCircuit):
     """The generic lowering: per layer, one gather + reduction per block and one gather carrying
     the values later layers read (see :mod:`nesy_torch.layout`). Index arrays are buffers
     (they follow ``.to(device)``); the static leaf values are a buffer in ``dtype``."""
@@ -112,30 +113,47 @@ def _long(a: np.ndarray) -> Tensor:
     return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)
 
 
+def torch_dtype(dtype: torch.dtype | str | None) -> torch.dtype:
+    """A torch dtype from a name (``"float64"``) or a dtype; None is float32."""
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, str):
+        found = getattr(torch, dtype, None)
+        if not isinstance(found, torch.dtype):
+            raise NesyError(f"{dtype!r} is not a torch dtype (e.g. 'float32', 'float64')")
+        return found
+    return dtype
+
+
 def lower(
     circuit: Circuit | Layered,
     labels: Labelling | Mapping | None = None,
     dynamic: Iterable[str] = (),
     *,
-    dtype: torch.dtype = torch.float32,
+    env: Mapping[str, Any] | None = None,
+    dtype: torch.dtype | str | None = None,
     device: torch.device | str | None = None,
     compile: bool = False,
     klay: bool | None = None,
     dense_slack: float = DENSE_SLACK,
-    env: Mapping[str, Any] | None = None,
-) -> nn.Module:
-    """``circuit`` as a torch module mapping the ``dynamic`` labels to the roots' values.
+) -> LoweredCircuit:
+    """``circuit`` as a torch module mapping the ``dynamic`` labels to the roots' values (the
+    interface of :class:`nesy_ir.backends.LoweredCircuit`).
 
-    ``labels`` label every other atom (scalars). ``klay``: None uses the KLay fast path where
-    it applies (see :mod:`nesy_torch.klay_path`), True requires it, False never uses it.
-    ``compile=True`` evaluates through ``torch.compile``. ``env`` binds free variables of atoms.
+    ``labels`` label every other atom (scalars); ``env`` binds free variables of atoms; ``dtype``
+    defaults to float32. ``klay``: None uses the KLay fast path where the circuit is smooth and
+    KLay applies (see :mod:`nesy_torch.klay_path`), True requires it (smoothing the circuit
+    when that keeps its value), False never uses it. ``compile=True`` evaluates through
+    ``torch.compile``.
     """
+    dtype = torch_dtype(dtype)
     layered = circuit if isinstance(circuit, Layered) else layerize(circuit)
     module = None
     if klay is not False:
         from .klay_path import klay_module
 
-        module = klay_module(layered, labels, dynamic, dtype, device, env, force=klay)
+        source = circuit if isinstance(circuit, Circuit) else None
+        module = klay_module(layered, labels, dynamic, dtype, device, env, klay, source)
     if module is None:
         module = CircuitModule(
             layered, labels, dynamic, dtype=dtype, device=device, dense_slack=dense_slack, env=env

@@ -7,8 +7,8 @@ to the input tensor named ``a0`` and spreads its normalised output over those at
 the domain, in the order of the domain; the labelling normalises them (softmax, or log-softmax
 for ``logprob``).
 
-Logic in the architecture: :class:`NeSyModel` is network + circuit, mapping inputs to the
-queries' values, trained with :meth:`NeSyModel.nll` of the right query. Logic in the loss:
+Logic in the architecture: :class:`NeuralCircuit` is network + circuit, mapping inputs to the
+queries' values, trained with :meth:`NeuralCircuit.nll` of the right query. Logic in the loss:
 :func:`semantic_loss` is ``-log`` of a constraint's value for the network's own predictions,
 added to any supervised loss.
 """
@@ -87,7 +87,7 @@ class NeuralLabelling(nn.Module):
         return torch.cat(columns, dim=1).index_select(1, self.order)
 
 
-class NeSyModel(nn.Module):
+class NeuralCircuit(nn.Module):
     """Logic in the architecture: networks label the neural atoms, the circuit computes every
     query; ``forward(inputs) -> (B, R)`` values of the queries (roots in ``names`` order)."""
 
@@ -102,7 +102,7 @@ class NeSyModel(nn.Module):
         self.names = self.circuit.names
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        return self.circuit.forward_matrix(self.labelling(inputs))
+        return self.circuit.matrix(self.labelling(inputs))
 
     def nll(self, inputs: Mapping[str, Tensor], target: Tensor) -> Tensor:
         """Mean negative log-likelihood of the right query, ``target`` (B,) root indices."""
@@ -110,7 +110,9 @@ class NeSyModel(nn.Module):
         return -(values if self.structure == "logprob" else torch.log(values)).mean()
 
 
-def semantic_loss(model: NeSyModel, inputs: Mapping[str, Tensor], root: int | str = 0) -> Tensor:
+def semantic_loss(
+    model: NeuralCircuit, inputs: Mapping[str, Tensor], root: int | str = 0
+) -> Tensor:
     """Logic in the loss: mean ``-log`` of constraint ``root``'s value under the networks' own
     predictions (0 when they satisfy it surely); add it to a supervised loss."""
     index = model.names.index(root) if isinstance(root, str) else root

@@ -1,4 +1,4 @@
-% The alarm of source 003, section 2: it rings on a burglary or an earthquake.
+% The alarm of the DeepLog paper, section 2: it rings on a burglary or an earthquake.
 0.6::burglary.
 0.3::earthquake.
 alarm :- burglary.

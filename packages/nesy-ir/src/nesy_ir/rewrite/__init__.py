@@ -1,7 +1,15 @@
 """Graph rewriting of formulas and circuits, gated by the laws each structure declares."""
 
 from .engine import Context, Rule, RuleSet, rewrite
-from .pipeline import PIPELINE, STEPWISE, lower, optimise, register_rule_set, rule_set, rule_sets
+from .pipeline import (
+    PIPELINE,
+    STEPWISE,
+    optimise,
+    register_rule_set,
+    rule_set,
+    rule_sets,
+    to_circuit,
+)
 
 __all__ = [
     "PIPELINE",
@@ -9,7 +17,7 @@ __all__ = [
     "Context",
     "Rule",
     "RuleSet",
-    "lower",
+    "to_circuit",
     "optimise",
     "register_rule_set",
     "rewrite",

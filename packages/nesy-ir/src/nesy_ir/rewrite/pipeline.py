@@ -90,7 +90,7 @@ def optimise(
     return out[0] if single else out
 
 
-def lower(
+def to_circuit(
     roots: Node | Iterable[Node],
     names: Sequence[str] | None = None,
     labelling: Labelling | None = None,

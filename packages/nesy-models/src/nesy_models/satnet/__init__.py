@@ -2,13 +2,14 @@
 
 The torch layer (``SATNet``, ``satnet_solve``) needs only torch; the JAX one
 (``satnet_solve_jax``, from :mod:`nesy_models.satnet.jax_layer`) is imported on first use and
-needs the ``jax`` extra (``pip install nesy-models[jax]``).
+needs the ``jax`` extra (``nesy-models[jax]``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from nesy_ir.install import install_hint
 from nesy_models.satnet.clauses import clause_matrix
 from nesy_models.satnet.errors import SATNetError, SATNetWarning
 from nesy_models.satnet.torch_layer import SATNet, satnet_solve, satnet_unrolled
@@ -29,8 +30,7 @@ def __getattr__(name: str) -> Any:
         try:
             from nesy_models.satnet.jax_layer import satnet_solve_jax
         except ImportError as error:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "the JAX SATNet layer needs jax: pip install 'nesy-models[jax]'"
-            ) from error
+            hint = install_hint("nesy-models[jax]")
+            raise ImportError(f"the JAX SATNet layer needs jax: {hint}") from error
         return satnet_solve_jax
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from nesy_models.checks import at_least, between, writable
 from nesy_models.data import load_mnist
 from nesy_models.experiment import write_json
 from nesy_models.visatnet.errors import ViSATNetError
@@ -26,7 +27,7 @@ from nesy_models.visatnet.msfs import minimal_significant_set
 from nesy_models.visatnet.plots import plot_loss_curves
 from nesy_models.visatnet.receptive import effective_receptive_fields, plot_significant_sets
 from nesy_models.visatnet.rules import discretise, rule_agreement
-from nesy_models.visatnet.training import LayerConfig
+from nesy_models.visatnet.training import LayerConfig, mask_ratios
 
 RULE_IMAGES = 10  # test images per class for the rule-agreement report
 
@@ -67,11 +68,15 @@ def train(args: argparse.Namespace) -> int:
         val_per_class=args.val_per_class,
         test_size=args.test_size,
         layer=layer,
-    )
+    )  # the configs check their options; the rest are checked here, before any work
+    between("rule_threshold", args.rule_threshold, 0.0, 1.0, low_open=True)
+    at_least("threads", args.threads, 1)
+    out = Path(args.out)
+    for path in (out / "model.pt", out / "losses.png", *([args.json] if args.json else [])):
+        writable(path)
     torch.set_num_threads(args.threads)
     experiment = run_experiment(config)
     metrics = experiment["metrics"]
-    out = Path(args.out)
     save_model(out / "model.pt", experiment["model"], experiment["layers"], layer)
     metrics["loss_curves"] = str(plot_loss_curves(metrics["runs"][0]["losses"], out / "losses.png"))
     metrics["rules"] = _rule_report(experiment, config, args.rule_threshold)
@@ -83,6 +88,10 @@ def train(args: argparse.Namespace) -> int:
 
 def explain(args: argparse.Namespace) -> int:
     """Find the MSF of one test image's target vector and draw it (and an alpha sweep)."""
+    for alpha in [args.alpha, *(args.sweep or [])]:
+        between("alpha", alpha, 0.0, 1.0)
+    at_least("target", args.target, 0)
+    writable(args.out)
     model, layers = load_model(args.model)
     digits = load_mnist(args.data_dir, "test")
     if not 0 <= args.image < len(digits.images):
@@ -109,6 +118,13 @@ def explain(args: argparse.Namespace) -> int:
 def evaluate(args: argparse.Namespace) -> int:
     """The accuracy table of a saved model on the first test images (the masks of a training
     run with the same --seed and --test-size)."""
+    at_least("seed", args.seed, 0)
+    at_least("test_size", args.test_size, 1)
+    at_least("threads", args.threads, 1)
+    if args.ratios is not None:
+        mask_ratios(tuple(args.ratios))
+    if args.json:
+        writable(args.json)
     torch.set_num_threads(args.threads)
     model, layers = load_model(args.model)
     vectors, labels = test_vectors(model, args.data_dir, args.test_size)

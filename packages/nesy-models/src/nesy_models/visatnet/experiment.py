@@ -17,13 +17,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from nesy_models.checks import OptionError, at_least, read_checkpoint
 from nesy_models.data import load_mnist
 from nesy_models.visatnet.agreement import vi_c_agreement
 from nesy_models.visatnet.errors import ViSATNetError
 from nesy_models.visatnet.features import apply_mask, random_mask
 from nesy_models.visatnet.layer import ViSATNet
 from nesy_models.visatnet.lenet import LeNet5
-from nesy_models.visatnet.training import LayerConfig, train_layer, train_lenet
+from nesy_models.visatnet.training import LayerConfig, mask_ratios, train_layer, train_lenet
 
 RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 CLASSES = 10
@@ -42,6 +43,19 @@ class ExperimentConfig:
     test_size: int = 1000
     ratios: tuple[float, ...] = RATIOS
     layer: LayerConfig = field(default_factory=LayerConfig)
+
+    def __post_init__(self) -> None:
+        """Every option is checked here, once (the layer's by :class:`LayerConfig`)."""
+        if not self.seeds:
+            raise OptionError("seeds must name at least one seed, got none")
+        for seed in self.seeds:
+            at_least("seed", seed, 0)
+        at_least("lenet_epochs", self.lenet_epochs, 1)
+        at_least("lenet_train_size", self.lenet_train_size, 1)
+        at_least("per_class", self.per_class, 1)
+        at_least("val_per_class", self.val_per_class, 1)
+        at_least("test_size", self.test_size, 1)
+        mask_ratios(self.ratios)
 
 
 def _tensors(data_dir: str | None, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,20 +181,29 @@ def load_model(path: str | Path) -> tuple[LeNet5, list[ViSATNet]]:
     path = Path(path)
     if not path.is_file():
         raise ViSATNetError(
-            f"no Vi-SATNet model at {path}: train one first (nesy train visatnet --save {path})"
+            f"no Vi-SATNet model at {path}: train one first (nesy train visatnet --out"
+            f" {path.parent})"
         )
-    state = torch.load(path, weights_only=True)
-    model = LeNet5()
-    model.load_state_dict(state["lenet"])
-    config = LayerConfig(**state["layer_config"])
-    layers = []
-    for layer_state in state["layers"]:
-        k = model.extractor[3].out_channels
-        n = layer_state["S"].shape[0] - 1 - config.aux - k
-        layer = ViSATNet(n, k, config.m, config.aux, config.max_iter, config.eps)
-        layer.load_state_dict(layer_state)
-        layers.append(layer.eval())
+    state = read_checkpoint(path, _load, "a Vi-SATNet model (from nesy train visatnet)")
+    try:
+        model = LeNet5()
+        model.load_state_dict(state["lenet"])
+        config = LayerConfig(**state["layer_config"])
+        layers = []
+        for layer_state in state["layers"]:
+            k = model.extractor[3].out_channels
+            n = layer_state["S"].shape[0] - 1 - config.aux - k
+            layer = ViSATNet(n, k, config.m, config.aux, config.max_iter, config.eps)
+            layer.load_state_dict(layer_state)
+            layers.append(layer.eval())
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as e:
+        why = f"it has no {e}" if isinstance(e, KeyError) else (str(e).splitlines() or [""])[0]
+        raise ViSATNetError(f"{path} is not a Vi-SATNet model: {why}") from None
     return model.eval().requires_grad_(False), layers
+
+
+def _load(path: Path):
+    return torch.load(path, weights_only=True)
 
 
 def run_experiment(config: ExperimentConfig) -> dict:

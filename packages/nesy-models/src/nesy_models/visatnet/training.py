@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nesy_models.checks import OptionError, at_least, between, positive
 from nesy_models.visatnet.features import random_mask
 from nesy_models.visatnet.layer import ViSATNet, cosine_loss
 from nesy_models.visatnet.lenet import LeNet5
@@ -52,6 +53,25 @@ class LayerConfig:
     epochs: int = 5
     batch_size: int = 8
     lr: float = 2e-3
+
+    def __post_init__(self) -> None:
+        """Every option is checked here, once: a bad one is an OptionError naming it."""
+        at_least("m", self.m, 1)
+        at_least("aux", self.aux, 0)
+        at_least("max_iter", self.max_iter, 1)
+        positive("eps", self.eps)
+        between("mask_ratio", self.mask_ratio, 0.0, 1.0, low_open=True)  # 0: nothing to learn
+        at_least("epochs", self.epochs, 1)
+        at_least("batch_size", self.batch_size, 1)
+        positive("lr", self.lr)
+
+
+def mask_ratios(ratios: tuple[float, ...]) -> None:
+    """Mask ratios to evaluate at: at least one, each in [0, 1]."""
+    if not ratios:
+        raise OptionError("ratios must name at least one mask ratio, got none")
+    for ratio in ratios:
+        between("mask ratio", ratio, 0.0, 1.0)
 
 
 @torch.no_grad()

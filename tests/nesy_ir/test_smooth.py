@@ -9,7 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nesy_compile.smooth import (
+from nesy_ir import Var, aggregate, apply, atom, const, to_circuit, transform
+from nesy_ir.circuit import Circuit
+from nesy_ir.evaluate import evaluate_circuit
+from nesy_ir.smooth import (
     is_decomposable,
     is_deterministic,
     is_smooth,
@@ -17,9 +20,6 @@ from nesy_compile.smooth import (
     smoothing_cost,
     variables,
 )
-from nesy_ir import Var, aggregate, apply, atom, const, lower, transform
-from nesy_ir.circuit import Circuit
-from nesy_ir.evaluate import evaluate_circuit
 
 
 def cnf_wmc(n: int, m: int, rng: np.random.Generator, structure: str = "prob"):
@@ -59,7 +59,7 @@ def value(circuit: Circuit, labels) -> np.ndarray:
 def test_compiled_cnf_becomes_smooth_and_keeps_its_value(n, seed):
     rng = np.random.default_rng(seed)
     f, cnf = cnf_wmc(n, 2 * n, rng)
-    circuit = lower(f)  # a weighted d-DNNF over w_i[true], w_i[false]: rarely smooth
+    circuit = to_circuit(f)  # a weighted d-DNNF over w_i[true], w_i[false]: rarely smooth
     assert is_decomposable(circuit) and is_deterministic(circuit) is True
     smoothed = smooth(circuit)
     assert is_smooth(smoothed) and is_decomposable(smoothed)
@@ -86,7 +86,7 @@ def test_compiled_cnf_becomes_smooth_and_keeps_its_value(n, seed):
 def test_logprob_circuit_smoothing_keeps_value(seed):
     rng = np.random.default_rng(seed)
     f, _ = cnf_wmc(5, 9, rng, "logprob")
-    circuit = lower(f)
+    circuit = to_circuit(f)
     smoothed = smooth(circuit)
     assert is_smooth(smoothed) and is_deterministic(smoothed) is True
     labels = {f"w{i}": np.log(rng.uniform(0.01, 1.0, size=3)) for i in range(5)}

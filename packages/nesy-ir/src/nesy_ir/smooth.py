@@ -13,7 +13,7 @@ per-variable sums are one (normalised labels: probabilities with complemented fa
 their logarithms). For other labellings it gives the weighted model count (or the max-product
 value) of the d-DNNF's models, which the unsmoothed circuit does not.
 
-Circuits of programs (:func:`nesy_compile.translate.translate`, probabilistic semantics) write
+Circuits of logic programs (``nesy_compile.compile_program``, probabilistic semantics) write
 the false alternative of a choice, labelled one, as the constant one, which folds away: a branch
 that sets such a variable false no longer mentions it. Those circuits are exact as they are, and
 smoothing them would multiply in ``v[true] + 1``: smooth the circuits of CNFs, not of programs.
@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from nesy_ir import Circuit, Kind, Node, apply, atom, get_algebra, transform
-from nesy_ir.labels import slot_key
-from nesy_ir.registry import get_transformation
-from nesy_ir.traverse import postorder
+from .circuit import Circuit
+from .labels import slot_key
+from .nodes import Kind, Node, apply, atom, transform
+from .registry import get_algebra, get_transformation
+from .traverse import postorder
 
 Variable = tuple[str, tuple]  # (predicate, args)
 

@@ -1,0 +1,124 @@
+"""Checks of what users give the training commands: option values, output paths, checkpoints.
+
+The config dataclasses (``RunConfig``, ``TrainConfig``, the Vi-SATNet configs) validate every
+option in ``__post_init__`` with these functions, and the commands build their configs and check
+their output paths before any work starts: a bad value is one :class:`OptionError` naming the
+option, never a crash deep inside torch or NumPy, nor an error after a whole training run.
+Imports no torch (the CLI uses it while registering its commands).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable
+from numbers import Integral, Real
+from pathlib import Path
+from typing import TypeVar
+
+from nesy_ir.errors import NesyError
+
+from .options import SCHEDULES
+
+__all__ = [
+    "CheckpointError",
+    "OptionError",
+    "at_least",
+    "between",
+    "non_negative",
+    "one_of",
+    "positive",
+    "read_checkpoint",
+    "training_options",
+    "writable",
+]
+
+T = TypeVar("T")
+
+
+class OptionError(NesyError):
+    """An option (of a config or a command) with a value it cannot take."""
+
+
+class CheckpointError(NesyError):
+    """A file given as a checkpoint or saved model that is not one."""
+
+
+def at_least(name: str, value: object, low: int) -> None:
+    """``value`` is an integer of at least ``low`` (epochs, batch size, seed, ...)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise OptionError(f"{name} must be an integer of at least {low}, got {value!r}")
+
+
+def positive(name: str, value: object) -> None:
+    """``value`` is a finite number above 0 (a learning rate, ...)."""
+    if not _number(value) or not (math.isfinite(value) and value > 0):  # type: ignore[arg-type]
+        raise OptionError(f"{name} must be a finite number above 0, got {value!r}")
+
+
+def non_negative(name: str, value: object) -> None:
+    """``value`` is a finite number of at least 0 (a weight decay, ...)."""
+    if not _number(value) or not (math.isfinite(value) and value >= 0):  # type: ignore[arg-type]
+        raise OptionError(f"{name} must be a finite number of at least 0, got {value!r}")
+
+
+def between(name: str, value: object, low: float, high: float, low_open: bool = False) -> None:
+    """``value`` is a number in [low, high] (in (low, high] when ``low_open``)."""
+    inside = _number(value) and (low < value if low_open else low <= value) and value <= high  # type: ignore[operator]
+    if not inside:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        raise OptionError(f"{name} must be a number in {interval}, got {value!r}")
+
+
+def one_of(name: str, value: object, choices: Iterable[object]) -> None:
+    """``value`` is one of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise OptionError(f"unknown {name} {value!r} (known: {', '.join(map(str, choices))})")
+
+
+def training_options(config: object) -> None:
+    """The options ``RunConfig`` and ``TrainConfig`` share: epochs, batch_size, lr, schedule,
+    augment, patience and seed."""
+    at_least("epochs", config.epochs, 1)  # type: ignore[attr-defined]
+    at_least("batch_size", config.batch_size, 1)  # type: ignore[attr-defined]
+    positive("lr", config.lr)  # type: ignore[attr-defined]
+    one_of("learning-rate schedule", config.schedule, SCHEDULES)  # type: ignore[attr-defined]
+    at_least("augment", config.augment, 0)  # type: ignore[attr-defined]
+    at_least("patience", config.patience, 1)  # type: ignore[attr-defined]
+    at_least("seed", config.seed, 0)  # type: ignore[attr-defined]
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def writable(path: str | os.PathLike, name: str = "output") -> None:
+    """``path`` can be written: a file or nothing yet, in a folder that exists or can be made
+    and is writable. Checked before a long run, which would otherwise fail only at its end."""
+    path = Path(path)
+    if path.is_dir():
+        raise OptionError(f"{name} {path} is a folder, not a file")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folders below it are made when the file is written
+    if not folder.is_dir():
+        raise OptionError(f"{name} {path} cannot be written: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OptionError(f"{name} {path} cannot be written: no permission to write in {folder}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OptionError(f"{name} {path} cannot be written: the file is read-only")
+
+
+def read_checkpoint(path: str | os.PathLike, load: Callable[[Path], T], what: str) -> T:
+    """``load(path)``, for a file that should be ``what`` (e.g. 'a nesy checkpoint'). A file that
+    does not load (text, another format, truncated) is a :class:`CheckpointError` saying what it
+    is not; the file itself is left as it is. ``OSError`` (unreadable) passes through."""
+    path = Path(path)
+    try:
+        return load(path)
+    except OSError:
+        raise
+    except Exception as e:  # unpickling arbitrary bytes can raise almost anything
+        why = (str(e).strip().splitlines() or [""])[0][:200]  # torch's can be a page long
+        raise CheckpointError(f"{path} is not {what}: {type(e).__name__}: {why}") from None
