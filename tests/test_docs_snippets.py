@@ -19,7 +19,11 @@ from nesy_ir.backends import available_backends
 from nesy_ir.errors import NesyError
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", ROOT / "docs" / "tutorial.md"]
+DOCS = [
+    ROOT / "README.md",
+    *sorted(ROOT.glob("packages/*/README.md")),
+    ROOT / "docs" / "tutorial.md",
+]
 BACKEND = re.compile(r'get_backend\("(\w+)"\)')
 CHECK = re.compile(r"\s# => (?P<value>.*)$")
 
@@ -28,7 +32,7 @@ def snippets(path: Path) -> list[tuple[str, str]]:
     """(id, code) of every ```python block of ``path``."""
     text = path.read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    return [(f"{path.name}[{i}]", code) for i, code in enumerate(blocks)]
+    return [(f"{path.relative_to(ROOT)}[{i}]", code) for i, code in enumerate(blocks)]
 
 
 def cases() -> list:
@@ -46,9 +50,11 @@ def cases() -> list:
 
 
 def as_plain(value):
-    """Arrays of any backend (and dicts of them) as NumPy, for comparison."""
+    """Arrays of any backend (and dicts of them) as NumPy, for comparison; text as it is."""
     if isinstance(value, dict):
         return {k: as_plain(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return value
     if hasattr(value, "detach"):
         value = value.detach().cpu()
     return np.asarray(value, dtype=float)
@@ -78,7 +84,9 @@ def run_snippet(code: str) -> int:
             continue
         got = as_plain(eval(compile(ast.Expression(node.value), "<snippet>", "eval"), namespace))
         wanted = as_plain(literal_prefix(match["value"].strip()))
-        if isinstance(wanted, dict):
+        if isinstance(wanted, str):
+            assert got == wanted, source
+        elif isinstance(wanted, dict):
             assert got.keys() == wanted.keys(), source
             for k in wanted:
                 np.testing.assert_allclose(got[k], wanted[k], rtol=1e-5, err_msg=source)

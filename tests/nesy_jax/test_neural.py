@@ -3,6 +3,8 @@ circuit from sum labels alone."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ pytest.importorskip("pysdd")
 import jax.numpy as jnp  # noqa: E402
 
 from nesy_compile import compile_program  # noqa: E402
-from nesy_jax import NeuralCircuit, NeuralLabelling, NeuralPredicate, lower  # noqa: E402
+from nesy_jax import NeuralCircuit, NeuralLabelling  # noqa: E402
 
 DIGITS = (0, 1, 2, 3)
 ADDITION = """nn(net, [X], Y, [0,1,2,3]) :: digit(X, Y).
@@ -27,13 +29,17 @@ DIFFERENT = """nn(net, [X], Y, [0,1,2,3]) :: digit(X, Y).
 different :- digit(tensor(a), DA), digit(tensor(b), DB), DA \\= DB.
 query(different).
 """
-PREDICATES = {"digit": NeuralPredicate("net", DIGITS)}
 DIM, HIDDEN = 16, 32
 
 
 def _mlp(params, x):
+    """Scores (logits) over the digits."""
     hidden = jax.nn.relu(x @ params["w1"] + params["b1"])
-    return jax.nn.softmax(hidden @ params["w2"] + params["b2"], axis=-1)
+    return hidden @ params["w2"] + params["b2"]
+
+
+def _probs(params, x) -> np.ndarray:
+    return np.asarray(jax.nn.softmax(_mlp(params, x), axis=-1))
 
 
 def _init(key) -> dict:
@@ -63,12 +69,12 @@ def _images(rng, prototypes, digits):
 
 def test_label_matrix_and_query_values_equal_the_reference():
     program = compile_program(ADDITION, "prob")
-    model = NeuralCircuit.from_program(program, PREDICATES, {"net": _mlp})
-    params = {"net": _init(jax.random.PRNGKey(0))}
+    model = NeuralCircuit(program, {"digit": _mlp})
+    params = {"digit": _init(jax.random.PRNGKey(0))}
     rng = np.random.default_rng(0)
     inputs = {"a": rng.standard_normal((3, DIM)), "b": rng.standard_normal((3, DIM))}
-    matrix = model.labels(params, inputs)
-    probs = {n: np.asarray(_mlp(params["net"], inputs[n])) for n in "ab"}
+    matrix = model.labelling(params, inputs)
+    probs = {n: _probs(params["digit"], inputs[n]) for n in "ab"}
     expected_matrix = [probs[k[len("digit(tensor(")]][:, int(k[-2])] for k in model.circuit.keys]
     np.testing.assert_allclose(matrix, np.stack(expected_matrix, 1), rtol=1e-6)
     labels = {k: np.asarray(matrix[:, i], float) for i, k in enumerate(model.circuit.keys)}
@@ -85,11 +91,11 @@ def test_label_matrix_and_query_values_equal_the_reference():
 
 def test_semantic_loss_is_minus_log_of_the_constraint():
     program = compile_program(DIFFERENT, "prob")
-    model = NeuralCircuit.from_program(program, PREDICATES, {"net": _mlp})
-    params = {"net": _init(jax.random.PRNGKey(1))}
+    model = NeuralCircuit(program, {"digit": _mlp})
+    params = {"digit": _init(jax.random.PRNGKey(1))}
     rng = np.random.default_rng(1)
     inputs = {"a": rng.standard_normal((4, DIM)), "b": rng.standard_normal((4, DIM))}
-    pa, pb = (np.asarray(_mlp(params["net"], inputs[n])) for n in "ab")
+    pa, pb = (_probs(params["digit"], inputs[n]) for n in "ab")
     different = 1.0 - np.sum(pa * pb, axis=1)
     loss = model.semantic_loss(params, inputs)
     assert float(loss) == pytest.approx(-np.mean(np.log(different)), rel=1e-5)
@@ -100,47 +106,42 @@ def test_semantic_loss_is_minus_log_of_the_constraint():
 def test_log_space_circuit_gives_log_values():
     """Both digits 0 in logprob, labelled by a log-softmax: log p_a(0) + log p_b(0)."""
     a0, b0 = (atom("digit", (TensorConst(n), 0), "logprob") for n in "ab")
-    keys = ["digit(tensor(a),0)", "digit(tensor(b),0)"]
-    lowered = lower(Circuit([apply("times", a0, b0)]), dynamic=keys)
-
-    def log_mlp(params, x):
-        return jnp.log(_mlp(params, x))
-
     atoms = [("digit", (TensorConst(n), d)) for n in "ab" for d in DIGITS]
-    labels = NeuralLabelling.from_atoms(lowered.keys, atoms, PREDICATES, {"net": log_mlp})
-    model = NeuralCircuit(lowered, labels, log_space=True)
-    params = {"net": _init(jax.random.PRNGKey(2))}
+    program = SimpleNamespace(
+        circuit=Circuit([apply("times", a0, b0)]), labelling=None, neural=atoms, semantics="logprob"
+    )
+    model = NeuralCircuit(program, {"digit": _mlp})
+    params = {"digit": _init(jax.random.PRNGKey(2))}
     inputs = {n: np.random.default_rng(2).standard_normal((2, DIM)) for n in "ab"}
-    pa, pb = (np.asarray(_mlp(params["net"], inputs[n]))[:, 0] for n in "ab")
+    pa, pb = (_probs(params["digit"], inputs[n])[:, 0] for n in "ab")
     np.testing.assert_allclose(model.log_values(params, inputs)[:, 0], np.log(pa * pb), 1e-5)
     assert float(model.semantic_loss(params, inputs)) == pytest.approx(-np.mean(np.log(pa * pb)))
 
 
 def test_neural_labelling_errors_name_the_problem():
     program = compile_program(ADDITION, "prob")
-    with pytest.raises(NesyError, match="no network 'net'"):
-        NeuralCircuit.from_program(program, PREDICATES, {"other": _mlp})
-    with pytest.raises(NesyError, match="digit\\(tensor\\(a\\),0\\): no NeuralPredicate"):
-        NeuralCircuit.from_program(program, {}, {"net": _mlp})
-    with pytest.raises(NesyError, match="expected one output value in \\(0, 1\\)"):
-        NeuralCircuit.from_program(
-            program, {"digit": NeuralPredicate("net", (0, 1))}, {"net": _mlp}
-        )
-    with pytest.raises(NesyError, match="are not neural atoms"):
-        NeuralLabelling.from_atoms(["other"], program.neural, PREDICATES, {"net": _mlp})
-    model = NeuralCircuit.from_program(program, PREDICATES, {"net": _mlp})
-    with pytest.raises(NesyError, match=r"no input tensors \['b'\]"):
-        model({"net": _init(jax.random.PRNGKey(0))}, {"a": np.zeros((1, DIM))})
+    with pytest.raises(NesyError, match="no network for the neural predicate 'digit'"):
+        NeuralCircuit(program, {"other": _mlp})
+    keys = [f"digit(tensor({n}),{d})" for n in "ab" for d in DIGITS]
+    with pytest.raises(NesyError, match=r"dynamic labels \['other'\] are not neural atoms"):
+        NeuralLabelling(program.neural, {"digit": _mlp}, [*keys, "other"])
+    with pytest.raises(NesyError, match=r"no dynamic label for the neural atoms \['digit"):
+        NeuralLabelling(program.neural, {"digit": _mlp}, keys[1:])
+    with pytest.raises(NesyError, match="neural labels in 'godel'"):
+        NeuralLabelling(program.neural, {"digit": _mlp}, [], "godel")
+    model = NeuralCircuit(program, {"digit": _mlp})
+    with pytest.raises(NesyError, match=r"no input tensor for \['b'\]"):
+        model({"digit": _init(jax.random.PRNGKey(0))}, {"a": np.zeros((1, DIM))})
 
 
 def test_a_digit_classifier_learns_from_sum_labels_alone():
     program = compile_program(ADDITION, "prob")
-    model = NeuralCircuit.from_program(program, PREDICATES, {"net": _mlp})
+    model = NeuralCircuit(program, {"digit": _mlp})
     sums = [int(name.rsplit(",", 1)[1][:-1]) for name in model.names]
     assert sums == list(range(7))
     rng = np.random.default_rng(0)
     prototypes = rng.standard_normal((len(DIGITS), DIM))
-    params = {"net": _init(jax.random.PRNGKey(0))}
+    params = {"digit": _init(jax.random.PRNGKey(0))}
     state = jax.tree.map(jnp.zeros_like, (params, params))
 
     @jax.jit
@@ -154,6 +155,6 @@ def test_a_digit_classifier_learns_from_sum_labels_alone():
         a, b = _images(rng, prototypes, da), _images(rng, prototypes, db)
         params, state, loss = step(params, state, i, a, b, da + db)
     test_digits = rng.integers(0, 4, 500)
-    predicted = jnp.argmax(_mlp(params["net"], _images(rng, prototypes, test_digits)), axis=1)
+    predicted = jnp.argmax(_mlp(params["digit"], _images(rng, prototypes, test_digits)), axis=1)
     accuracy = float(jnp.mean(predicted == test_digits))
     assert accuracy > 0.9, (accuracy, float(loss))

@@ -9,7 +9,7 @@ from torch import nn  # noqa: E402
 
 from nesy_compile import compile_program  # noqa: E402
 from nesy_ir.errors import NesyError  # noqa: E402
-from nesy_torch.neural import NeuralCircuit, NeuralLabelling, semantic_loss  # noqa: E402
+from nesy_torch import NeuralCircuit, NeuralLabelling  # noqa: E402
 
 ADDITION = """nn(net, [X], Y, [0,1,2,3]) :: digit(X, Y).
 add(X, Y, Z) :- digit(X, A), digit(Y, B), Z is A + B.
@@ -84,7 +84,7 @@ def test_semantic_loss_reduces_constraint_violation():
     with torch.no_grad():
         before = model(test)[:, 0].mean().item()
     for _ in range(100):
-        loss = semantic_loss(model, batch(), "same")
+        loss = model.semantic_loss(batch(), "same")
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

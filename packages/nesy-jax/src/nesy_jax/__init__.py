@@ -2,16 +2,17 @@
 
 ``lower(circuit, labels, dynamic)`` gives a :class:`LoweredCircuit` (the interface every backend
 shares, :class:`nesy_ir.backends.LoweredCircuit`), a function of the dynamic labels usable under
-``jax.jit``, ``jax.grad`` and ``jax.vmap``; :mod:`nesy_jax.kernels` holds the
-code of every kernel (extend with :func:`register_kernel`); :mod:`nesy_jax.neural` labels atoms
-with networks' softmax outputs. Enable float64 with ``jax.config.update("jax_enable_x64", True)``.
+``jax.jit``, ``jax.grad`` and ``jax.vmap``; :mod:`nesy_jax.kernels` holds the code of every
+kernel (extend with :func:`register_kernel`); :class:`NeuralLabelling` and
+:class:`NeuralCircuit` label atoms with networks' outputs, as in nesy-torch. Enable float64
+with ``jax.config.update("jax_enable_x64", True)``.
 """
 
 from importlib.metadata import version as _version
 
 from .kernels import Reduction, register_kernel
 from .lowering import LoweredCircuit, lower
-from .neural import NeuralCircuit, NeuralLabelling, NeuralPredicate
+from .neural import NeuralCircuit, NeuralLabelling
 
 __version__ = _version("nesy-jax")
 
@@ -19,7 +20,6 @@ __all__ = [
     "LoweredCircuit",
     "NeuralCircuit",
     "NeuralLabelling",
-    "NeuralPredicate",
     "Reduction",
     "__version__",
     "lower",

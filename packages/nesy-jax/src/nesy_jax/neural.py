@@ -1,153 +1,96 @@
 """Neural labelling in JAX: networks' outputs as the label matrix of a lowered circuit.
 
-A neural predicate ``nn(net, [X], Y, [d1..dm]) :: digit(X, Y)`` has one ground atom per tensor
-input and value, e.g. ``digit(tensor(a0),3)``. The network ``net`` applied to the input ``a0``
-gives a distribution over ``d1..dm``; the atom's label is its entry for ``3``. Everything here
-is a pure function of a pytree of parameters ``{net name: params}`` and the inputs
-``{tensor name: array (B, ...)}``, so it composes with ``jax.jit`` and ``jax.grad``.
-
-Networks return labels in the circuit's structure: a softmax for ``prob``, a log-softmax for
-``logprob``.
+The same as :mod:`nesy_torch.neural`, as pure functions of a pytree of parameters
+``{predicate: params}`` and the inputs ``{tensor name: array (B, ...)}``, so that everything
+composes with ``jax.jit`` and ``jax.grad``. A network is ``apply(params, *inputs) -> (B, n)``
+unnormalised scores (logits) over its predicate's domain, in the order of the domain; the
+labelling normalises them (softmax, or log-softmax for ``logprob``). Which output column labels
+which atom is :func:`nesy_ir.neural.neural_groups`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from nesy_ir.errors import NesyError
 from nesy_ir.labels import slot_key
-from nesy_ir.terms import TensorConst
+from nesy_ir.neural import GroundAtom, check_inputs, neural_groups
 
 from .lowering import LoweredCircuit, lower
 
-Network = Callable[..., jax.Array]  # apply_fn(params, *inputs) -> (B, len(domain)) labels
-GroundAtom = tuple[str, tuple]  # (predicate, args), as nesy_compile grounds them
+Network = Callable[..., jax.Array]  # apply(params, *inputs) -> (B, len(domain)) scores
+
+#: How a network's scores become labels, by structure.
+NORMALISERS = {"prob": jax.nn.softmax, "logprob": jax.nn.log_softmax}
 
 
-@dataclass(frozen=True)
-class NeuralPredicate:
-    """A predicate labelled by network ``net`` with outputs over ``domain`` (in its order)."""
-
-    net: str
-    domain: tuple
-
-
-@dataclass(frozen=True)
 class NeuralLabelling:
-    """How to build the (B, K) label matrix of ``keys`` from networks' outputs.
+    """``(params, {tensor name: (B, ...)})`` -> ``(B, K)`` labels of the neural atoms, in
+    ``keys`` order. ``atoms`` are ground neural atoms (a compiled program's ``neural``),
+    ``networks`` maps each predicate to its apply function."""
 
-    ``calls`` are the distinct (net, input names) applications; their outputs are concatenated
-    along axis 1, and key ``k`` reads column ``columns[k]``.
-    """
-
-    keys: tuple[str, ...]
-    calls: tuple[tuple[str, tuple[str, ...]], ...]
-    columns: np.ndarray
-    networks: Mapping[str, Network]
-
-    @classmethod
-    def from_atoms(
-        cls,
+    def __init__(
+        self,
+        atoms: Sequence[GroundAtom],
+        networks: Mapping[str, Network],
         keys: Sequence[str],
-        atoms: Iterable[GroundAtom],
-        predicates: Mapping[str, NeuralPredicate],
-        networks: Mapping[str, Network],
-    ) -> NeuralLabelling:
-        """Labels for ``keys`` (a lowered circuit's), each of which must be one of ``atoms``."""
-        offsets: dict[tuple[str, tuple[str, ...]], int] = {}
-        width = 0
-        where: dict[str, int] = {}
-        for predicate, args in atoms:
-            spec = predicates.get(predicate)
-            if spec is None:
-                raise NesyError(f"neural atom {slot_key(predicate, args)}: no NeuralPredicate")
-            if spec.net not in networks:
-                raise NesyError(f"{predicate}: no network {spec.net!r} (have {sorted(networks)})")
-            inputs = tuple(a.name for a in args if isinstance(a, TensorConst))
-            outputs = [a for a in args if not isinstance(a, TensorConst)]
-            key = slot_key(predicate, args)
-            if len(outputs) != 1 or outputs[0] not in spec.domain:
-                raise NesyError(f"neural atom {key}: expected one output value in {spec.domain}")
-            call = (spec.net, inputs)
-            if call not in offsets:
-                offsets[call] = width
-                width += len(spec.domain)
-            where[key] = offsets[call] + spec.domain.index(outputs[0])
-        missing = [k for k in keys if k not in where]
-        if missing:
-            raise NesyError(f"the dynamic labels {missing[:5]} are not neural atoms")
-        columns = np.asarray([where[k] for k in keys], dtype=np.int32)
-        return cls(tuple(keys), tuple(offsets), columns, dict(networks))
+        structure: str = "prob",
+    ):
+        if structure not in NORMALISERS:
+            raise NesyError(f"neural labels in {structure!r}: use one of {sorted(NORMALISERS)}")
+        self.normalise = NORMALISERS[structure]
+        self.networks = dict(networks)
+        self.groups = neural_groups(atoms, self.networks, keys)
 
     def __call__(self, params: Mapping[str, Any], inputs: Mapping[str, jax.Array]) -> jax.Array:
-        """The (B, K) label matrix: every network applied once per distinct input."""
-        missing = sorted({n for _, names in self.calls for n in names} - set(inputs))
-        if missing:
-            raise NesyError(f"no input tensors {missing}")
-        outputs = [
-            self.networks[net](params[net], *(inputs[n] for n in names))
-            for net, names in self.calls
+        check_inputs(self.groups, inputs)
+        columns = [
+            self.normalise(self.networks[p](params[p], *(inputs[t] for t in ts)), axis=-1)
+            for p, ts in self.groups.calls
         ]
-        return jnp.concatenate(outputs, axis=1)[:, self.columns]
+        return jnp.concatenate(columns, axis=1)[:, self.groups.order]
 
 
-@dataclass(frozen=True)
 class NeuralCircuit:
-    """Logic in the architecture (query values, NLL) or in the loss (semantic loss) in one call.
+    """Networks label the neural atoms, the circuit computes every query:
+    ``model(params, inputs) -> (B, R)`` values of the queries (roots in :attr:`names` order).
+    ``options`` go to :func:`nesy_jax.lower` (``dtype``, ``device``, ``jit``, ...)."""
 
-    ``log_space`` says the circuit's values are log-probabilities (``logprob``).
-    """
-
-    circuit: LoweredCircuit
-    labels: NeuralLabelling
-    log_space: bool = False
-
-    @classmethod
-    def from_program(
-        cls,
-        program: Any,
-        predicates: Mapping[str, NeuralPredicate],
-        networks: Mapping[str, Network],
-        **options: Any,
-    ) -> NeuralCircuit:
-        """From a compiled program (``.circuit``, ``.labelling``, ``.neural``, ``.semantics``,
-        as ``nesy_compile.compile_program`` returns): its neural atoms are the dynamic labels."""
-        keys = [slot_key(p, args) for p, args in program.neural]
-        lowered = lower(program.circuit, program.labelling, keys, **options)
-        labels = NeuralLabelling.from_atoms(lowered.keys, program.neural, predicates, networks)
-        return cls(lowered, labels, program.semantics == "logprob")
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The root (query) names, in the order of the value columns."""
-        return self.circuit.names
+    def __init__(self, program: Any, networks: Mapping[str, Network], **options: Any):
+        keys = [slot_key(p, a) for p, a in program.neural]
+        self.structure = program.semantics
+        self.circuit: LoweredCircuit = lower(program.circuit, program.labelling, keys, **options)
+        self.labelling = NeuralLabelling(
+            program.neural, networks, self.circuit.keys, self.structure
+        )
+        self.names = self.circuit.names
 
     def __call__(self, params: Mapping[str, Any], inputs: Mapping[str, jax.Array]) -> jax.Array:
-        """(B, R): every query's value on the inputs."""
-        return self.circuit.matrix(self.labels(params, inputs))
+        return self.circuit.matrix(self.labelling(params, inputs))
 
     def log_values(self, params: Mapping[str, Any], inputs: Mapping[str, jax.Array]) -> jax.Array:
         """(B, R) log-values, floored at the dtype's tiny (a finite loss at probability 0)."""
         values = self(params, inputs)
-        if self.log_space:
-            return jnp.maximum(values, jnp.log(jnp.finfo(values.dtype).tiny))
-        return jnp.log(jnp.maximum(values, jnp.finfo(values.dtype).tiny))
+        tiny = jnp.finfo(values.dtype).tiny
+        if self.structure == "logprob":
+            return jnp.maximum(values, jnp.log(tiny))
+        return jnp.log(jnp.maximum(values, tiny))
 
     def nll(
-        self, params: Mapping[str, Any], inputs: Mapping[str, jax.Array], targets: jax.Array
+        self, params: Mapping[str, Any], inputs: Mapping[str, jax.Array], target: jax.Array
     ) -> jax.Array:
-        """Mean negative log-likelihood of the true query ``targets`` (B,) (root indices)."""
+        """Mean negative log-likelihood of the right query, ``target`` (B,) root indices."""
         logs = self.log_values(params, inputs)
-        return -jnp.mean(jnp.take_along_axis(logs, jnp.asarray(targets)[:, None], axis=1))
+        return -jnp.mean(jnp.take_along_axis(logs, jnp.asarray(target)[:, None], axis=1))
 
     def semantic_loss(
-        self, params: Mapping[str, Any], inputs: Mapping[str, jax.Array], root: int = 0
+        self, params: Mapping[str, Any], inputs: Mapping[str, jax.Array], root: int | str = 0
     ) -> jax.Array:
-        """Mean of -log(value of constraint ``root``): a term to add to another loss."""
-        return -jnp.mean(self.log_values(params, inputs)[:, root])
+        """Logic in the loss: mean ``-log`` of constraint ``root``'s value under the networks'
+        own predictions (0 when they satisfy it surely); add it to a supervised loss."""
+        index = self.names.index(root) if isinstance(root, str) else root
+        return -jnp.mean(self.log_values(params, inputs)[:, index])

@@ -4,8 +4,8 @@
 backend shares, :class:`nesy_ir.backends.LoweredCircuit`): gather + reduce per layer, every
 built-in structure, autograd, any device, ``torch.compile`` as an option, KLay as a fast path
 where it applies. :class:`NeuralLabelling` maps input tensors to the labels of neural atoms and
-:class:`NeuralCircuit` is networks + circuit (logic in the architecture); :func:`semantic_loss`
-puts logic in the loss.
+:class:`NeuralCircuit` is networks + circuit (logic in the architecture; its ``semantic_loss``
+puts logic in the loss).
 """
 
 from importlib.metadata import version as _version
@@ -13,7 +13,7 @@ from importlib.metadata import version as _version
 from .kernels import register_kernel
 from .lowered import LoweredCircuit
 from .module import CircuitModule, lower
-from .neural import NeuralCircuit, NeuralLabelling, semantic_loss
+from .neural import NeuralCircuit, NeuralLabelling
 
 __version__ = _version("nesy-torch")
 
@@ -25,5 +25,4 @@ __all__ = [
     "__version__",
     "lower",
     "register_kernel",
-    "semantic_loss",
 ]
