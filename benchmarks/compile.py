@@ -2,7 +2,7 @@
 
 Three parts, each printed as one aligned table:
 
-* (a) MNIST addition (source 003 Appendix C): the standard encoding (N = 1, 2; N = 3 with
+* (a) MNIST addition (the DeepLog paper, Appendix C): the standard encoding (N = 1, 2; N = 3 with
   ``--large``) and the carry encoding (N = 1, 2, 4, 15; 100 with ``--large``). Grounding
   (``ground(parse_program(text))``) and ``translate(gp, "prob", vtree)`` are timed separately;
   the table shows ``cp.stats`` (sdd_size, sdd_s, rewrite_s, circuit_nodes, circuit_edges) and the

@@ -6,7 +6,7 @@ Prints, in one run on this machine: compile time; the circuit's forward + backwa
 (random digit distributions in, gradient of the summed log-likelihood out) by batch size; the
 time per batch of 32 of LeNet alone (its images' cross-entropy) and of LeNet + circuit, and their
 ratio; then one epoch over every image (30,000 pairs for N = 1, batch 32, AdamW) with its test
-accuracy. Reference points measured on this kind of machine (issue 5): DeepLog 5.0.0 logic-only
+accuracy. Reference points measured on this kind of machine: DeepLog 5.0.0 logic-only
 10.5 ms at batch 1024, 5.2 ms vs 3.4 ms per batch of 32 (1.49x), one N = 1 epoch 6.4 s at 95.2 %.
 """
 

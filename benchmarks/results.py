@@ -1,4 +1,4 @@
-"""Reproduce source 003's tables 2 to 4 as far as this machine allows; write docs/results.md.
+"""Reproduce the DeepLog paper's tables 2 to 4 as far as this machine allows; write docs/results.md.
 
     .venv/bin/python benchmarks/results.py --data-dir ../shared/data --seeds 3 [--only NAME ...]
 

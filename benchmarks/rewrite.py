@@ -14,7 +14,7 @@ batch of random labels, and checks that both circuits give the same values (exit
 
 Formulas:
 
-* ``alarm``: source 003 eq. 10, ``sum_X sum_Y tau(b[X] + e[Y]) * wb(v)[X] * we(s)[Y]``;
+* ``alarm``: the DeepLog paper eq. 10, ``sum_X sum_Y tau(b[X] + e[Y]) * wb(v)[X] * we(s)[Y]``;
 * ``cnf n=N``: the naive model-counting formula of a random 3-CNF over N Boolean variables with
   ``m = round(2.5 N)`` clauses (three distinct variables per clause, each negated with
   probability 1/2), ``sum_X0 ... sum_X{N-1} tau(cnf) * w0[X0] * ... * w{N-1}[X{N-1}]``;

@@ -1,6 +1,6 @@
 """Programs shipped as examples: the alarm, reachability, MNIST addition, 4x4 visual Sudoku.
 
-The MNIST programs follow source 003 Appendix C: the standard encoding (Listing 2) builds each
+The MNIST programs follow DeepLog's Appendix C: the standard encoding (Listing 2) builds each
 number from its digits, so a query has 10^(2N) proofs; the carry encoding (Listing 3) adds the
 numbers digit by digit from the least significant one, one query per digit of the sum, and grows
 linearly in N. :func:`mnist_addition_standard_sum` states Listing 2's sum as a linear sum of

@@ -9,7 +9,7 @@ other), so the probabilistic circuit computes each event's probability; with max
 computes the Goedel value of the disjunction of all proofs, since max and min distribute.
 
 Its size is the number of distinct partial sums times the values, where grounding enumerates
-every proof. MNIST addition in the standard encoding (source 003 Listing 2: the sum of the two
+every proof. MNIST addition in the standard encoding (DeepLog's Listing 2: the sum of the two
 numbers built from their digits) has 10^(2N) proofs, 10^8 at N = 4; as the linear sum
 ``sum_i 10^(N-1-i) (a_i + b_i)`` it is a circuit of about 6 * 10^N nodes (62,597 at N = 4).
 Other t-norms do not distribute over the disjunction, so their value depends on the formula's

@@ -16,7 +16,7 @@ from itertools import product
 from pathlib import Path
 from typing import NamedTuple
 
-from nesy_ir.errors import NesySyntaxError, NestingError
+from nesy_ir.errors import NestingError, NesySyntaxError
 from nesy_ir.nesting import MAX_NESTING, recursion_room
 from nesy_ir.terms import Var  # a logic variable: the IR's own
 from nesy_ir.textfile import read_text

@@ -1,6 +1,6 @@
 """From a ground program to DeepLog formulas and one circuit, under a chosen semantics.
 
-Probabilistic semantics (source 003, sec. 6.3.1): each query is the aggregation over the truth
+Probabilistic semantics (DeepLog, sec. 6.3.1): each query is the aggregation over the truth
 values of the probabilistic atoms of tau[bool->prob](F and C) times their labels, where F is the
 query's Boolean formula (least model, computed as a fixpoint so cycles are handled) and C says
 that exactly one alternative of each annotated disjunction or neural predicate holds. F and C are

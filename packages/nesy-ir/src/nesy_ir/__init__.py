@@ -1,6 +1,7 @@
 """nesy-ir: the DeepLog language, algebraic circuits, rewrites and the NumPy reference evaluator."""
 
 from .algebra import Algebra, Carrier
+from .backends import available_backends, backends, get_backend
 from .circuit import Circuit
 from .errors import NesyError
 from .evaluate import evaluate, evaluate_circuit
@@ -36,6 +37,8 @@ __all__ = [
     "Transformation",
     "Var",
     "aggregate",
+    "available_backends",
+    "backends",
     "algebras",
     "apply",
     "atom",
@@ -43,6 +46,7 @@ __all__ = [
     "evaluate",
     "evaluate_circuit",
     "get_algebra",
+    "get_backend",
     "get_transformation",
     "to_circuit",
     "optimise",

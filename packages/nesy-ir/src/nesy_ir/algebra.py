@@ -1,4 +1,4 @@
-"""Algebraic structures (source 003, def. 1): a carrier, (+), (x), a negation, aggregators, laws."""
+"""Algebraic structures (DeepLog, def. 1): a carrier, (+), (x), a negation, aggregators, laws."""
 
 from __future__ import annotations
 

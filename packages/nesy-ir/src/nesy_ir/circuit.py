@@ -1,4 +1,4 @@
-"""Algebraic circuits (source 003, sec. 6): hash-consed DAGs of n-ary (+)/(x) nodes.
+"""Algebraic circuits (the DeepLog paper, sec. 6): hash-consed DAGs of n-ary (+)/(x) nodes.
 
 Leaves are label slots (atoms with a constant or no reification) and constants. Transformation
 nodes join sub-circuits of different structures (composition, sec. 6.2). Negation is pushed to

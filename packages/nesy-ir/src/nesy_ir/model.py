@@ -1,4 +1,4 @@
-"""A DeepLog model (source 003, def. 12): formulas, their labelling, and what they are built of."""
+"""A DeepLog model (DeepLog, def. 12): formulas, their labelling, and what they are built of."""
 
 from __future__ import annotations
 

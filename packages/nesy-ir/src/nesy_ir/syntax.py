@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .errors import (
+    NestingError,
     NesyError,
     NesySyntaxError,
-    NestingError,
     StructureMismatchError,
     UnknownOperationError,
 )

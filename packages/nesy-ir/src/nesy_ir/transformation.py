@@ -1,4 +1,4 @@
-"""Transformations between algebraic structures (source 003, defs. 10-11)."""
+"""Transformations between algebraic structures (the DeepLog paper, defs. 10-11)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from numbers import Integral, Real
 from pathlib import Path
@@ -52,20 +53,22 @@ def at_least(name: str, value: object, low: int) -> None:
 
 def positive(name: str, value: object) -> None:
     """``value`` is a finite number above 0 (a learning rate, ...)."""
-    if not _number(value) or not (math.isfinite(value) and value > 0):  # type: ignore[arg-type]
+    number = _float(value)
+    if not (math.isfinite(number) and number > 0):
         raise OptionError(f"{name} must be a finite number above 0, got {value!r}")
 
 
 def non_negative(name: str, value: object) -> None:
     """``value`` is a finite number of at least 0 (a weight decay, ...)."""
-    if not _number(value) or not (math.isfinite(value) and value >= 0):  # type: ignore[arg-type]
+    number = _float(value)
+    if not (math.isfinite(number) and number >= 0):
         raise OptionError(f"{name} must be a finite number of at least 0, got {value!r}")
 
 
 def between(name: str, value: object, low: float, high: float, low_open: bool = False) -> None:
     """``value`` is a number in [low, high] (in (low, high] when ``low_open``)."""
-    inside = _number(value) and (low < value if low_open else low <= value) and value <= high  # type: ignore[operator]
-    if not inside:
+    number = _float(value)
+    if not ((low < number if low_open else low <= number) and number <= high):
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
         raise OptionError(f"{name} must be a number in {interval}, got {value!r}")
 
@@ -89,25 +92,32 @@ def training_options(config: object) -> None:
     at_least("seed", config.seed, 0)  # type: ignore[attr-defined]
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
+def _float(value: object) -> float:
+    """``value`` as a float; NaN (failing every check) when it is not a number."""
+    return float(value) if isinstance(value, Real) and not isinstance(value, bool) else math.nan
 
 
 def writable(path: str | os.PathLike, name: str = "output") -> None:
-    """``path`` can be written: a file or nothing yet, in a folder that exists or can be made
-    and is writable. Checked before a long run, which would otherwise fail only at its end."""
+    """``path`` can be written: its folder is made if missing and a file can be created in it,
+    and an existing ``path`` is a file that opens for writing. Checked before a long run, which
+    would otherwise fail only at its end; the file itself is not touched."""
     path = Path(path)
     if path.is_dir():
         raise OptionError(f"{name} {path} is a folder, not a file")
     folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # the folders below it are made when the file is written
-    if not folder.is_dir():
-        raise OptionError(f"{name} {path} cannot be written: {folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OptionError(f"{name} {path} cannot be written: no permission to write in {folder}")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise OptionError(f"{name} {path} cannot be written: the file is read-only")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        blocker = next((p for p in [folder, *folder.parents] if p.exists()), folder)
+        why = f"{blocker} is not a folder" if not blocker.is_dir() else e.strerror or str(e)
+        raise OptionError(f"{name} {path} cannot be written: {why}") from None
+    try:
+        if path.exists():
+            open(path, "ab").close()  # appends nothing
+        else:
+            tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise OptionError(f"{name} {path} cannot be written: {e.strerror or e}") from None
 
 
 def read_checkpoint(path: str | os.PathLike, load: Callable[[Path], T], what: str) -> T:

@@ -1,4 +1,4 @@
-"""One experiment of source 003 section 7: a task, a semantics, a logic placement, a seed.
+"""One experiment of the DeepLog paper section 7: a task, a semantics, a logic placement, a seed.
 
 :func:`run` builds the data and the model, trains, tests, and returns the metrics that
 ``nesy train ... --json`` writes.
@@ -19,13 +19,12 @@ import torch
 
 from nesy_ir.errors import NesyError
 
+from .checks import OptionError, at_least, one_of, training_options
 from .data import DigitImages, IndexedExamples, addition_splits, load_mnist, sudoku_splits
 from .model import TaskModel
-from .checks import OptionError, at_least, one_of, training_options
 from .options import BACKENDS, FUZZY, LOGIC, SEMANTICS, TASKS
 from .tasks import Task, mnist_addition, sudoku
 from .train import Split, TrainConfig, evaluate, fit
-
 
 ENCODINGS = ("standard", "carry")
 

@@ -4,7 +4,7 @@
   answer's score, the loss is its negative log-likelihood;
 - logic in the loss: the same network with a second head that predicts the answer from the
   joined features of all images; loss = the head's NLL + the semantic loss, the NLL of the
-  observed answer's formula on the first head's digits (source 003 section 5.4: a loss over the
+  observed answer's formula on the first head's digits (DeepLog, section 5.4: a loss over the
   label of a formula); the circuit is used in training only, the head answers;
 - none: the neural baseline, the task head alone.
 
@@ -12,7 +12,7 @@ Semantics: ``prob`` and the fuzzy t-norms label atoms with the network's softmax
 ``prob-fuzzy`` has the network predict a distribution over the fuzzy labels of each image's
 digit atoms, a Dirichlet (its samples are fuzzy labels that sum to 1, as the softmax's do: with
 independent per-atom labels every sum could be made true at once), propagates samples through
-the ``tnorm`` circuit and averages (source 003 Appendix C).
+the ``tnorm`` circuit and averages (the DeepLog paper, Appendix C).
 """
 
 from __future__ import annotations

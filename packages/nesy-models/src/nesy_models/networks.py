@@ -1,7 +1,7 @@
 """The perception network of the DeepLog experiments: LeNet on 28x28 images, with a task head.
 
 ``LeNet`` maps a batch of images to per-image features and class logits. The task head (used by
-logic in the loss and by the neural baseline, source 003 Appendix C) reads the horizontally
+logic in the loss and by the neural baseline, the DeepLog paper Appendix C) reads the horizontally
 joined features of all the images of an example and predicts the task's answer directly.
 """
 

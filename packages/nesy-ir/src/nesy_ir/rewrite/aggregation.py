@@ -1,4 +1,4 @@
-"""Rewriting aggregation: pushing it inwards and resolving it (source 003, eqs. 11-12).
+"""Rewriting aggregation: pushing it inwards and resolving it (the DeepLog paper, eqs. 11-12).
 
 For an aggregation that folds (+) over a structure where (x) distributes over (+):
 split over sums, pull out factors that do not mention the variable, distribute when two

@@ -22,7 +22,7 @@ _plugins_loaded = False
 
 #: The default passes, in order: each pass rewrites to a fixpoint with the union of its sets.
 #: ``wmc`` resolves a whole chain of aggregations over a d-DNNF at once; where it does not apply,
-#: ``push`` and ``aggregate`` do the same step by step (source 003, sec. 6.3.1).
+#: ``push`` and ``aggregate`` do the same step by step (the DeepLog paper, sec. 6.3.1).
 PIPELINE: tuple[tuple[str, ...], ...] = (
     ("simplify",),
     ("simplify", "nnf", "boolean"),
@@ -32,7 +32,7 @@ PIPELINE: tuple[tuple[str, ...], ...] = (
 )
 
 
-#: The step-by-step passes of source 003, sec. 6.3.1 (no one-step WMC), shown by ``nesy demo``.
+#: The step-by-step passes of DeepLog, sec. 6.3.1 (no one-step WMC), shown by ``nesy demo``.
 STEPWISE: tuple[tuple[str, ...], ...] = tuple(tuple(s for s in p if s != "wmc") for p in PIPELINE)
 
 

@@ -1,4 +1,4 @@
-"""Pushing transformations through (+) and (x) towards the leaves (source 003, sec. 6.3.1).
+"""Pushing transformations through (+) and (x) towards the leaves (the DeepLog paper, sec. 6.3.1).
 
 tau(a op b) = tau(a) op' tau(b) holds where the transformation declares a homomorphism for
 ``op``; when it declares one only under determinism or decomposability, that property of the

@@ -1,4 +1,4 @@
-"""Vi-SATNet (source 001): SATNet layers that re-generate masked CNN feature vectors.
+"""Vi-SATNet: SATNet layers that re-generate masked CNN feature vectors.
 
 A LeNet-5 (``LeNet5``) gives n = 25 unit feature vectors per image (eq. 1); one ``ViSATNet``
 per class re-generates masked vectors (trained with ``cosine_loss``, eq. 5); ``vi_c_agreement``
