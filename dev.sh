@@ -95,7 +95,8 @@ docs() {
         "$VENV/bin/python" -m pip install -qq "${DOCS_TOOLS[@]}"
         touch "$stamp"
     fi
-    exec "$VENV/bin/python" -m mkdocs build --strict --site-dir site "$@"
+    # NO_MKDOCS_2_WARNING: Material for MkDocs prints a banner about its successor on every build.
+    NO_MKDOCS_2_WARNING=1 exec "$VENV/bin/python" -m mkdocs build --strict --site-dir site "$@"
 }
 
 [ $# -ge 1 ] || usage

@@ -119,3 +119,28 @@ def test_klay_without_klaycircuits_is_not_available(monkeypatch):
     with pytest.raises(NesyError, match=r"pip install .*nesy-torch\[klay\]"):
         get_backend("klay")
     assert "klay" not in available_backends()
+
+
+@pytest.mark.skipif("klay" not in BACKENDS, reason="klaycircuits is not installed")
+def test_nesy_wmc_with_klay_on_an_unsmoothed_cnf_equals_the_reference(tmp_path, capsys):
+    pytest.importorskip("pysdd")
+    from nesy_ir.cli import main
+
+    cnf = tmp_path / "f.cnf"
+    cnf.write_text(
+        "p cnf 3 3\nc p weight 1 0.3 0\nc p weight -1 0.7 0\nc p weight 2 0.6 0\n"
+        "c p weight -2 0.4 0\nc p weight 3 0.2 0\nc p weight -3 0.8 0\n1 2 0\n-1 3 0\n2 -3 0\n"
+    )
+    values = {}
+    for name in ("numpy", "klay"):
+        assert main(["wmc", str(cnf), "--backend", name]) == 0
+        values[name] = float(capsys.readouterr().out)
+    # brute force: the weight of every model of (1 or 2) and (not 1 or 3) and (2 or not 3)
+    w = {1: 0.3, 2: 0.6, 3: 0.2}
+    expected = sum(
+        np.prod([w[v] if bit else 1 - w[v] for v, bit in zip((1, 2, 3), bits, strict=True)])
+        for bits in np.ndindex(2, 2, 2)
+        if (bits[0] or bits[1]) and (not bits[0] or bits[2]) and (bits[1] or not bits[2])
+    )
+    assert values["klay"] == pytest.approx(expected, rel=1e-12)
+    assert values["numpy"] == pytest.approx(expected, rel=1e-12)

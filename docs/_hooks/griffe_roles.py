@@ -14,9 +14,19 @@ import griffe
 ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|data|obj|exc|const):`[~.]?([^`]+)`")
 
 
-class SphinxRoles(griffe.Extension):
-    """Rewrites the roles of every docstring once its object is loaded."""
+def _rewrite(obj: griffe.Object, seen: set[str]) -> None:
+    if obj.path in seen:
+        return
+    seen.add(obj.path)
+    if obj.docstring is not None:
+        obj.docstring.value = ROLE.sub(r"`\1`", obj.docstring.value)
+    for member in obj.members.values():
+        if not member.is_alias:
+            _rewrite(member, seen)
 
-    def on_object(self, *, obj: griffe.Object, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
-        if obj.docstring is not None:
-            obj.docstring.value = ROLE.sub(r"`\1`", obj.docstring.value)
+
+class SphinxRoles(griffe.Extension):
+    """Rewrites the roles of every docstring of a package once it is loaded."""
+
+    def on_package(self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
+        _rewrite(pkg, set())

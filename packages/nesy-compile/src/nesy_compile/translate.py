@@ -1,11 +1,11 @@
 """From a ground program to DeepLog formulas and one circuit, under a chosen semantics.
 
 Probabilistic semantics (DeepLog, sec. 6.3.1): each query is the aggregation over the truth
-values of the probabilistic atoms of tau[bool->prob](F and C) times their labels, where F is the
-query's Boolean formula (least model, computed as a fixpoint so cycles are handled) and C says
-that exactly one alternative of each annotated disjunction or neural predicate holds. F and C are
-compiled with PySDD into a d-DNNF, whose weighted count nesy-ir resolves in one step (the work of
-its ``resolve_wmc`` rule) and its rewrites simplify into a circuit.
+values of the probabilistic atoms of ``tau[bool->prob](F and C)`` times their labels, where F is
+the query's Boolean formula (least model, computed as a fixpoint so cycles are handled) and C
+says that exactly one alternative of each annotated disjunction or neural predicate holds. F and C
+are compiled with PySDD into a d-DNNF, whose weighted count nesy-ir resolves in one step (the work
+of its ``resolve_wmc`` rule) and its rewrites simplify into a circuit.
 
 Fuzzy semantics (sec. 6.3.2, Appendix B): the same F evaluated directly in a t-norm structure
 (godel, lukasiewicz, product), the labels of the atoms read as truth degrees.

@@ -240,7 +240,7 @@ def _reified_by(body: Node, name: str) -> Node | None:
 
 
 def transform(child: Node, target: str) -> Node:
-    """tau[source->target](child); an error if no such transformation is registered."""
+    """``tau[source->target](child)``; an error if no such transformation is registered."""
     get_transformation(child.structure, target)
     return Node(Kind.TRANSFORM, target, child.structure, (child,))
 

@@ -47,8 +47,10 @@ class CheckpointError(NesyError):
 
 def at_least(name: str, value: object, low: int) -> None:
     """``value`` is an integer of at least ``low`` (epochs, batch size, seed, ...)."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise OptionError(f"{name} must be an integer of at least {low}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise OptionError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise OptionError(f"{name} must be at least {low}, got {value!r}")
 
 
 def positive(name: str, value: object) -> None:
