@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tables import table  # benchmarks/ is on sys.path when this script runs
+
 ROOT = Path(__file__).resolve().parents[1]
 ALARM = ROOT / "packages/nesy-compile/src/nesy_compile/programs/alarm.pl"
 CNF = "p cnf 4 3\n1 -2 0\n2 3 -4 0\n-1 4 0\nc p weight 1 0.3 0\nc p weight 2 0.6 0\n"
@@ -38,23 +40,6 @@ ALONE = (
     " cp = compile_program(open(sys.argv[1]).read());"
     " [print(f'{k}: {float(v):.6g}') for k, v in cp.probabilities().items()]"
 )
-
-
-def table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    """Print ``rows`` under ``header`` with right-aligned columns (the first left-aligned)."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        out = [str(cells[0]).ljust(widths[0])]
-        out += [str(c).rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join(out).rstrip()
-
-    print(title)
-    print(line(header))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print(line(r))
-    print()
 
 
 def wall_times(argv: list[str], runs: int) -> list[float] | None:

@@ -49,25 +49,9 @@ from nesy_compile.sdd import VTREES
 from nesy_compile.translate import translate
 from nesy_compile.wmc import compile_cnf
 from nesy_ir.layerize import layerize
+from tables import table  # benchmarks/ is on sys.path when this script runs
 
 PROBLOG_TIMEOUT_S = 60.0
-
-
-def table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    """Print ``rows`` under ``header`` with right-aligned columns (the first left-aligned)."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-
-    def line(cells):
-        out = [str(cells[0]).ljust(widths[0])]
-        out += [str(c).rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join(out).rstrip()
-
-    print(title)
-    print(line(header))
-    print("  ".join("-" * w for w in widths))
-    for r in rows:
-        print(line(r))
-    print()
 
 
 def ms(s: float) -> str:

@@ -49,18 +49,14 @@ def _algebra(cnf, chosen: str | None) -> str:
 # --- nesy wmc ----------------------------------------------------------------------------------
 
 
-def _wmc_cnf(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from nesy_ir.backends import get_backend
-
+def _compiled_cnf(args: argparse.Namespace):
+    """The DIMACS file compiled: (structure, circuit, labels, stats)."""
     from .dimacs import read_dimacs
     from .wmc import compile_cnf
 
     cnf = read_dimacs(args.file)
     structure = _algebra(cnf, args.algebra)
-    evaluate = get_backend(args.backend).evaluate_circuit
-    circuit, labels, _ = compile_cnf(
+    compiled = compile_cnf(
         cnf,
         structure,
         args.vtree,
@@ -68,6 +64,16 @@ def _wmc_cnf(args: argparse.Namespace) -> int:
         minimize=args.minimize,
         progress=args.progress,
     )
+    return structure, *compiled
+
+
+def _wmc_cnf(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from nesy_ir.backends import get_backend
+
+    evaluate = get_backend(args.backend).evaluate_circuit
+    structure, circuit, labels, _ = _compiled_cnf(args)
     value = float(np.asarray(evaluate(circuit, labels)[circuit.names[0]]))
     if args.json:
         result = {"file": str(args.file), "algebra": structure, "backend": args.backend}
@@ -83,19 +89,7 @@ def _wmc_cnf(args: argparse.Namespace) -> int:
 def _compile_cnf(args: argparse.Namespace) -> int:
     from nesy_ir.smooth import smooth
 
-    from .dimacs import read_dimacs
-    from .wmc import compile_cnf
-
-    cnf = read_dimacs(args.file)
-    structure = _algebra(cnf, args.algebra)
-    circuit, _, stats = compile_cnf(
-        cnf,
-        structure,
-        args.vtree,
-        args.time_budget,
-        minimize=args.minimize,
-        progress=args.progress,
-    )
+    structure, circuit, _, stats = _compiled_cnf(args)
     stats = {"file": str(args.file), "structure": structure, **stats}
     stats["smoothed"] = smooth(circuit).stats()
     if args.json:
