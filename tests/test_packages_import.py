@@ -38,3 +38,26 @@ def test_importing_nesy_compile_does_not_import_pysdd():
     code = "import sys, nesy_compile; print('pysdd' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("module", ["nesy_ir", *THIN])
+def test_every_public_name_of_a_package_resolves(module):
+    """The facades: each name in ``__all__`` is importable from the package itself."""
+    mod = importlib.import_module(module)
+    missing = [name for name in mod.__all__ if getattr(mod, name, None) is None]
+    assert not missing
+    assert set(mod.__all__) <= set(dir(mod))
+
+
+def test_facades_import_their_modules_only_on_use():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nesy_compile, nesy_models\n"
+        "heavy = [m for m in ('torch', 'jax', 'pysdd') if m in sys.modules]\n"
+        "from nesy_compile import atom_text, smooth\n"
+        "print(heavy, 'pysdd' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] False False"

@@ -26,7 +26,7 @@ _EXPORTS = {
     "mnist_addition_carry": ".examples",
     "sudoku4": ".examples",
 }
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 __all__ = ["__version__", "compile_program", "pysdd_available", *_EXPORTS]
 

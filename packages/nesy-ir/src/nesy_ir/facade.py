@@ -9,10 +9,12 @@ from typing import Any
 
 
 def lazy_exports(
-    package: str, exports: Mapping[str, str]
+    namespace: dict[str, Any], exports: Mapping[str, str]
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``__getattr__`` and ``__dir__`` for ``package``: ``exports`` maps each public name to the
-    module that defines it (relative to ``package`` when it starts with a dot)."""
+    """``__getattr__`` and ``__dir__`` for the package whose ``globals()`` is ``namespace``:
+    ``exports`` maps each public name to the module that defines it (relative to the package
+    when it starts with a dot)."""
+    package = namespace["__name__"]
 
     def __getattr__(name: str) -> Any:
         if name not in exports:
@@ -20,6 +22,6 @@ def lazy_exports(
         return getattr(import_module(exports[name], package), name)
 
     def __dir__() -> list[str]:
-        return sorted(exports)
+        return sorted({*namespace, *exports})
 
     return __getattr__, __dir__

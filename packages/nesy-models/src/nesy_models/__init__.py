@@ -36,6 +36,6 @@ _EXPORTS = {
     "RunConfig": ".experiment",
     "run": ".experiment",
 }
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)
 
 __all__ = ["__version__", *_EXPORTS]
