@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from nesy_models.data import addition_dataset, load_mnist
-from nesy_models.model import TaskModel
+from nesy_models.learners import Split, TrainConfig, evaluate, fit
+from nesy_models.models import TaskModel
 from nesy_models.tasks import mnist_addition
-from nesy_models.train import Split, TrainConfig, evaluate, fit
 
 
 def timed(fn, repeat: int) -> float:

@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 
 from nesy_models.data import load_mnist
 from nesy_models.experiment import digit_accuracy
-from nesy_models.networks import LeNet, classify
-from nesy_models.train import TrainConfig, learning_rate, shifted_images
+from nesy_models.learners.training import TrainConfig, learning_rate, shifted_images
+from nesy_models.models import LeNet, classify
 
 
 def train(images: np.ndarray, labels: np.ndarray, config: TrainConfig) -> LeNet:

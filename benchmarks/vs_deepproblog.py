@@ -7,7 +7,7 @@
 torch's threads from spinning against other processes; DeepProbLog's own work is single-threaded
 Python either way.)
 
-Both systems get the same LeNet (``nesy_models.networks.LeNet``; DeepProbLog's neural predicate
+Both systems get the same LeNet (``nesy_models.models.LeNet``; DeepProbLog's neural predicate
 sees the softmax of its logits), the same addition examples, the same batch and AdamW, in one
 process on this machine. Per N it prints:
 
@@ -48,10 +48,9 @@ from problog.logic import Constant, Term, list2term
 
 from mnist_addition import timed  # benchmarks/ is on sys.path when this script runs
 from nesy_models.data import AdditionSet, addition_dataset, load_mnist
-from nesy_models.model import TaskModel
-from nesy_models.networks import LeNet
+from nesy_models.learners import Split
+from nesy_models.models import LeNet, TaskModel
 from nesy_models.tasks import mnist_addition
-from nesy_models.train import Split
 
 # DeepProbLog's own MNIST addition program (examples/MNIST/models/addition.pl)
 PROGRAM = """

@@ -29,7 +29,7 @@ from nesy_ir.syntax import parse, to_text
 from nesy_ir.terms import Var
 from nesy_models.checks import CheckpointError, OptionError
 from nesy_models.experiment import RunConfig, write_json
-from nesy_models.train import TrainConfig, fit
+from nesy_models.learners import TrainConfig, fit
 from nesy_models.visatnet.experiment import ExperimentConfig, load_model
 from nesy_models.visatnet.training import LayerConfig
 
@@ -149,9 +149,9 @@ def test_a_file_that_is_not_a_checkpoint_is_named_and_kept(tmp_path, capsys, kin
         assert main(argv) == 2
         assert "is not a Vi-SATNet model" in capsys.readouterr().err
     else:
-        jax_model = pytest.importorskip("nesy_models.jax_model")
+        jax_training = pytest.importorskip("nesy_models.learners.jax_training")
         with pytest.raises(CheckpointError, match=f"{path} is not a nesy checkpoint"):
-            jax_model._resume(path, {}, ())
+            jax_training._resume(path, {}, ())
     assert path.read_text() == "just some notes\n"  # nothing the user saved is lost
 
 
@@ -191,8 +191,8 @@ def test_a_reification_variable_over_constants_is_refused_at_construction():
 @pytest.mark.parametrize(
     "clause, words",
     [
-        ("evidence(b, true).", "evidence/2 is not supported"),
-        ("evidence(b).", "evidence/1 is not supported"),
+        ("evidence(b, maybe).", "the value of evidence must be true or false"),
+        ("0.5::evidence(b).", "evidence/1 is written 'evidence(atom).'"),
         ("0.5::\\+a :- b.", "cannot be negated"),
         ("a <- b.", "'<-' clauses are not supported"),
         (":- use_module(library(lists)).", "directives"),

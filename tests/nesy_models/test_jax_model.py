@@ -10,13 +10,15 @@ import pytest
 import torch
 
 from nesy_ir.errors import NesyError
-from nesy_models.model import TaskModel
-from nesy_models.tasks import LOGIC, SEMANTICS, mnist_addition
-from nesy_models.train import TrainConfig
+from nesy_models.learners import TrainConfig
+from nesy_models.models import TaskModel
+from nesy_models.options import LOGIC, SEMANTICS
+from nesy_models.tasks import mnist_addition
 
 from .test_training import addition_splits
 
-jax_model = pytest.importorskip("nesy_models.jax_model")
+jax_model = pytest.importorskip("nesy_models.models.jax_model")
+jax_training = pytest.importorskip("nesy_models.learners.jax_training")
 
 
 def jax_params_of(model: TaskModel) -> dict:
@@ -97,7 +99,7 @@ def test_jax_checkpoint_resume_continues_exactly(tmp_path):
         config = TrainConfig(
             epochs=epochs, progress=False, checkpoint=checkpoint, patience=99, augment=2
         )
-        return jax_model.fit_jax(model, train, val, config)
+        return jax_training.fit_jax(model, train, val, config)
 
     straight, _ = trained(2)
     checkpoint = tmp_path / "run.pkl"
@@ -115,5 +117,5 @@ def test_jax_resume_from_a_foreign_checkpoint_is_a_clear_error(tmp_path):
     model = jax_model.JaxTaskModel(mnist_addition(1))
     train, val = addition_splits(model, model.task, images=40)
     with pytest.raises(NesyError, match="cannot resume from checkpoint"):
-        jax_model.fit_jax(model, train, val, TrainConfig(progress=False, checkpoint=checkpoint))
+        jax_training.fit_jax(model, train, val, TrainConfig(progress=False, checkpoint=checkpoint))
     assert checkpoint.exists()

@@ -13,9 +13,10 @@ from tests.nesy_compile.test_linear_sum import sum_law
 from nesy_ir.errors import NesyError
 from nesy_models.data import DigitImages, addition_dataset, sudoku_dataset
 from nesy_models.experiment import digit_accuracy
-from nesy_models.model import TaskModel
-from nesy_models.tasks import LOGIC, SEMANTICS, mnist_addition, sudoku
-from nesy_models.train import Split, TrainConfig, evaluate, fit, learning_rate
+from nesy_models.learners import Split, TrainConfig, evaluate, fit, learning_rate
+from nesy_models.models import TaskModel
+from nesy_models.options import LOGIC, SEMANTICS
+from nesy_models.tasks import mnist_addition, sudoku
 
 
 def generated_digits(n: int, seed: int, noise: float = 0.3) -> DigitImages:
@@ -47,11 +48,12 @@ def test_mnist_addition_learns_well_above_chance(backend):
         accuracy = evaluate(model, test)["accuracy"]
         classify = model.classify
     else:
-        jax_model = pytest.importorskip("nesy_models.jax_model")
+        jax_model = pytest.importorskip("nesy_models.models.jax_model")
+        jax_training = pytest.importorskip("nesy_models.learners.jax_training")
         model = jax_model.JaxTaskModel(task)
         train, test = addition_splits(model, task, images=1200)
-        params, _ = jax_model.fit_jax(model, train, test, config)
-        accuracy = jax_model.evaluate_jax(model, params, test)["accuracy"]
+        params, _ = jax_training.fit_jax(model, train, test, config)
+        accuracy = jax_training.evaluate_jax(model, params, test)["accuracy"]
         classify = functools.partial(model.classify, params)
     assert accuracy > 0.35  # chance: about 0.1 (the most frequent of 19 sums)
     # the digits behind the sums, learned from the sums alone (chance 0.1)
@@ -140,7 +142,7 @@ def test_standard_four_digit_sums_are_the_law_of_the_two_numbers(backend):
             out = model(images)
         digits, scores = out.digits.numpy(), out.scores.numpy()
     else:
-        jax_model = pytest.importorskip("nesy_models.jax_model")
+        jax_model = pytest.importorskip("nesy_models.models.jax_model")
         from .test_jax_model import jax_params_of
 
         other = jax_model.JaxTaskModel(task)

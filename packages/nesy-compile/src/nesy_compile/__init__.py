@@ -17,6 +17,7 @@ __version__ = _version("nesy-compile")
 #: The public names defined in other modules, imported on first use.
 _EXPORTS = {
     "CompiledProgram": ".translate",
+    "EvidenceError": ".ground_program",
     "atom_text": ".ground_program",
     "compile_cnf": ".wmc",
     "read_dimacs": ".dimacs",

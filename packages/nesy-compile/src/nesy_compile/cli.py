@@ -19,6 +19,7 @@ from pathlib import Path
 
 from nesy_ir.errors import NesyError
 
+from .ground_program import atom_text
 from .options import SEMANTICS, VTREES
 
 STRUCTURES = ("prob", "logprob", "real")
@@ -131,15 +132,21 @@ def _load_program(args: argparse.Namespace):
 
 
 def _compiled_program(args: argparse.Namespace):
-    """Ground and compile the program; ``--time-budget`` covers both, from the start."""
+    """Ground and compile the program; ``--time-budget`` covers both, from the start.
+    ``--evidence`` (of ``nesy query``) adds to the program's evidence."""
     import time
+    from dataclasses import replace
 
     from .grounding import ground
+    from .program import parse_evidence
     from .progress import Deadline
     from .translate import translate
 
     deadline = Deadline(args.time_budget)
     program = _load_program(args)
+    extra = tuple(parse_evidence(text) for text in getattr(args, "evidence", None) or ())
+    if extra:
+        program = replace(program, evidence=program.evidence + extra)
     start = time.perf_counter()
     gp = ground(program, time_budget_s=deadline, progress=args.progress)
     grounding_s = time.perf_counter() - start
@@ -170,15 +177,93 @@ def _compile_program(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inference(name: str):
+    """The function ``name`` of ``nesy_ir.inference`` (posterior marginals, MPE, sampling)."""
+    import importlib
+
+    try:
+        module = importlib.import_module("nesy_ir.inference")
+    except ImportError:
+        module = None
+    found = getattr(module, name, None)
+    if found is None:
+        raise NesyError(f"this nesy-ir has no nesy_ir.inference.{name}: upgrade nesy-ir")
+    return found
+
+
+def _user_atoms(values: dict) -> dict:
+    """``values`` without the helper atoms grounding introduces (names starting with ``_``)."""
+    return {k: v for k, v in values.items() if not k.startswith("_")}
+
+
+def _posterior(cp, args: argparse.Namespace) -> dict:
+    """What ``--marginals``, ``--mpe`` and ``--samples`` ask for, given the evidence."""
+    circuit, root, labels = cp.evidence_circuit(), cp.evidence_root, cp.labels()
+    out: dict = {}
+    asked = [f for f, on in (("--marginals", args.marginals), ("--mpe", args.mpe)) if on]
+    asked += ["--samples"] if args.samples is not None else []
+    if asked and cp.semantics != "prob":
+        raise NesyError(
+            f"{' and '.join(asked)} under the {cp.semantics} semantics: posterior inference is"
+            " defined for probabilities (prob) only"
+        )
+    if args.marginals:
+        marginals = _inference("posterior_marginals")(circuit, labels, root=root)
+        out["marginals"] = {k: float(v) for k, v in _user_atoms(marginals).items()}
+    if args.mpe:
+        assignment, probability = _inference("mpe")(circuit, labels, root=root)
+        out["mpe"] = {
+            "assignment": {k: bool(v) for k, v in _user_atoms(assignment).items()},
+            "probability": float(probability),
+        }
+    if args.samples is not None:
+        if args.samples < 1:
+            raise NesyError(f"--samples {args.samples}: give at least one sample")
+        draws = _inference("sample")(circuit, labels, root=root, k=args.samples, seed=args.seed)
+        out["samples"] = {k: [bool(x) for x in v] for k, v in _user_atoms(draws).items()}
+    return out
+
+
+def _literal(atom: str, value: bool) -> str:
+    return atom if value else f"\\+{atom}"
+
+
 def _query_program(args: argparse.Namespace) -> int:
     cp = _compiled_program(args)
-    values = {name: float(value) for name, value in cp.probabilities().items()}
+    values = {name: float(value) for name, value in cp.conditionals().items()}
+    given = float(cp.probabilities()[cp.evidence_root]) if cp.evidence else 1.0
+    posterior = _posterior(cp, args)
     if args.json:
-        result = {"file": _source(args), "semantics": args.semantics, "values": values}
+        result = {
+            "file": _source(args),
+            "semantics": args.semantics,
+            "evidence": [
+                {"atom": atom_text(e.atom), "value": e.value, "location": e.location}
+                for e in cp.evidence
+            ],
+            "evidence_probability": given,
+            "values": values,
+            **posterior,
+        }
         print(json.dumps(result, indent=2))
         return 0
+    if cp.evidence:
+        evidence = ", ".join(_literal(atom_text(e.atom), e.value) for e in cp.evidence)
+        print(f"given {evidence} (probability {given:.6g}):")
     for name, value in values.items():
         print(f"{name}: {value:.6g}")
+    if "marginals" in posterior:
+        print("marginals:")
+        for name, value in posterior["marginals"].items():
+            print(f"  {name}: {value:.6g}")
+    if "mpe" in posterior:
+        mpe = posterior["mpe"]
+        print(f"most probable explanation (probability {mpe['probability']:.6g}):")
+        print("  " + ", ".join(_literal(k, v) for k, v in mpe["assignment"].items()))
+    samples = posterior.get("samples", {})
+    for i, draw in enumerate(zip(*samples.values(), strict=True)):
+        literals = (_literal(k, v) for k, v in zip(samples, draw, strict=True))
+        print(f"sample {i + 1}: " + ", ".join(literals))
     return 0
 
 
@@ -272,6 +357,33 @@ def _compile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+def _evidence_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--evidence",
+        action="append",
+        metavar="ATOM[=true|false]",
+        help="condition on a ground atom being true (default) or false, like ProbLog's"
+        " evidence/2; repeatable, adds to the program's evidence (prob semantics only)",
+    )
+    p.add_argument(
+        "--marginals",
+        action="store_true",
+        help="also P(atom | evidence) for every probabilistic fact and neural atom",
+    )
+    p.add_argument(
+        "--mpe",
+        action="store_true",
+        help="also the most probable assignment of the probabilistic facts given the evidence",
+    )
+    p.add_argument(
+        "--samples",
+        type=int,
+        metavar="K",
+        help="also K exact samples of the probabilistic facts given the evidence",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the seed of --samples")
+
+
 def _examples_epilog() -> str:
     rows = examples()
     width = max(map(len, rows), default=0)
@@ -313,14 +425,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     query = sub.add_parser(
         "query",
-        help="each query's probability (or fuzzy truth) in a program",
-        description="Each query's probability, or its truth degree under a fuzzy semantics, in"
-        " a ProbLog/DeepProbLog-style program (.pl): grounded, compiled, evaluated.",
+        help="each query's probability given the evidence (or fuzzy truth) in a program",
+        description="Each query's probability given the evidence (ProbLog's evidence/1,2 and"
+        " --evidence), or its truth degree under a fuzzy semantics, in a ProbLog/DeepProbLog-style"
+        " program (.pl): grounded, compiled, evaluated.",
         epilog=epilog,
     )
     _file(query, "a program (.pl)", programs=True)
     _program_options(query)
     _compile_options(query)
+    _evidence_options(query)
     query.set_defaults(run=_dispatch(QUERY_INPUTS, "query"))
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nesy_ir.errors import NesyError
+
 GroundAtom = tuple[str, tuple]  # (predicate, args)
 Literal = tuple[GroundAtom, bool]  # (atom, positive)
 
@@ -37,6 +39,23 @@ class Choice:
     inputs: tuple = ()
 
 
+class EvidenceError(NesyError):
+    """Evidence that cannot be conditioned on: on an atom no clause can derive, contradictory,
+    of probability 0, or under a fuzzy semantics (where conditioning is not defined)."""
+
+
+@dataclass(frozen=True)
+class GroundEvidence:
+    """``evidence(atom, value)`` grounded; ``location`` is where it was given (file:line:col)."""
+
+    atom: GroundAtom
+    value: bool
+    location: str = "<python>:0:0"
+
+    def __str__(self) -> str:
+        return f"evidence({atom_text(self.atom)}, {'true' if self.value else 'false'})"
+
+
 @dataclass
 class GroundProgram:
     """The relevant ground program for some queries.
@@ -44,7 +63,8 @@ class GroundProgram:
     ``rules[a]`` lists the bodies of the ground rules with head ``a`` (a body is a tuple of
     literals; a ground fact is the empty body). Atoms that are neither heads nor probabilistic
     are false. ``strata`` orders the derived atoms so that an atom occurring negatively in a body
-    belongs to an earlier stratum than the head (stratified negation).
+    belongs to an earlier stratum than the head (stratified negation). ``evidence`` is what the
+    queries are conditioned on (ProbLog's ``evidence/1,2``).
     """
 
     rules: dict[GroundAtom, list[tuple[Literal, ...]]] = field(default_factory=dict)
@@ -52,6 +72,7 @@ class GroundProgram:
     choices: list[Choice] = field(default_factory=list)
     queries: list[GroundAtom] = field(default_factory=list)
     strata: list[list[GroundAtom]] = field(default_factory=list)
+    evidence: list[GroundEvidence] = field(default_factory=list)
 
 
 def atom_text(atom: GroundAtom) -> str:

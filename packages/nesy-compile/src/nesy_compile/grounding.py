@@ -23,9 +23,19 @@ from nesy_ir.errors import NesyError
 from nesy_ir.nesting import recursion_room
 from nesy_ir.terms import TensorConst
 
-from .ground_program import Choice, GroundAtom, GroundProgram, Literal, ProbFact, atom_text
+from .ground_program import (
+    Choice,
+    EvidenceError,
+    GroundAtom,
+    GroundEvidence,
+    GroundProgram,
+    Literal,
+    ProbFact,
+    atom_text,
+)
 from .program import (
     AnnotatedDisjunction,
+    Evidence,
     Float,
     Int,
     Location,
@@ -44,6 +54,7 @@ from .program import (
 from .progress import Deadline, Meter
 
 __all__ = [
+    "EvidenceError",
     "GroundingBudgetError",
     "GroundingError",
     "NonStratifiedError",
@@ -686,7 +697,12 @@ class _Grounder:
                 self.answer(table, atom)
 
     # --- output ----------------------------------------------------------------------------
-    def result(self, queries: list[tuple[object, Location]], strata: dict) -> GroundProgram:
+    def result(
+        self,
+        queries: list[tuple[object, Location]],
+        strata: dict,
+        evidence: Iterable[tuple[object, bool, Location]] = (),
+    ) -> GroundProgram:
         conv: dict[object, GroundAtom] = {}
 
         def out(a: object) -> GroundAtom:
@@ -721,8 +737,13 @@ class _Grounder:
                 found[out(key)] = None
             for atom in answers:
                 found[out(atom)] = None
-        used = set(found)  # atoms the queries depend on: the rest is dropped
-        todo = list(found)
+        given = [  # evidence on an atom no clause derives is false: kept only when it holds
+            GroundEvidence(out(key), value, str(loc))
+            for key, value, loc in evidence
+            if self.tables[key].answers
+        ]
+        used = set(found) | {e.atom for e in given}  # what the queries and evidence depend on
+        todo = list(used)
         while todo:
             for body in rules.get(todo.pop(), ()):
                 for atom, _ in body:
@@ -746,6 +767,7 @@ class _Grounder:
             choices=choices,
             queries=list(found),
             strata=[levels[k] for k in sorted(levels)],
+            evidence=given,
         )
 
 
@@ -820,6 +842,34 @@ def _query_key(q: Struct | Query | str) -> tuple[object, Location]:
     return _call_key(_compile(atom, {}), {})[0], loc
 
 
+def _evidence_keys(
+    evidence: Iterable[Evidence], sources: dict
+) -> list[tuple[object, bool, Location]]:
+    """The ground evidence atoms with their values, once each; contradictory evidence (the
+    same atom true and false) and evidence on a predicate nothing defines are refused."""
+    seen: dict[object, tuple[bool, Location]] = {}
+    out: list[tuple[object, bool, Location]] = []
+    for e in evidence:
+        key = _compile(e.atom, {})
+        if _indicator(key) not in sources:
+            raise EvidenceError(
+                f"{e.location}: evidence on {e.atom}, but {_pred_text(_indicator(key))} has no"
+                " clause, fact or declaration (ProbLog: unknown clause)"
+            )
+        if key in seen:
+            value, where = seen[key]
+            if value != e.value:
+                raise EvidenceError(
+                    f"{e.location}: contradictory evidence: {e.atom} is"
+                    f" {'true' if e.value else 'false'} here and {'true' if value else 'false'}"
+                    f" at {where}"
+                )
+            continue
+        seen[key] = (e.value, e.location)
+        out.append((key, e.value, e.location))
+    return out
+
+
 def ground(
     program: Program,
     queries: list[Struct | Query | str] | None = None,
@@ -831,7 +881,11 @@ def ground(
 ) -> GroundProgram:
     """The relevant ground program for ``queries`` (default: the program's ``query(...)``).
 
-    A query with variables stands for all its provable groundings. Raises
+    The program's evidence atoms are grounded too (:attr:`GroundProgram.evidence`); an
+    :class:`EvidenceError` names evidence that is contradictory, on an undefined predicate, or
+    true on an atom no clause can derive (ProbLog's inconsistent evidence). Evidence false on
+    such an atom holds in every world and is dropped. A query with variables stands for all its
+    provable groundings. Raises
     :class:`UnsafeVariableError`, :class:`UnknownPredicateError`, :class:`GroundingBudgetError`,
     :class:`NonStratifiedError` (all :class:`GroundingError`), each naming ``file:line:col``, and
     :class:`~nesy_compile.progress.CompileBudgetError` past ``time_budget_s`` (seconds, or a
@@ -843,11 +897,21 @@ def ground(
     with recursion_room(), meter:  # room for terms nested up to MAX_NESTING deep
         keys = [_query_key(q) for q in (program.queries if queries is None else queries)]
         grounder = _Grounder(program, max_atoms, max_depth, meter)
-        strata = _strata(grounder.sources, [_indicator(k) for k, _ in keys])
+        evidence = _evidence_keys(program.evidence, grounder.sources)
+        roots = [_indicator(k) for k, _ in keys] + [_indicator(k) for k, _, _ in evidence]
+        strata = _strata(grounder.sources, roots)
         for key, loc in keys:
             grounder.call(key, 0, loc)
+        for key, _, loc in evidence:
+            grounder.call(key, 0, loc)
         grounder.run()
-        return grounder.result(keys, strata)
+        for key, value, loc in evidence:
+            if value and not grounder.tables[key].answers:
+                raise EvidenceError(
+                    f"{loc}: evidence({_short(key)}, true) cannot hold: no clause, fact or"
+                    f" declaration derives {_short(key)} (ProbLog: inconsistent evidence)"
+                )
+        return grounder.result(keys, strata, evidence)
 
 
 # --- semantics oracle ------------------------------------------------------------------------
@@ -871,7 +935,8 @@ def least_model(gp: GroundProgram, true_atoms: set) -> set:
 
 
 def brute_force_probabilities(gp: GroundProgram, max_worlds: int = 1 << 22) -> dict:
-    """``{query atom: probability}`` by enumerating every world (a test oracle).
+    """``{query atom: probability}`` by enumerating every world (a test oracle); with evidence,
+    P(query | evidence), and an :class:`EvidenceError` when the evidence has probability 0.
 
     Facts are independent; each choice makes one of its atoms true, or none with the remaining
     probability. Neural choices have no probabilities: give them some first.
@@ -893,6 +958,7 @@ def brute_force_probabilities(gp: GroundProgram, max_worlds: int = 1 << 22) -> d
     if worlds > max_worlds:
         raise GroundingError(f"{worlds} worlds are more than max_worlds={max_worlds}")
     result = dict.fromkeys(gp.queries, 0.0)
+    given = 0.0  # the probability of the evidence
     for world in itertools.product(*options):
         weight = 1.0
         true: set = set()
@@ -902,7 +968,15 @@ def brute_force_probabilities(gp: GroundProgram, max_worlds: int = 1 << 22) -> d
         if weight == 0.0:
             continue
         model = least_model(gp, true)
+        if any((e.atom in model) != e.value for e in gp.evidence):
+            continue
+        given += weight
         for q in gp.queries:
             if q in model:
                 result[q] += weight
-    return result
+    if not gp.evidence:
+        return result
+    if given == 0.0:
+        evidence = ", ".join(str(e) for e in gp.evidence)
+        raise EvidenceError(f"the evidence {evidence} has probability 0")
+    return {q: v / given for q, v in result.items()}

@@ -25,6 +25,7 @@ __all__ = [
     "BUILTINS",
     "AnnotatedDisjunction",
     "Clause",
+    "Evidence",
     "Float",
     "Int",
     "Location",
@@ -36,6 +37,7 @@ __all__ = [
     "Var",
     "is_builtin",
     "load_program",
+    "parse_evidence",
     "parse_program",
     "parse_term",
     "quote_name",
@@ -170,15 +172,30 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """``evidence(atom, true).`` (also ``evidence(atom).``) or ``evidence(atom, false).`` (also
+    ``evidence(\\+ atom).``), as in ProbLog: the queries are conditioned on ``atom`` having
+    ``value``."""
+
+    atom: Struct
+    value: bool = True
+    location: Location = field(default=NOWHERE, compare=False)
+
+    def __str__(self) -> str:
+        return f"evidence({_text(self.atom, True)},{'true' if self.value else 'false'})."
+
+
+@dataclass(frozen=True)
 class Program:
     clauses: tuple[Clause, ...] = ()
     disjunctions: tuple[AnnotatedDisjunction, ...] = ()
     neural: tuple[NeuralPredicate, ...] = ()
     queries: tuple[Query, ...] = ()
     source: str = field(default="<program>", compare=False)
+    evidence: tuple[Evidence, ...] = ()
 
     def __str__(self) -> str:
-        parts = (*self.clauses, *self.disjunctions, *self.neural, *self.queries)
+        parts = (*self.clauses, *self.disjunctions, *self.neural, *self.queries, *self.evidence)
         return "".join(f"{s}\n" for s in parts)
 
 
@@ -187,12 +204,13 @@ COMPARISONS = frozenset({"<", "=<", ">", ">=", "=:=", "=\\=", "=", "\\=", "==", 
 ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "mod"})
 BUILTINS = frozenset({(op, 2) for op in COMPARISONS} | {("true", 0), ("fail", 0), ("false", 0)})
 #: Predicates with a meaning in ProbLog that this front end does not implement: refused, since
-#: reading them as ordinary facts would answer queries wrongly.
-UNSUPPORTED = {
-    ("evidence", 1): "conditioning on evidence is not implemented (queries would get their"
-    " prior probabilities)",
-    ("evidence", 2): "conditioning on evidence is not implemented (queries would get their"
-    " prior probabilities)",
+#: reading them as ordinary facts would answer queries wrongly (none at present).
+UNSUPPORTED: dict[tuple[str, int], str] = {}
+#: ``query/1`` and ``evidence/1,2``: statements, never facts or heads of rules.
+STATEMENTS = {
+    ("query", 1): "'query(atom).'",
+    ("evidence", 1): "'evidence(atom).' or 'evidence(atom, true|false).'",
+    ("evidence", 2): "'evidence(atom).' or 'evidence(atom, true|false).'",
 }
 
 
@@ -451,6 +469,7 @@ class _Parser:
         self.ads: list[AnnotatedDisjunction] = []
         self.neural: list[NeuralPredicate] = []
         self.queries: list[Query] = []
+        self.evidences: list[Evidence] = []
         while self.peek().kind != "eof":
             self.statement()
         return Program(
@@ -459,6 +478,7 @@ class _Parser:
             tuple(self.neural),
             tuple(self.queries),
             self.source,
+            tuple(self.evidences),
         )
 
     def end(self) -> None:
@@ -508,16 +528,49 @@ class _Parser:
         return term
 
     def reserved(self, items: list, plain: bool) -> None:
-        """Refuse the predicates with a meaning this front end does not implement (evidence),
-        and ``query/1`` anywhere but in a plain ``query(atom).``: never read them as facts."""
+        """Refuse the predicates with a meaning this front end does not implement, and
+        ``query/1``, ``evidence/1,2`` anywhere but in a plain statement: never read them as
+        facts."""
         for _, head, tok, _ in items:
             name, arity = head.indicator
             if head.indicator in UNSUPPORTED:
                 raise self.error(
                     f"{name}/{arity} is not supported: {UNSUPPORTED[head.indicator]}", tok
                 )
-            if head.indicator == ("query", 1) and not plain:
-                raise self.error("query/1 is written 'query(atom).', alone", tok)
+            if head.indicator in STATEMENTS and not plain:
+                raise self.error(
+                    f"{name}/{arity} is written {STATEMENTS[head.indicator]}, alone", tok
+                )
+
+    def evidence(self, head: Struct, tok: _Token, loc: Location) -> Evidence:
+        """``evidence(a)``, ``evidence(\\+ a)``, ``evidence(a, true)``, ``evidence(a, false)``:
+        ground atoms only, as in ProbLog."""
+        term, value = head.args[0], True
+        if len(head.args) == 2:
+            flag = head.args[1]
+            if flag not in (Struct("true"), Struct("false")):
+                raise self.error(
+                    f"the value of evidence must be true or false, found {_text(flag, True)}",
+                    tok,
+                )
+            value = flag == Struct("true")
+            if isinstance(term, Struct) and term.indicator == ("\\+", 1):
+                raise self.error(
+                    "evidence(\\+ atom, ...) is not supported: write evidence(atom, false)", tok
+                )
+        elif isinstance(term, Struct) and term.indicator == ("\\+", 1):
+            term, value = term.args[0], False
+        if not isinstance(term, Struct) or term.indicator == ("\\+", 1):
+            raise self.error(f"evidence must be on an atom, found {_text(term, True)}", tok)
+        if is_builtin(term):
+            name, arity = term.indicator
+            raise self.error(f"evidence on the built-in {name}/{arity} is not supported", tok)
+        atom = self.checked_head(term, tok, "evidence")
+        free = variables(atom)
+        if free:
+            names = ", ".join(v.name for v in free)
+            raise self.error(f"evidence must be ground: {atom} has the variable(s) {names}", tok)
+        return Evidence(atom, value, loc)
 
     def statement(self) -> None:
         start = self.peek()
@@ -556,6 +609,10 @@ class _Parser:
             if bodies != [()]:
                 raise self.error("query/1 takes no body", start)
             self.queries.append(Query(self.checked_head(head.args[0], tok, "a query"), loc))
+        elif head.indicator in (("evidence", 1), ("evidence", 2)):
+            if bodies != [()]:
+                raise self.error(f"evidence/{len(head.args)} takes no body", start)
+            self.evidences.append(self.evidence(head, tok, loc))
         else:
             self.clauses.extend(Clause(head, b, None, loc) for b in bodies)
 
@@ -631,8 +688,8 @@ def _proper_list(t: Term) -> list[Term] | None:
 def parse_program(text: str, source: str = "<program>") -> Program:
     """Parse a program; a :class:`NesySyntaxError` gives ``source:line:column``.
 
-    What the front end does not implement (evidence, negative heads, directives, ``<-``) is
-    refused at its place, never read as something else.
+    What the front end does not implement (negative heads, directives, ``<-``) is refused at
+    its place, never read as something else.
     """
     with recursion_room():
         return _Parser(text, source).program()
@@ -641,6 +698,22 @@ def parse_program(text: str, source: str = "<program>") -> Program:
 def load_program(path: str | Path) -> Program:
     """Parse the program in the UTF-8 file ``path``."""
     return parse_program(read_text(path), str(path))
+
+
+def parse_evidence(text: str, source: str = "--evidence") -> Evidence:
+    """Evidence as the command line writes it: ``atom``, ``atom=true``, ``atom=false`` or
+    ``\\+atom`` (a ground atom, as in ``evidence/1,2``)."""
+    body, flag = text.strip(), None
+    given = re.search(r"\s*=\s*([a-z]\w*)\Z", body)
+    if given:
+        body, flag = body[: given.start()], Struct(given[1])
+    parser = _Parser(body, source)
+    with recursion_room():
+        term = parser.term(999)
+    if parser.peek().kind != "eof":
+        raise parser.error(f"unexpected {_describe(parser.peek())} after the atom", parser.peek())
+    head = Struct("evidence", (term,) if flag is None else (term, flag))
+    return parser.evidence(head, parser.tokens[0], Location(source, 1, 1))
 
 
 def parse_term(text: str, source: str = "<term>") -> Term:

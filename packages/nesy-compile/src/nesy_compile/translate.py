@@ -9,6 +9,12 @@ of its ``resolve_wmc`` rule) and its rewrites simplify into a circuit.
 
 Fuzzy semantics (sec. 6.3.2, Appendix B): the same F evaluated directly in a t-norm structure
 (godel, lukasiewicz, product), the labels of the atoms read as truth degrees.
+
+Evidence (ProbLog's ``evidence/1,2``): the circuit gets one more root, ``evidence``, for the
+conjunction E of the evidence literals, and for each query q a root ``q & evidence`` for q and E,
+so that P(q | E) = value(q & evidence) / value(evidence) is a ratio any backend computes (a
+difference in ``logprob``). Conditioning is defined for probabilities only: fuzzy semantics refuse
+evidence.
 """
 
 from __future__ import annotations
@@ -16,14 +22,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from nesy_ir import Circuit, Labelling, Var, apply, atom, const, transform
 from nesy_ir.errors import NesyError
 from nesy_ir.nodes import Kind, Node
+from nesy_ir.registry import get_algebra
 from nesy_ir.rewrite import PIPELINE, Context, to_circuit
 from nesy_ir.rewrite.wmc import WeightedCount
 from nesy_ir.traverse import size
 
-from .ground_program import GroundAtom, GroundProgram, atom_text
+from .ground_program import EvidenceError, GroundAtom, GroundEvidence, GroundProgram, atom_text
 from .options import SEMANTICS
 from .progress import Deadline, Meter
 
@@ -31,6 +40,13 @@ from .progress import Deadline, Meter
 #: by :class:`WeightedCount`), to simplify and factor; fuzzy ones get the full pipeline.
 PASSES = {True: (("simplify", "factor"),), False: PIPELINE}
 TRUE, FALSE = Node(Kind.CONST, "bool", True), Node(Kind.CONST, "bool", False)
+#: The name of the root for the conjunction of the evidence.
+EVIDENCE = "evidence"
+
+
+def joint_name(query: str) -> str:
+    """The name of the root for ``query`` and the evidence: ``"{query} & evidence"``."""
+    return f"{query} & {EVIDENCE}"
 
 
 def _or(children: list[Node]) -> Node:
@@ -131,7 +147,13 @@ def boolean_formulas(
 
 @dataclass
 class CompiledProgram:
-    """One circuit with a root per query, its labelling, and what compiling it cost."""
+    """One circuit with a root per query, its labelling, and what compiling it cost.
+
+    With evidence, the circuit also has the root ``evidence`` (the probability of the evidence)
+    and, after it, a root ``q & evidence`` per query q (:func:`joint_name`): the query roots keep
+    their places and stay the prior probabilities. Without evidence there are no more roots
+    (q & evidence is q); :meth:`evidence_circuit` adds the constant one as ``evidence``.
+    """
 
     queries: list[GroundAtom]
     circuit: Circuit
@@ -139,19 +161,71 @@ class CompiledProgram:
     semantics: str
     neural: list[GroundAtom]
     stats: dict
+    evidence: list[GroundEvidence] = field(default_factory=list)
 
-    def probabilities(self, labels: dict | None = None) -> dict[str, float]:
-        """Each query's value by the reference evaluator (``labels``: the neural atoms')."""
-        from nesy_ir import evaluate_circuit
+    @property
+    def evidence_root(self) -> str:
+        """The name of the evidence's root (in :meth:`evidence_circuit`): ``"evidence"``."""
+        return EVIDENCE
 
-        labelling = self.labelling.with_values(labels or {})
+    def joint_root(self, query: str) -> str:
+        """The name of the root for ``query`` (its text) and the evidence."""
+        return joint_name(query) if self.evidence else query
+
+    def evidence_text(self) -> str:
+        """The evidence as ProbLog writes it, for messages: ``evidence(a, true), ...``."""
+        return ", ".join(str(e) for e in self.evidence) or "no evidence"
+
+    def evidence_circuit(self) -> Circuit:
+        """The circuit with an ``evidence`` root even without evidence (the constant one), for
+        inference given the evidence (``nesy_ir.inference``, root :attr:`evidence_root`)."""
+        if self.evidence:
+            return self.circuit
+        structure = self.circuit.roots[0].structure if self.circuit.roots else "prob"
+        one = const(get_algebra(structure).one, structure)
+        return Circuit((*self.circuit.roots, one), (*self.circuit.names, EVIDENCE))
+
+    def labels(self, labels: dict | None = None) -> Labelling:
+        """The labelling with the neural atoms' ``labels``; an error names those missing."""
         missing = [atom_text(a) for a in self.neural if atom_text(a) not in (labels or {})]
         if missing:
             raise NesyError(
                 f"no labels for the neural atoms {', '.join(missing[:5])}"
                 f"{' ...' if len(missing) > 5 else ''}: a network must label them"
             )
-        return {k: v for k, v in evaluate_circuit(self.circuit, labelling).items()}
+        return self.labelling.with_values(labels or {})
+
+    def probabilities(self, labels: dict | None = None) -> dict[str, float]:
+        """Each root's value by the reference evaluator (``labels``: the neural atoms'): the
+        queries' prior probabilities and, with evidence, the evidence roots."""
+        from nesy_ir import evaluate_circuit
+
+        return {k: v for k, v in evaluate_circuit(self.circuit, self.labels(labels)).items()}
+
+    def conditionals(self, labels: dict | None = None) -> dict[str, np.ndarray]:
+        """P(q | evidence) for each query (by its text), by the reference evaluator; without
+        evidence the same as :meth:`probabilities`. In ``logprob`` circuits: log P(q | evidence).
+
+        Evidence of probability 0 (for some element of a batch of ``labels``) raises an
+        :class:`EvidenceError` naming the evidence, never a NaN.
+        """
+        values = self.probabilities(labels)
+        names = [atom_text(q) for q in self.queries]
+        if not self.evidence:
+            return {q: values[q] for q in names}
+        given = np.asarray(values[EVIDENCE])
+        log = self.circuit.roots[0].structure == "logprob"
+        impossible = np.isneginf(given) if log else given <= 0.0
+        if impossible.any():
+            where = ""
+            if given.ndim:
+                bad = [str(i) for i in np.flatnonzero(impossible.reshape(-1))]
+                where = f" for the batch element(s) {', '.join(bad[:10])}"
+                where += " ..." if len(bad) > 10 else ""
+            raise EvidenceError(f"the evidence {self.evidence_text()} has probability 0{where}")
+        if log:
+            return {q: np.asarray(values[joint_name(q)] - given) for q in names}
+        return {q: np.asarray(values[joint_name(q)] / given) for q in names}
 
 
 def _fuzzy(node: Node, structure: str, memo: dict) -> Node:
@@ -191,6 +265,15 @@ def translate(
         derived = boolean_formulas(gp, w, meter)
     forms = [w.literal.get(q) or derived.get(q, FALSE) for q in gp.queries]
     names = [atom_text(q) for q in gp.queries]
+    if gp.evidence:  # roots for the evidence E, then for each query q and E
+        _check_evidence(gp, names, semantics)
+        literals = []
+        for e in gp.evidence:
+            truth = w.literal.get(e.atom) or derived.get(e.atom, FALSE)
+            literals.append(truth if e.value else _not(truth))
+        given = _and(literals)
+        joint = [_and([f, given]) for f in forms]
+        forms, names = [*forms, given, *joint], [*names, EVIDENCE, *map(joint_name, names)]
     stats: dict = {"ground_atoms": len(w.literal) + len(derived)}
     stats["logic_nodes"], stats["logic_edges"] = size(forms)
     if semantics == "prob":
@@ -206,7 +289,25 @@ def translate(
     stats["rewrite_s"] = time.perf_counter() - t
     stats["compile_s"] = time.perf_counter() - start
     stats.update({f"circuit_{k}": v for k, v in circuit.stats().items()})
-    return CompiledProgram(list(gp.queries), circuit, labelling, semantics, w.neural, stats)
+    return CompiledProgram(
+        list(gp.queries), circuit, labelling, semantics, w.neural, stats, list(gp.evidence)
+    )
+
+
+def _check_evidence(gp: GroundProgram, names: list[str], semantics: str) -> None:
+    """Evidence only under probabilistic semantics, and no query named like an evidence root."""
+    first = gp.evidence[0]
+    if semantics != "prob":
+        raise EvidenceError(
+            f"{first.location}: {first} under the {semantics} semantics: conditioning on"
+            " evidence is defined for probabilities (prob) only, not for fuzzy truth degrees"
+        )
+    taken = {EVIDENCE, *(joint_name(n) for n in names)}.intersection(names)
+    if taken:
+        raise EvidenceError(
+            f"{first.location}: the query {sorted(taken)[0]} has the name of an evidence root:"
+            " rename it to condition on evidence"
+        )
 
 
 def _unit(w: Worlds, x: Node) -> int | str:

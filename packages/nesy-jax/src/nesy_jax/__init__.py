@@ -10,6 +10,7 @@ with ``jax.config.update("jax_enable_x64", True)``.
 
 from importlib.metadata import version as _version
 
+from .inference import posterior_marginals, posterior_matrix
 from .kernels import Reduction, register_kernel
 from .lowering import LoweredCircuit, lower
 from .neural import NeuralCircuit, NeuralLabelling
@@ -23,5 +24,7 @@ __all__ = [
     "Reduction",
     "__version__",
     "lower",
+    "posterior_marginals",
+    "posterior_matrix",
     "register_kernel",
 ]

@@ -19,10 +19,11 @@ from typing import TypeVar
 
 from nesy_ir.errors import NesyError
 
-from .options import SCHEDULES
+from .options import DIFFERENTIABLE_ENGINES, EM_VARIANTS, LEARNERS, SCHEDULES
 
 __all__ = [
     "CheckpointError",
+    "learner_options",
     "OptionError",
     "at_least",
     "between",
@@ -92,6 +93,26 @@ def training_options(config: object) -> None:
     at_least("augment", config.augment, 0)  # type: ignore[attr-defined]
     at_least("patience", config.patience, 1)  # type: ignore[attr-defined]
     at_least("seed", config.seed, 0)  # type: ignore[attr-defined]
+
+
+def learner_options(config: object) -> None:
+    """The learner options ``RunConfig`` and ``TrainConfig`` share: learner, engine, em,
+    samples and m_steps (an unknown engine lists the registered ones)."""
+    from .engines import EngineError, check_engine
+
+    one_of("learner", config.learner, LEARNERS)  # type: ignore[attr-defined]
+    try:
+        check_engine(config.engine)  # type: ignore[attr-defined]
+    except EngineError as e:
+        raise OptionError(str(e)) from None
+    one_of("em variant", config.em, EM_VARIANTS)  # type: ignore[attr-defined]
+    at_least("samples", config.samples, 1)  # type: ignore[attr-defined]
+    at_least("m_steps", config.m_steps, 1)  # type: ignore[attr-defined]
+    if config.learner == "backprop" and config.engine not in DIFFERENTIABLE_ENGINES:  # type: ignore[attr-defined]
+        raise OptionError(
+            f"the backprop learner needs a differentiable engine"
+            f" ({', '.join(DIFFERENTIABLE_ENGINES)}), not {config.engine!r}: use --learner em"  # type: ignore[attr-defined]
+        )
 
 
 def _float(value: object) -> float:

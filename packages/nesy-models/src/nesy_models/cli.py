@@ -18,8 +18,10 @@ from dataclasses import fields
 from .options import (
     BACKENDS,
     DATA_DIR_HELP,
+    EM_VARIANTS,
     FUZZY,
     JSON_FILE_HELP,
+    LEARNERS,
     LOGIC,
     SCHEDULES,
     SEMANTICS,
@@ -46,6 +48,27 @@ def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
         help="where the logic sits: in the architecture, in the loss, or none (neural baseline)",
     )
     p.add_argument("--backend", choices=BACKENDS, default="torch", help="what trains the model")
+    p.add_argument(
+        "--learner",
+        choices=LEARNERS,
+        default="backprop",
+        help="backpropagation through the logic, or EM (E-step by an engine, M-step through the"
+        " network only: EM-NeSy)",
+    )
+    p.add_argument(
+        "--engine",
+        default="exact",
+        help="inference engine: exact (the circuit), bp (belief propagation), abc (rejection"
+        " sampling), or one registered through the nesy.engines entry points",
+    )
+    p.add_argument(
+        "--em",
+        choices=EM_VARIANTS,
+        default="soft",
+        help="what EM's M-step fits: posterior marginals, the MPE, or one posterior sample",
+    )
+    p.add_argument("--samples", type=int, default=1000, help="draws of a sampling engine (abc)")
+    p.add_argument("--m-steps", type=int, default=1, help="EM's M-step updates per E-step")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--epochs", type=int, default=1, help="training epochs")
     p.add_argument("--batch-size", type=int, default=32, help="examples per batch")

@@ -18,7 +18,7 @@ from .options import DATA_DIR_HELP
 
 if TYPE_CHECKING:  # torch and the rest are imported when the demo runs, not when registered
     from .experiment import RunConfig
-    from .model import TaskModel
+    from .models import TaskModel
     from .tasks import Task
 
 
@@ -42,7 +42,7 @@ def demo_splits(config: RunConfig, task: Task, model: TaskModel, pairings: int):
     """Train, validation and test splits; the training images paired ``pairings`` times at
     random (the embedded digits are few: 1294 training images make 323 two-digit examples)."""
     from .data import IndexedExamples, addition_dataset, holdout, load_mnist
-    from .train import Split
+    from .learners import Split
 
     train_images, test_images = load_mnist(config.data_dir), load_mnist(config.data_dir, "test")
     kept, held = holdout(len(train_images.images), 0.1, config.seed)
@@ -84,8 +84,8 @@ def run_demo(args: argparse.Namespace) -> int:
     import torch
 
     from .experiment import RunConfig, make_task
-    from .model import TaskModel
-    from .train import TrainConfig, evaluate, fit
+    from .learners import TrainConfig, evaluate, fit
+    from .models import TaskModel
 
     config = RunConfig(
         digits=args.digits, data_dir=args.data_dir, epochs=args.epochs, seed=args.seed

@@ -19,14 +19,13 @@ import torch
 
 from nesy_ir.errors import NesyError
 
-from .checks import OptionError, at_least, one_of, training_options
+from .checks import OptionError, at_least, learner_options, one_of, training_options
 from .data import DigitImages, IndexedExamples, addition_splits, load_mnist, sudoku_splits
-from .model import TaskModel
+from .engines import EngineError, check_engine
+from .learners import Split, TrainConfig, evaluate, fit
+from .models import TaskModel
 from .options import BACKENDS, FUZZY, LOGIC, SEMANTICS, TASKS
-from .tasks import Task, mnist_addition, sudoku
-from .train import Split, TrainConfig, evaluate, fit
-
-ENCODINGS = ("standard", "carry")
+from .tasks import ENCODINGS, Task, mnist_addition, sudoku
 
 
 @dataclass
@@ -52,6 +51,11 @@ class RunConfig:
     sudoku_examples: tuple[int, int, int] = (2000, 200, 1000)
     checkpoint: str | None = None
     progress: bool = True
+    learner: str = "backprop"
+    engine: str = "exact"
+    em: str = "soft"
+    samples: int = 1000
+    m_steps: int = 1
 
     def __post_init__(self) -> None:
         """Every option is checked here, once: a bad one is an OptionError naming it."""
@@ -72,6 +76,18 @@ class RunConfig:
             )
         for part, count in zip(("train", "validation", "test"), self.sudoku_examples, strict=True):
             at_least(f"sudoku_examples ({part})", count, 1)
+        learner_options(self)
+        if self.learner == "em":
+            if self.semantics != "prob" or self.logic != "architecture":
+                raise OptionError(
+                    "the em learner trains probabilistic logic in the architecture"
+                    f" (--semantics prob --logic architecture), not {self.semantics} logic in"
+                    f" the {self.logic}"
+                )
+            try:
+                check_engine(self.engine, make_task(self))
+            except EngineError as e:
+                raise OptionError(str(e)) from None
 
 
 def make_task(config: RunConfig) -> Task:
@@ -115,7 +131,7 @@ def run(config: RunConfig) -> dict:
     task = make_task(config)
     began = time.perf_counter()
     if config.backend == "jax":
-        from .jax_model import JaxTaskModel
+        from .models.jax_model import JaxTaskModel
 
         model = JaxTaskModel(task, config.semantics, config.logic, config.tnorm)
     else:
@@ -133,10 +149,17 @@ def run(config: RunConfig) -> dict:
         seed=config.seed,
         checkpoint=checkpoint,
         progress=config.progress,
+        learner=config.learner,
+        engine=config.engine,
+        em=config.em,
+        samples=config.samples,
+        m_steps=config.m_steps,
     )
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     began = time.perf_counter()
     if config.backend == "jax":
-        from .jax_model import evaluate_jax, fit_jax
+        from .learners.jax_training import evaluate_jax, fit_jax
 
         params, history = fit_jax(model, train, val, settings)
         train_seconds = time.perf_counter() - began
@@ -162,11 +185,30 @@ def run(config: RunConfig) -> dict:
         ),
         "train_seconds": train_seconds,
         "seconds_per_epoch": float(np.mean(epoch_seconds)) if epoch_seconds else 0.0,
+        "e_step_seconds": _per_epoch(history.epochs, "e_step_seconds"),
+        "m_step_seconds": _per_epoch(history.epochs, "m_step_seconds"),
+        "peak_memory_mb": peak_memory_mb(),
         "inference_ms_per_query": scores["ms_per_example"],
         "compile_seconds": compile_seconds,
         "circuit": model.compiled.circuit.stats() if config.logic != "none" else None,
         "history": history.epochs,
     }
+
+
+def _per_epoch(epochs: list[dict], key: str) -> float | None:
+    """The mean over epochs of ``key`` (None when the learner does not record it)."""
+    values = [e[key] for e in epochs if key in e]
+    return float(np.mean(values)) if values else None
+
+
+def peak_memory_mb() -> float:
+    """The peak memory of this process so far, in MB: the GPU's allocations where training ran
+    on one, else the peak resident set size."""
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
 def digit_accuracy(

@@ -10,6 +10,13 @@ SEMANTICS = ("prob", *FUZZY, "prob-fuzzy")
 #: Where the logic sits: in the architecture, in the loss, or nowhere (the neural baseline).
 LOGIC = ("architecture", "loss", "none")
 SCHEDULES = ("constant", "cosine")
+#: How a model learns: backpropagation through the logic (a differentiable engine), or EM (an
+#: E-step by any inference engine, an M-step through the network only).
+LEARNERS = ("backprop", "em")
+#: What EM's M-step fits: the posterior marginals, their argmax (the MPE), or one sample.
+EM_VARIANTS = ("soft", "hard", "stochastic")
+#: The engines backpropagation can run through (they give gradients).
+DIFFERENTIABLE_ENGINES = ("exact",)
 
 DATA_DIR_HELP = (
     "folder of the MNIST IDX files (default: $NESY_DATA/mnist, else the embedded scikit-learn"

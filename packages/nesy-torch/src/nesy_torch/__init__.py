@@ -10,6 +10,7 @@ puts logic in the loss).
 
 from importlib.metadata import version as _version
 
+from .inference import posterior_marginals, posterior_matrix
 from .kernels import register_kernel
 from .lowered import LoweredCircuit
 from .module import CircuitModule, lower
@@ -24,5 +25,7 @@ __all__ = [
     "NeuralLabelling",
     "__version__",
     "lower",
+    "posterior_marginals",
+    "posterior_matrix",
     "register_kernel",
 ]

@@ -2,7 +2,7 @@
 
 The first convolution has padding 2 (LeCun et al. 1998 on 28x28 MNIST), so F maps an image to a
 16 x 5 x 5 feature map: n = 25 feature vectors of dimension K = 16, as in source section 4.1
-(``nesy_models.networks.LeNet`` has no padding and gives 16 x 4 x 4).
+(``nesy_models.models.LeNet`` has no padding and gives 16 x 4 x 4).
 
 F ends at the second max-pool, before the last ReLU, which opens C: max-pool and ReLU commute,
 so this is the same network, and F's vectors are real-valued and (almost surely) non-zero, so

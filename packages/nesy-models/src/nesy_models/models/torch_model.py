@@ -28,8 +28,9 @@ from torch import nn
 from nesy_compile.ground_program import atom_text
 from nesy_ir.errors import NesyError
 
+from ..options import FUZZY, LOGIC, SEMANTICS
+from ..tasks import Readout, Task
 from .networks import LeNet, TaskHead, classify
-from .tasks import FUZZY, LOGIC, SEMANTICS, Readout, Task
 
 #: Floor of a score before its log (fuzzy scores can be exactly 0): the smallest normal float32,
 #: so that a tiny but non-zero score (a product t-norm over many constraints: 1e-15 for an
@@ -40,11 +41,13 @@ EPS = float(torch.finfo(torch.float32).tiny)
 @dataclass
 class Output:
     """What a forward pass gives: digit probabilities (B, P, C); circuit scores of every group
-    value (B, V) (None without logic in the architecture or the loss); head logits (B, V)."""
+    value (B, V) (None without logic in the architecture or the loss, or for the network alone);
+    head logits (B, V); the digit network's logits (B, P, C)."""
 
     digits: torch.Tensor
     scores: torch.Tensor | None
     logits: torch.Tensor | None
+    digit_logits: torch.Tensor | None = None
 
 
 class TaskModel(nn.Module):
@@ -90,12 +93,15 @@ class TaskModel(nn.Module):
         self.net = LeNet(classes)
         self.head = TaskHead(images, sum(self.group_sizes)) if logic != "architecture" else None
 
-    def forward(self, images: torch.Tensor) -> Output:
-        """The outputs for images (B, P, 28, 28), P the task's image terms in order."""
+    def forward(self, images: torch.Tensor, network_only: bool = False) -> Output:
+        """The outputs for images (B, P, 28, 28), P the task's image terms in order;
+        ``network_only``: the digit network's alone (what an EM learner's M-step trains)."""
         batch, positions = images.shape[:2]
         features, logits = self.net(images.flatten(0, 1))
         features = features.view(batch, positions, -1)
         logits = logits.view(batch, positions, -1)
+        if network_only:
+            return Output(logits.softmax(-1), None, None, logits)
         if self.semantics == "prob-fuzzy":
             digits, labels = self._sampled_labels(logits)
         else:
@@ -113,7 +119,7 @@ class TaskModel(nn.Module):
             if self._complements:
                 scores = torch.where(self.value_complement, 1.0 - scores, scores)
         head = self.head(features) if self.head is not None else None
-        return Output(digits, scores, head)
+        return Output(digits, scores, head, logits)
 
     def _sampled_labels(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A Dirichlet per image from the logits; (mean digits, samples (S, B, P*C)) (the mean

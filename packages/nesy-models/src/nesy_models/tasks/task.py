@@ -1,42 +1,43 @@
-"""The tasks of the DeepLog experiments, as programs plus how their answers are read.
+"""A task: a program, the image terms it reads, and how its answers are read.
 
 A task's answer is one or more categorical *groups*: the sum (standard MNIST addition), each
 digit of the sum (carry encoding), or valid / invalid (Sudoku). Every value of a group is a root
 of the compiled circuit, or the complement of one (Sudoku's "invalid" is not "valid"). So one
 training loop serves every task: logic in the architecture scores each group's values with the
 circuit; logic in the loss and the neural baseline predict them with a task head.
+
+Inference engines (:mod:`nesy_models.engines`) may read more of a task than its circuit: its
+symbolic part as a plain function (``symbolic``, for rejection sampling), a factor graph
+(``factor_graph``, for belief propagation), or the whole answer as one query (``joint``).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from nesy_compile import compile_program, linear_sum
-from nesy_compile.examples import (
-    mnist_addition_carry,
-    mnist_addition_standard,
-    mnist_addition_standard_query,
-    mnist_addition_standard_sum,
-    sudoku4,
-)
+from nesy_compile import compile_program
 from nesy_compile.ground_program import GroundAtom, atom_text
 from nesy_compile.translate import CompiledProgram
 from nesy_ir.errors import NesyError
 
-from .data import IndexedExamples
-from .options import FUZZY as FUZZY
-from .options import LOGIC as LOGIC
-from .options import SEMANTICS as SEMANTICS
+from ..data import IndexedExamples
+from .factor_graph import FactorGraph
 
 COMPLEMENT = -1  # a group value scored by 1 - (the root's value)
 
-#: The largest N whose standard-encoding program is compiled by grounding (10^(2N) proofs, about
-#: 4 GB at N = 3); beyond it, its sum goes to the linear-sum compiler.
-GROUNDED_DIGITS = 3
+
+@dataclass(frozen=True)
+class JointAnswer:
+    """A task's whole answer as one query, for a task whose answer has several groups: a program
+    (the task's, plus a rule) whose ``answer(V)`` atoms are its queries, and ``encode``, which
+    maps target indices (B, G) to each example's V (B,). The exact engine conditions on it."""
+
+    program: str
+    encode: Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,12 @@ class Task:
     image_order: tuple[int, ...] | None = None
     vtree: str = "balanced"
     compiler: Callable[[str], CompiledProgram] | None = None
+    #: the answer indices (..., G) of symbol class indices (..., P), as a plain function
+    symbolic: Callable[[np.ndarray], np.ndarray] | None = None
+    factor_graph: FactorGraph | None = None
+    joint: JointAnswer | None = None
     _compiled: dict = field(default_factory=dict, repr=False)
+    _derived: dict = field(default_factory=dict, repr=False)
 
     def compiled(self, semantics: str) -> CompiledProgram:
         """The program compiled under ``semantics`` (prob, godel, ...), once per task."""
@@ -75,6 +81,29 @@ class Task:
                 else compile_program(self.program, semantics, self.vtree)
             )
         return self._compiled[semantics]
+
+    def derived(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, once per task and ``key``: what an engine builds from the task (a lowered
+        circuit, the joint-answer task), kept with it."""
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
+
+    def joint_task(self) -> Task:
+        """The task whose one group is :attr:`joint`'s ``answer(V)`` (same terms and classes)."""
+        if self.joint is None:
+            raise NesyError(f"task {self.name} has no joint answer")
+        return self.derived(
+            "joint",
+            lambda: Task(
+                f"{self.name}-joint",
+                self.joint.program,
+                self.terms,
+                self.classes,
+                group_of=lambda q: ("answer", int(q[1][0])) if q[0] == "answer" else None,
+                targets_of=lambda data: self.joint.encode(self.targets_of(data))[:, None],
+            ),
+        )
 
     def groups(self, compiled: CompiledProgram) -> tuple[Group, ...]:
         """The answer groups, their values sorted, each value's root in ``compiled``."""
@@ -159,67 +188,3 @@ class Readout:
             sizes,
             np.cumsum([0, *sizes[:-1]]).astype(np.int64),
         )
-
-
-def mnist_addition(n: int, encoding: str = "standard") -> Task:
-    """MNIST addition of two ``n``-digit numbers (data: :class:`nesy_models.data.AdditionSet`).
-
-    Images a0..a(n-1) then b0..b(n-1): each number most significant digit first in the standard
-    encoding, least significant first in the carry encoding (as the programs read them). The
-    standard encoding's queries are compiled by grounding up to :data:`GROUNDED_DIGITS` digits,
-    by the linear-sum compiler beyond (the same values, without its 10^(2N) proofs)."""
-    if n < 1:
-        raise NesyError(f"digits must be at least 1, not {n}")
-    terms = tuple(f"a{i}" for i in range(n)) + tuple(f"b{i}" for i in range(n))
-    classes = tuple(range(10))
-    if encoding == "standard":
-        return Task(
-            f"mnist-addition-{n}",
-            mnist_addition_standard(n),
-            terms,
-            classes,
-            group_of=lambda q: ("sum", int(q[1][-1])) if q[0] == "addition" else None,
-            targets_of=lambda data: data.sums.reshape(-1, 1),
-            vtree="right",
-            compiler=None if n <= GROUNDED_DIGITS else functools.partial(_standard_sum, n),
-        )
-    if encoding == "carry":
-
-        def group(q: GroundAtom) -> tuple[str, int] | None:
-            return (f"digit{q[1][0]}", int(q[1][1])) if q[0] == "result" else None
-
-        return Task(
-            f"mnist-addition-carry-{n}",
-            mnist_addition_carry(n),
-            terms,
-            classes,
-            group_of=group,
-            targets_of=lambda data: data.sum_digits[:, ::-1],
-            image_order=(*range(n - 1, -1, -1), *range(2 * n - 1, n - 1, -1)),
-        )
-    raise NesyError(f"unknown encoding {encoding!r} (known: standard, carry)")
-
-
-def _standard_sum(n: int, semantics: str) -> CompiledProgram:
-    if semantics not in linear_sum.SEMANTICS:
-        raise NesyError(
-            f"the standard encoding with {n} digits is compiled by the linear-sum compiler, which"
-            f" gives the {' and '.join(linear_sum.SEMANTICS)} semantics only, not {semantics!r}:"
-            f" use --digits {GROUNDED_DIGITS} or less, or --encoding carry"
-        )
-    return linear_sum.compile_linear_sum(
-        mnist_addition_standard_sum(n), mnist_addition_standard_query(n), semantics
-    )
-
-
-def sudoku() -> Task:
-    """4x4 visual Sudoku validity (data: :class:`nesy_models.data.SudokuSet`); images c00..c33
-    row by row, digits 1..4."""
-    return Task(
-        "sudoku",
-        sudoku4(),
-        tuple(f"c{r}{c}" for r in range(4) for c in range(4)),
-        (1, 2, 3, 4),
-        group_of=lambda q: ("valid", 1) if q[0] == "valid" else None,
-        targets_of=lambda data: data.valid.reshape(-1, 1),
-    )

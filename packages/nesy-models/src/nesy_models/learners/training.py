@@ -1,4 +1,9 @@
-"""Training: NLL with AdamW, early stopping on validation loss, seeds, progress, checkpoints.
+"""Training: a learner's steps with AdamW, early stopping on validation loss, seeds, progress,
+checkpoints.
+
+The learner (``config.learner``) says what one batch's step is: ``backprop`` (the NLL through
+the circuit, :mod:`.backprop`) or ``em`` (E-step by an engine, M-step through the network only,
+:mod:`.em`); the loop around it is the same.
 
 The learning rate is constant, or follows a cosine from ``lr`` to 0 over the run's steps
 (``schedule="cosine"``; a function of the step alone, so a resumed run follows it exactly).
@@ -21,11 +26,20 @@ from tqdm.auto import tqdm
 
 from nesy_ir.errors import NesyError
 
-from .checks import CheckpointError, non_negative, read_checkpoint, training_options
-from .data import IndexedExamples, epoch_batches, random_shifts, shift_images
-from .model import TaskModel
-from .options import SCHEDULES
-from .tasks import Group, Task
+from ..checks import (
+    CheckpointError,
+    learner_options,
+    non_negative,
+    read_checkpoint,
+    training_options,
+)
+from ..data import IndexedExamples, epoch_batches, random_shifts, shift_images
+from ..engines import EngineError, check_engine
+from ..models import TaskModel
+from ..options import SCHEDULES
+from ..tasks import Group, Task
+from .backprop import Backprop
+from .em import EM
 
 
 @dataclass
@@ -59,11 +73,42 @@ class TrainConfig:
     seed: int = 0
     checkpoint: Path | None = None
     progress: bool = True
+    learner: str = "backprop"
+    engine: str = "exact"  # what computes the posterior (em) or the likelihood (backprop)
+    em: str = "soft"  # what EM's M-step fits
+    samples: int = 1000  # draws of a sampling engine (abc)
+    m_steps: int = 1  # M-step updates per E-step
 
     def __post_init__(self) -> None:
         """Every option is checked here, once: a bad one is an OptionError naming it."""
         training_options(self)
+        learner_options(self)
         non_negative("weight_decay", self.weight_decay)
+
+
+#: How each learner is made from the training options.
+LEARNERS = {
+    "backprop": lambda config: Backprop(),
+    "em": lambda config: EM(config.engine, config.em, config.samples, config.m_steps, config.seed),
+}
+
+
+def make_learner(config: TrainConfig, model: TaskModel):
+    """The learner of ``config`` for ``model`` (an engine that does not serve its task, or EM on
+    a model whose logic is not in the architecture under probabilistic semantics, is an
+    error)."""
+    if config.learner == "em":
+        if model.semantics != "prob" or model.logic != "architecture":
+            raise NesyError(
+                "the em learner trains the network of probabilistic logic in the architecture"
+                f" (--semantics prob --logic architecture), not {model.semantics} logic in the"
+                f" {model.logic}"
+            )
+        try:
+            check_engine(config.engine, model.task)
+        except EngineError as e:
+            raise NesyError(str(e)) from None
+    return LEARNERS[config.learner](config)
 
 
 def learning_rate(config: TrainConfig, step, steps_per_epoch: int, xp=np):
@@ -159,13 +204,14 @@ def fit(model: TaskModel, train: Split, val: Split, config: TrainConfig) -> Hist
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
+    learner = make_learner(config, model)
     history, best_state = History(), None
     if config.checkpoint is not None and Path(config.checkpoint).exists():
         history, best_state = _resume(config.checkpoint, model, optimiser)
     while len(history.epochs) < config.epochs and history.stale < config.patience:
         epoch = len(history.epochs)
         model.train()
-        began, total = time.perf_counter(), 0.0
+        began, total, parts = time.perf_counter(), 0.0, {}
         batches = epoch_batches(len(train), config.batch_size, config.seed, epoch)
         quiet = not (config.progress and rank == 0)
         for i, rows in enumerate(tqdm(batches, f"epoch {epoch + 1}", disable=quiet, leave=False)):
@@ -177,17 +223,18 @@ def fit(model: TaskModel, train: Split, val: Split, config: TrainConfig) -> Hist
                     images.numpy(), config, epoch, i, len(rows), slice(rank, None, size)
                 )
                 images = torch.from_numpy(part)
-            loss = model.loss(net(images), targets)
-            if not torch.isfinite(loss):
-                raise NesyError(f"epoch {epoch + 1}: the loss became {float(loss)}")
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(rows)
+            done = learner.step(model, net, images, targets, optimiser, epoch * len(batches) + i)
+            if not np.isfinite(done["loss"]):
+                raise NesyError(f"epoch {epoch + 1}: the loss became {done['loss']}")
+            total += done["loss"] * len(rows)
+            for key in ("e_step_seconds", "m_step_seconds", "fallbacks"):
+                if key in done:
+                    parts[key] = parts.get(key, 0) + done[key]
         seconds = time.perf_counter() - began
         scores = evaluate(model, val)
         history.epochs.append(
             {"epoch": epoch + 1, "train_loss": total / len(train), "seconds": seconds}
+            | parts
             | {f"val_{k}": v for k, v in scores.items()}
         )
         if scores["loss"] < history.best_loss:

@@ -1,0 +1,135 @@
+"""EM-NeSy against backpropagation through the same engine: time per epoch, E-step, M-step, peak
+memory, and test accuracy, side by side.
+
+    .venv/bin/python benchmarks/em.py [--data-dir ../shared/data] [--train-size 3000] [--epochs 2]
+
+Each row is one ``nesy train`` configuration (``--learner``, ``--engine``) run in its own
+process (so its peak memory is its own: the peak RSS on CPU, the peak allocation on a GPU); the
+times are those of its last epoch (the first also lowers the E-step's circuit). Ratios are EM's
+over backprop's on the same task: soft EM with the exact engine takes the same step as
+backpropagation (the same gradient), so the difference is the cost of the split; bp and abc
+need no circuit in training at all (validation and test still score answers with it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+from tables import table
+
+#: task name -> options of ``nesy train mnist-addition``
+TASKS = {
+    "standard N=1": {"digits": 1},
+    "standard N=2": {"digits": 2},
+    "carry N=2": {"digits": 2, "encoding": "carry"},
+    "carry N=4": {"digits": 4, "encoding": "carry"},
+    "carry N=15": {"digits": 15, "encoding": "carry"},
+}
+#: (learner, engine) rows per task; an engine that does not serve a task is skipped
+ROWS = [("backprop", "exact"), ("em", "exact"), ("em", "bp"), ("em", "abc")]
+#: rows left out, and why
+SKIP = {
+    ("carry N=15", "em", "exact"): "conditioning on the whole sum grounds 2 x 10^15 rule bodies",
+}
+
+
+def one(options: dict) -> dict:
+    """Run one configuration here; what the table needs from its metrics."""
+    import torch
+
+    from nesy_models.experiment import RunConfig, run
+
+    torch.set_num_threads(options.pop("threads"))
+    metrics = run(RunConfig(progress=False, **options))
+    last = metrics["history"][-1]
+    return {
+        "seconds": last["seconds"],
+        "e_step": last.get("e_step_seconds"),
+        "m_step": last.get("m_step_seconds"),
+        "fallbacks": last.get("fallbacks"),
+        "memory": metrics["peak_memory_mb"],
+        "accuracy": metrics["test_accuracy"],
+    }
+
+
+def measure(options: dict) -> dict | None:
+    """``one(options)`` in a fresh process; None (with its error) when it fails."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--one", json.dumps(options)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        print(f"  {options}: {done.stderr.strip().splitlines()[-1]}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="MNIST IDX files (default: the embedded digits)")
+    parser.add_argument("--train-size", type=int, default=3000, help="training examples")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs (the last is timed)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--samples", type=int, default=1000, help="draws of abc")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--tasks", default=",".join(list(TASKS)[:-1]), help="comma-separated task names"
+    )
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one(json.loads(args.one))))
+        return
+    from nesy_models.engines import supporting
+    from nesy_models.experiment import RunConfig, make_task
+
+    for name in args.tasks.split(","):
+        task = make_task(RunConfig(**TASKS[name]))
+        rows, base = [], None
+        for learner, engine in ROWS:
+            if engine not in supporting(task) or (name, learner, engine) in SKIP:
+                continue
+            options = TASKS[name] | {
+                "learner": learner,
+                "engine": engine,
+                "data_dir": args.data_dir,
+                "train_size": args.train_size,
+                "epochs": args.epochs,
+                "batch_size": args.batch_size,
+                "samples": args.samples,
+                "patience": args.epochs,
+                "threads": args.threads,
+            }
+            got = measure(options)
+            if got is None:
+                continue
+            base = base or (got if learner == "backprop" else None)
+            ratio = f"{got['seconds'] / base['seconds']:.2f}x" if base else "-"
+            memory = f"{got['memory'] / base['memory']:.2f}x" if base else "-"
+            rows.append(
+                [
+                    f"{learner} / {engine}",
+                    f"{got['seconds']:.2f}",
+                    "-" if got["e_step"] is None else f"{got['e_step']:.2f}",
+                    "-" if got["m_step"] is None else f"{got['m_step']:.2f}",
+                    ratio,
+                    f"{got['memory']:.0f}",
+                    memory,
+                    f"{got['accuracy']:.3f}",
+                    "-" if got["fallbacks"] is None else str(got["fallbacks"]),
+                ]
+            )
+        header = ["learner / engine", "epoch s", "E-step s", "M-step s", "vs backprop"]
+        header += ["peak MB", "vs backprop", "test acc", "fallbacks"]
+        table(
+            f"MNIST addition, {name}: {args.train_size} training examples, batch"
+            f" {args.batch_size}, last of {args.epochs} epochs",
+            header,
+            rows,
+        )
+
+
+if __name__ == "__main__":
+    main()
