@@ -28,6 +28,11 @@ LONG_CARRY = {"encoding": "carry", "batch_size": 2, "schedule": "cosine", "patie
 #: budget of epochs and 2-pixel shifts of the training images.
 LONG_STANDARD = {"batch_size": 8, "schedule": "cosine", "augment": 2, "patience": 20}
 
+#: EM-NeSy's learner: the E-step by belief propagation, the M-step fits the posterior marginals.
+EM_BP = {"learner": "em", "engine": "bp", "em": "soft"}
+#: ... or by rejection sampling (abc) with 1000 draws per example.
+EM_ABC = {"learner": "em", "engine": "abc", "em": "soft", "samples": 1000}
+
 #: name -> (table, options of ``nesy train mnist-addition`` or ``sudoku``, epochs)
 ROWS: dict[str, tuple[str, dict, int]] = {
     "add1-prob": ("3", {"digits": 1}, 1),
@@ -59,6 +64,24 @@ ROWS: dict[str, tuple[str, dict, int]] = {
         {"digits": 100, **LONG_CARRY, "batch_size": 1, "augment": 2, "patience": 80},
         80,
     ),
+    # EM-NeSy (its table 1): EM whose E-step is belief propagation (or rejection sampling),
+    # the recipes of the backprop rows above.
+    "em-bp-carry4": (
+        "EM 1",
+        {"digits": 4, **LONG_CARRY, **EM_BP, "batch_size": 8, "augment": 2},
+        20,
+    ),
+    "em-bp-carry15": ("EM 1", {"digits": 15, **LONG_CARRY, **EM_BP, "augment": 2}, 30),
+    "em-bp-carry100-80ep": (
+        "EM 1",
+        {"digits": 100, **LONG_CARRY, **EM_BP, "batch_size": 1, "augment": 2, "patience": 80},
+        80,
+    ),
+    "em-abc-carry4": (
+        "EM 1",
+        {"digits": 4, **LONG_CARRY, **EM_ABC, "batch_size": 8, "augment": 2},
+        2,
+    ),
     **{
         f"sudoku-{name}": ("2", {"task": "sudoku", **options}, 5)
         for name, options in {
@@ -77,6 +100,9 @@ TARGETS = {"add1-prob": 97.5, "add1-prob-10ep": 97.5, "add2-prob": 96.0, "add2-p
 TARGETS["add4-prob-b8-aug"] = 92.5
 TARGETS |= {"carry15-prob": 80.8, "carry15-prob-b2": 80.8, "carry15-prob-aug": 80.8}
 TARGETS["carry100-prob-aug"] = TARGETS["carry100-prob-aug-80ep"] = 37.8
+#: EM-NeSy's table 1: the best result of any method in the column (4, 15 and 100 digits).
+TARGETS |= {"em-bp-carry4": 93.28, "em-abc-carry4": 93.28, "em-bp-carry15": 74.85}
+TARGETS["em-bp-carry100-80ep"] = 11.60
 
 
 def command(options: dict, epochs: int, seed: int) -> str:
