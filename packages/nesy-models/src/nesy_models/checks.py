@@ -115,24 +115,6 @@ def learner_options(config: object) -> None:
         )
 
 
-def em_setup(learner: str, engine: str, semantics: str, logic: str, task: object) -> None:
-    """EM trains probabilistic logic in the architecture, with an engine that serves ``task``
-    (checked by the run's config and by the learner, from the one place)."""
-    from .engines import EngineError, check_engine
-
-    if learner != "em":
-        return
-    if semantics != "prob" or logic != "architecture":
-        raise OptionError(
-            "the em learner trains probabilistic logic in the architecture"
-            f" (--semantics prob --logic architecture), not {semantics} logic in the {logic}"
-        )
-    try:
-        check_engine(engine, task)
-    except EngineError as e:
-        raise OptionError(str(e)) from None
-
-
 def _float(value: object) -> float:
     """``value`` as a float; NaN (failing every check) when it is not a number."""
     return float(value) if isinstance(value, Real) and not isinstance(value, bool) else math.nan
