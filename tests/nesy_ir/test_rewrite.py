@@ -31,6 +31,8 @@ def check_preserved(f, out, labels) -> None:
     assume(np.all(np.isfinite(expected)) or get_algebra(f.structure).name == "logprob")
     assume(not np.any(np.isnan(expected)))
     got = evaluate(out, labels)
+    if get_algebra(f.structure).name == "logprob":  # log(1 - p) near p = 1 amplifies rounding
+        expected, got = np.exp(expected), np.exp(got)
     assert same(expected, got), f"{to_text(f)}\n  -> {to_text(out)}\n{expected} != {got}"
 
 

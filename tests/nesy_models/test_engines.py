@@ -20,6 +20,7 @@ from nesy_models.engines import (
     registry,
     supporting,
 )
+from nesy_models.engines.bp import bethe_log_likelihood
 from nesy_models.tasks import mnist_addition, sudoku
 
 STANDARD, CARRY2, SUDOKU = mnist_addition(1), mnist_addition(2, "carry"), sudoku()
@@ -62,6 +63,34 @@ def test_exact_and_bp_equal_the_brute_force_posterior(engine, task):
         assert not posterior.fallback.any()
 
 
+@pytest.mark.parametrize("task", [STANDARD, CARRY2], ids=["standard-1", "carry-2"])
+def test_unrolled_bp_gives_the_exact_likelihood_and_its_gradient(task):
+    """On a tree, the Bethe log-likelihood is log P(y|x), and its gradient (backprop through
+    the unrolled iterations) is that of the brute-force sum over every assignment."""
+    every = torch.as_tensor(list(itertools.product(range(10), repeat=len(task.terms))))
+    answers = torch.as_tensor(task.symbolic(every.numpy()))
+    for seed in range(3):
+        probs, targets = batch_of(task, seed)
+        logits = probs.log().requires_grad_()
+        bethe = bethe_log_likelihood(task, logits.softmax(-1), targets)
+        (grad,) = torch.autograd.grad(bethe.sum(), logits)
+        logits = probs.log().requires_grad_()
+        weights = logits.softmax(-1)[:, torch.arange(every.shape[1]), every].prod(-1)  # (B, W)
+        hits = (answers[None] == targets[:, None]).all(-1)
+        exact = (weights * hits).sum(1).log()
+        (expected,) = torch.autograd.grad(exact.sum(), logits)
+        np.testing.assert_allclose(bethe.detach().numpy(), exact.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(grad.numpy(), expected.numpy(), atol=1e-10)
+
+
+def test_unrolled_bp_of_an_impossible_answer_is_finite():
+    probs, targets = batch_of(CARRY2, 0)
+    probs = torch.zeros_like(probs)
+    probs[..., 0] = 1.0  # every digit 0, so only the sum 0 is possible
+    targets[:] = torch.as_tensor(CARRY2.symbolic(np.full((1, 4), 9)))  # 99 + 99
+    assert torch.isfinite(bethe_log_likelihood(CARRY2, probs, targets)).all()
+
+
 def test_abc_approaches_the_exact_posterior_as_its_draws_grow():
     probs, targets = batch_of(STANDARD, 0, batch=2)
     exact = brute_force(STANDARD, probs, targets)
@@ -75,6 +104,28 @@ def test_abc_approaches_the_exact_posterior_as_its_draws_grow():
         sums = STANDARD.symbolic(posterior.samples[0].numpy())  # accepted draws reproduce y
         np.testing.assert_array_equal(sums, targets.numpy())
     assert errors[-1] < errors[0]
+
+
+def test_abc_nearest_keeps_the_draws_nearest_the_answer():
+    """Where a draw reproduces the answer, abc-nearest is abc; where none does, it keeps the
+    draws with the fewest result digits wrong, never the prior."""
+    probs, targets = batch_of(CARRY2, 0, batch=3)
+    options = {"samples": 2000}
+    exact_hit = get_engine("abc")(CARRY2, probs, targets, **options, generator=_seeded())
+    nearest = get_engine("abc-nearest")(CARRY2, probs, targets, **options, generator=_seeded())
+    torch.testing.assert_close(nearest.marginals, exact_hit.marginals)
+    probs = torch.zeros(1, 4, 10, dtype=torch.float64)
+    probs[..., 3] = 1.0  # 33 + 33 = 66 for sure: the answer 76 is never drawn
+    targets = torch.as_tensor(CARRY2.symbolic(np.array([[4, 3, 3, 3]])))  # 43 + 33
+    assert get_engine("abc")(CARRY2, probs, targets, **options, generator=_seeded()).fallback
+    posterior = get_engine("abc-nearest")(CARRY2, probs, targets, **options, generator=_seeded())
+    assert not posterior.fallback.any()
+    samples = CARRY2.symbolic(posterior.samples[0].numpy())
+    assert (samples != targets.numpy()).sum() == 1  # one result digit wrong: the nearest
+
+
+def _seeded() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
 
 
 def test_the_exact_engine_serves_sudoku_validity_and_invalidity():

@@ -6,6 +6,7 @@ from .circuit import Circuit
 from .errors import NesyError
 from .evaluate import evaluate, evaluate_circuit
 from .labels import LabelFunction, Labelling
+from .lifted import LiftedPlan, evaluate_plan, lifted_plan
 from .model import Model
 from .nodes import Kind, Node, aggregate, apply, atom, const, transform
 from .registry import (
@@ -30,6 +31,7 @@ __all__ = [
     "Kind",
     "LabelFunction",
     "Labelling",
+    "LiftedPlan",
     "Model",
     "NesyError",
     "Node",
@@ -45,9 +47,11 @@ __all__ = [
     "const",
     "evaluate",
     "evaluate_circuit",
+    "evaluate_plan",
     "get_algebra",
     "get_backend",
     "get_transformation",
+    "lifted_plan",
     "to_circuit",
     "optimise",
     "parse",

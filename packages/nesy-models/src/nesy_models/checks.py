@@ -23,6 +23,7 @@ from .options import DIFFERENTIABLE_ENGINES, EM_VARIANTS, LEARNERS, SCHEDULES
 
 __all__ = [
     "CheckpointError",
+    "engine_setup",
     "learner_options",
     "OptionError",
     "at_least",
@@ -113,6 +114,37 @@ def learner_options(config: object) -> None:
             f"the backprop learner needs a differentiable engine"
             f" ({', '.join(DIFFERENTIABLE_ENGINES)}), not {config.engine!r}: use --learner em"  # type: ignore[attr-defined]
         )
+
+
+def engine_setup(
+    learner: str,
+    engine: str,
+    semantics: str,
+    logic: str,
+    task: object,
+    backend: str = "torch",
+) -> None:
+    """The learner and engine fit the model, when the learner trains through an engine (EM, or
+    backprop through an engine other than the model's circuit): probabilistic logic in the
+    architecture, an engine that serves ``task`` (a function making it, called only then),
+    and torch for backprop through belief propagation."""
+    from .engines import EngineError, check_engine
+
+    if learner == "backprop" and engine == "exact":
+        return
+    task = task() if callable(task) else task
+    what = "the em learner" if learner == "em" else f"backprop through the {engine} engine"
+    if semantics != "prob" or logic != "architecture":
+        raise OptionError(
+            f"{what} trains probabilistic logic in the architecture (--semantics prob --logic"
+            f" architecture), not {semantics} logic in the {logic}"
+        )
+    if learner == "backprop" and backend != "torch":
+        raise OptionError(f"{what} runs on the torch backend, not {backend}: use --learner em")
+    try:
+        check_engine(engine, task)
+    except EngineError as e:
+        raise OptionError(str(e)) from None
 
 
 def _float(value: object) -> float:

@@ -1,5 +1,5 @@
-"""``nesy train mnist-addition|sudoku|visatnet``, ``nesy evaluate visatnet`` and ``nesy explain
-visatnet`` (registered through ``nesy.commands``).
+"""``nesy train mnist-addition|sudoku|visatnet|neurorule``, ``nesy evaluate visatnet``,
+``nesy explain visatnet|neurorule`` and ``nesy rules`` (registered through ``nesy.commands``).
 
 ``--nproc K`` re-launches the same command under torchrun with K processes (DDP: gloo on CPU,
 NCCL on GPU); each process trains on its share of every global batch.
@@ -23,6 +23,7 @@ from .options import (
     JSON_FILE_HELP,
     LEARNERS,
     LOGIC,
+    PROGRESS_HELP,
     SCHEDULES,
     SEMANTICS,
 )
@@ -59,7 +60,8 @@ def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
         "--engine",
         default="exact",
         help="inference engine: exact (the circuit), bp (belief propagation), abc (rejection"
-        " sampling), or one registered through the nesy.engines entry points",
+        " sampling), abc-nearest (keeping the draws nearest the answer), or one registered"
+        " through the nesy.engines entry points; backprop runs through exact or bp",
     )
     p.add_argument(
         "--em",
@@ -67,7 +69,9 @@ def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
         default="soft",
         help="what EM's M-step fits: posterior marginals, the MPE, or one posterior sample",
     )
-    p.add_argument("--samples", type=int, default=1000, help="draws of a sampling engine (abc)")
+    p.add_argument(
+        "--samples", type=int, default=1000, help="draws of a sampling engine (abc, abc-nearest)"
+    )
     p.add_argument("--m-steps", type=int, default=1, help="EM's M-step updates per E-step")
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--epochs", type=int, default=1, help="training epochs")
@@ -85,7 +89,7 @@ def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="progress bars on stderr (default: shown)",
+        help=PROGRESS_HELP,
     )
     p.set_defaults(run=_train, task=task)
 
@@ -184,6 +188,77 @@ def _add_visatnet_evaluate_options(p: argparse.ArgumentParser) -> None:
     p.set_defaults(run=_visatnet("evaluate"))
 
 
+#: ``nesy train neurorule`` option -> (NeuroRuleConfig field, type, help); an option not given
+#: keeps the config's default
+NEURORULE_OPTIONS = {
+    "--max-length": ("length", int, "atoms per rule body, L (at most 4)"),
+    "--templates": ("rules", int, "rule templates per head relation, T"),
+    "--hops": ("hops", int, "forward-chaining hops (derived relations feed the next)"),
+    "--tau": ("tau", float, "temperature of the smooth maximum over intermediate entities"),
+    "--loss": ("loss", str, "softmax (cross-entropy over the candidates) or bce"),
+    "--lam": ("lam", float, "weight lambda of the rule regulariser Omega"),
+    "--epochs": ("epochs", int, "epochs at most (early stopping on validation MRR)"),
+    "--batch-size": ("batch_size", int, "training triples (queries) per step"),
+    "--lr": ("lr", float, "AdamW learning rate"),
+    "--patience": ("patience", int, "epochs without a better validation MRR before stopping"),
+    "--top-rules": ("top_rules", int, "rules per head printed"),
+}
+
+
+def _add_neurorule_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--dataset",
+        default="family",
+        help="family (an embedded generated family tree), kinship, umls, nations,"
+        " kinship-rnnlogic, umls-rnnlogic (under --data-dir or $NESY_DATA/kg), or a folder of"
+        " train.txt, valid.txt, test.txt (head<TAB>relation<TAB>tail)",
+    )
+    p.add_argument("--data-dir", help=DATA_DIR_HELP)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    for flag, (_, kind, text) in NEURORULE_OPTIONS.items():
+        p.add_argument(flag, type=kind, help=text)
+    p.add_argument("--checkpoint", help="save the trained model here (for nesy rules, explain)")
+    p.add_argument("--json-file", metavar="PATH", help=JSON_FILE_HELP)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True, help=PROGRESS_HELP
+    )
+    p.set_defaults(run=_neurorule("train"))
+
+
+def _add_neurorule_explain_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="from nesy train neurorule --checkpoint")
+    p.add_argument(
+        "--query", required=True, help="relation(head, tail), '?' for the head or the tail"
+    )
+    p.add_argument("--top", type=int, default=3, help="answers explained, for a '?' query")
+    p.add_argument("--chains", type=int, default=3, help="reasoning chains per answer")
+    p.set_defaults(run=_neurorule("explain"))
+
+
+def _add_rules_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="from nesy train neurorule --checkpoint")
+    p.add_argument("--top", type=int, default=3, help="rules per head relation")
+    p.add_argument("--program", metavar="OUT.pl", help="also write them as a ProbLog program")
+    p.add_argument(
+        "--weights",
+        choices=("alpha", "confidence"),
+        default="alpha",
+        help="the rules' probabilities in the program: their weights clipped into (0, 1), or"
+        " their confidence on the training facts",
+    )
+    p.set_defaults(run=_neurorule("rules"))
+
+
+def _neurorule(command: str):
+    def run_command(args: argparse.Namespace) -> int:
+        from .neurorule import commands
+
+        return getattr(commands, command)(args)
+
+    return run_command
+
+
 def _visatnet(command: str):
     def run_command(args: argparse.Namespace) -> int:
         from .visatnet import commands
@@ -196,9 +271,9 @@ def _visatnet(command: str):
 def register(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser(
         "train",
-        help="train a model on a task (the DeepLog experiments, Vi-SATNet)",
+        help="train a model on a task (the DeepLog experiments, Vi-SATNet, NeuroRule)",
         description="Train a model: the DeepLog paper's experiments (MNIST addition, visual"
-        " Sudoku) under every semantics and logic placement, or Vi-SATNet.",
+        " Sudoku) under every semantics and logic placement, Vi-SATNet, or NeuroRule.",
     )
     tasks = train.add_subparsers(dest="task_name", metavar="TASK", required=True, title="tasks")
     for task, text in (
@@ -214,10 +289,31 @@ def register(sub: argparse._SubParsersAction) -> None:
             " one SATNet layer per digit class re-generates masked LeNet features of MNIST.",
         )
     )
+    _add_neurorule_train_options(
+        tasks.add_parser(
+            "neurorule",
+            help="NeuroRule: differentiable rule induction for knowledge-graph completion",
+            description="NeuroRule: rules of up to 4 atoms learned by gradient descent (a softmax"
+            " over the relations per body slot, a smooth maximum over intermediate entities),"
+            " scored by filtered ranking (MRR, Hits@1/3/10) on a knowledge graph.",
+        )
+    )
     explain = sub.add_parser("explain", help="explain a trained model")
     models = explain.add_subparsers(dest="model_name", metavar="MODEL", required=True)
     _add_visatnet_explain_options(
         models.add_parser("visatnet", help="minimal significant feature set of one image")
+    )
+    _add_neurorule_explain_options(
+        models.add_parser("neurorule", help="the reasoning chains behind a predicted triple")
+    )
+    _add_rules_options(
+        sub.add_parser(
+            "rules",
+            help="a trained NeuroRule model's rules, readable or as a ProbLog program",
+            description="Print each head relation's top learned rules (argmax per body slot,"
+            " weights kept); --program writes them with the training facts as a program that"
+            " nesy query runs.",
+        )
     )
     evaluate = sub.add_parser("evaluate", help="evaluate a trained model")
     models = evaluate.add_subparsers(dest="model_name", metavar="MODEL", required=True)

@@ -19,9 +19,8 @@ import torch
 
 from nesy_ir.errors import NesyError
 
-from .checks import OptionError, at_least, learner_options, one_of, training_options
+from .checks import OptionError, at_least, engine_setup, learner_options, one_of, training_options
 from .data import DigitImages, IndexedExamples, addition_splits, load_mnist, sudoku_splits
-from .engines import EngineError, check_engine
 from .learners import Split, TrainConfig, evaluate, fit
 from .models import TaskModel
 from .options import BACKENDS, FUZZY, LOGIC, SEMANTICS, TASKS
@@ -77,17 +76,14 @@ class RunConfig:
         for part, count in zip(("train", "validation", "test"), self.sudoku_examples, strict=True):
             at_least(f"sudoku_examples ({part})", count, 1)
         learner_options(self)
-        if self.learner == "em":
-            if self.semantics != "prob" or self.logic != "architecture":
-                raise OptionError(
-                    "the em learner trains probabilistic logic in the architecture"
-                    f" (--semantics prob --logic architecture), not {self.semantics} logic in"
-                    f" the {self.logic}"
-                )
-            try:
-                check_engine(self.engine, make_task(self))
-            except EngineError as e:
-                raise OptionError(str(e)) from None
+        engine_setup(
+            self.learner,
+            self.engine,
+            self.semantics,
+            self.logic,
+            lambda: make_task(self),
+            self.backend,
+        )
 
 
 def make_task(config: RunConfig) -> Task:

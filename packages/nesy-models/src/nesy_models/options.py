@@ -15,11 +15,13 @@ SCHEDULES = ("constant", "cosine")
 LEARNERS = ("backprop", "em")
 #: What EM's M-step fits: the posterior marginals, their argmax (the MPE), or one sample.
 EM_VARIANTS = ("soft", "hard", "stochastic")
-#: The engines backpropagation can run through (they give gradients).
-DIFFERENTIABLE_ENGINES = ("exact",)
+#: The engines backpropagation can run through (they give gradients): the circuit, or belief
+#: propagation unrolled (its Bethe log-likelihood).
+DIFFERENTIABLE_ENGINES = ("exact", "bp")
 
 DATA_DIR_HELP = (
-    "folder of the MNIST IDX files (default: $NESY_DATA/mnist, else the embedded scikit-learn"
-    " digits)"
+    "the data folder: MNIST's IDX files in it or in its mnist/ subfolder, knowledge graphs in its"
+    " kg/ subfolder (default: $NESY_DATA, else the embedded scikit-learn digits and family tree)"
 )
+PROGRESS_HELP = "progress bars on stderr (default: shown)"
 JSON_FILE_HELP = "also write the metrics as JSON to this file"

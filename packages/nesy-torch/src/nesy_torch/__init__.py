@@ -5,13 +5,15 @@ backend shares, :class:`nesy_ir.backends.LoweredCircuit`): gather + reduce per l
 built-in structure, autograd, any device, ``torch.compile`` as an option, KLay as a fast path
 where it applies. :class:`NeuralLabelling` maps input tensors to the labels of neural atoms and
 :class:`NeuralCircuit` is networks + circuit (logic in the architecture; its ``semantic_loss``
-puts logic in the loss).
+puts logic in the loss). :func:`evaluate_plan` executes a lifted plan (:mod:`nesy_ir.lifted`):
+formulas over whole domains as einsum contractions.
 """
 
 from importlib.metadata import version as _version
 
 from .inference import posterior_marginals, posterior_matrix
 from .kernels import register_kernel
+from .lifted import evaluate_plan
 from .lowered import LoweredCircuit
 from .module import CircuitModule, lower
 from .neural import NeuralCircuit, NeuralLabelling
@@ -24,6 +26,7 @@ __all__ = [
     "NeuralCircuit",
     "NeuralLabelling",
     "__version__",
+    "evaluate_plan",
     "lower",
     "posterior_marginals",
     "posterior_matrix",

@@ -1,4 +1,5 @@
-"""Data: MNIST (IDX files or the embedded 8x8 digits) and the task datasets built from it.
+"""Data: MNIST (IDX files or the embedded 8x8 digits) and the task datasets built from it;
+knowledge graphs (triple files, or the embedded generated family tree).
 
 Plain NumPy throughout (torch only inside ``to_torch``). A task dataset holds a pool of digit
 images and, per example, the rows of its images; everything random is a function of a seed.
@@ -12,6 +13,7 @@ from .embedded import load_embedded_digits
 from .errors import DataError
 from .examples import IndexedExamples, TaskSplits, holdout
 from .idx import read_idx
+from .kg import KnowledgeGraph, load_kg
 from .mnist import load_mnist
 from .sudoku import (
     CONSTRAINT_PAIRS,
@@ -28,6 +30,7 @@ __all__ = [
     "DataError",
     "DigitImages",
     "IndexedExamples",
+    "KnowledgeGraph",
     "SudokuSet",
     "TaskSplits",
     "add_digits",
@@ -36,6 +39,7 @@ __all__ = [
     "epoch_batches",
     "holdout",
     "load_embedded_digits",
+    "load_kg",
     "load_mnist",
     "random_shifts",
     "read_idx",

@@ -5,6 +5,13 @@ Draw K assignments of the symbols from the network's distribution, run the task'
 the observed answer: they are samples of the posterior, and their frequencies its marginals.
 No draw accepted (an answer too unlikely for K draws): the example keeps its prior (so the M-step
 leaves it unchanged) and is marked ``fallback``; the learner counts them.
+
+The ``abc-nearest`` engine (:func:`nearest`) is ABC with an adaptive tolerance instead: it keeps
+the draws whose answer is nearest the observed one (the fewest answer groups wrong: result
+digits of a carry sum), which are exactly the accepted draws whenever one reproduces the answer.
+An untrained network, whose draws almost never reproduce a many-digit sum, so still gets a
+signal: the digits of draws that get most of the sum right. With a one-group answer (a standard
+sum, a validity label) the nearest draws are all the draws when none hits: the prior again.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ def rejection(
     *,
     samples: int = SAMPLES,
     generator: torch.Generator | None = None,
+    nearest: bool = False,
 ) -> Posterior:
     """Posterior marginals (B, P, C) of the symbols given the answers (B, G) from ``samples``
     draws per example; ``samples`` of the Posterior: one accepted draw per example (S = 1),
-    ``mpe``: the most frequent accepted draw."""
+    ``mpe``: the most frequent accepted draw. ``nearest``: accept the draws nearest the answer
+    (the ``abc-nearest`` engine)."""
     if task.symbolic is None:
         raise EngineError(f"the abc engine needs the symbolic part of task {task.name}")
     if samples < 1:
@@ -41,7 +50,8 @@ def rejection(
     draws = torch.multinomial(flat, samples, replacement=True, generator=generator)  # (B*P, K)
     draws = draws.view(batch, positions, samples).permute(0, 2, 1)  # (B, K, P)
     answers = torch.as_tensor(task.symbolic(draws.cpu().numpy()), device=probs.device)
-    accepted = (answers == targets[:, None, :]).all(-1)  # (B, K)
+    misses = (answers != targets[:, None, :]).sum(-1)  # (B, K): answer groups wrong
+    accepted = misses == (misses.min(1, keepdim=True).values if nearest else 0)
     counts = accepted.sum(1)
     fallback = counts == 0
     weights = accepted.to(probs.dtype)
@@ -53,6 +63,11 @@ def rejection(
     sample = draws.gather(1, pick[:, :, None].expand(-1, -1, positions))[:, 0]  # (B, P)
     mpe = functools.partial(_most_frequent, draws, accepted)  # computed when asked for
     return Posterior(marginals, fallback, samples=sample[None], mpe=mpe)
+
+
+def nearest(task: Task, probs: torch.Tensor, targets: torch.Tensor, **options) -> Posterior:
+    """The ``abc-nearest`` engine: :func:`rejection` keeping the draws nearest the answer."""
+    return rejection(task, probs, targets, nearest=True, **options)
 
 
 def _most_frequent(draws: torch.Tensor, accepted: torch.Tensor) -> torch.Tensor:

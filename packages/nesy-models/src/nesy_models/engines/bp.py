@@ -11,6 +11,8 @@ under the network (all its beliefs vanish) keeps its prior, marked ``fallback``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..tasks import Task
@@ -35,10 +37,58 @@ def belief_propagation(
 ) -> Posterior:
     """Posterior marginals (B, P, C) of the symbols given the answers (B, G), by belief
     propagation on ``task.factor_graph``."""
-    graph = task.factor_graph
-    if graph is None:
-        raise EngineError(f"the bp engine needs a factor graph of task {task.name}")
+    graph = _graph(task)
     probs = probs.detach()
+    priors, _, to_var, around = _propagate(graph, probs, targets, iterations, damping, tolerance)
+    beliefs = [
+        _belief(priors[v], to_var, v, around[v], normalise=False) for v in range(graph.symbols)
+    ]
+    raw = torch.stack(beliefs, 1)  # (B, P, C)
+    mass = raw.sum(-1)
+    fallback = ~(mass > 0).all(1) | ~torch.isfinite(raw).all(-1).all(-1)
+    marginals = raw / torch.where(mass > 0, mass, 1.0)[..., None]
+    marginals = with_prior_where(marginals, probs, fallback)
+    return Posterior(marginals, fallback)
+
+
+def bethe_log_likelihood(
+    task: Task,
+    probs: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    iterations: int = ITERATIONS,
+    damping: float = DAMPING,
+    tolerance: float = TOLERANCE,
+) -> torch.Tensor:
+    """log P(y|x) (B,) as the Bethe free energy at belief propagation's fixed point, with the
+    gradient through the unrolled iterations (the backprop learner's loss with the bp engine).
+
+    Exact on a tree. An answer of probability 0 gives a large finite negative value, not -inf.
+    Auxiliary variables (carries) are functions of the symbols, so their uniform priors are
+    taken out: the value is the answer's probability under the network alone."""
+    graph = _graph(task)
+    state = _propagate(graph, probs, targets, iterations, damping, tolerance)
+    priors, tables, to_var, around = state
+    out = probs.new_zeros(len(probs))
+    for f, factor in enumerate(graph.factors):
+        incoming = [_belief(priors[v], to_var, v, around[v], f) for v in factor.scope]
+        out = out + _log(_contract(tables[f], incoming, None))
+        for v, message in zip(factor.scope, incoming, strict=True):
+            out = out - _log((message * to_var[(f, v)]).sum(-1))
+    for v in range(len(graph.sizes)):
+        out = out + _log(_belief(priors[v], to_var, v, around[v], normalise=False).sum(-1))
+    return out + sum(math.log(n) for n in graph.sizes[graph.symbols :])
+
+
+def _graph(task: Task) -> FactorGraph:
+    if task.factor_graph is None:
+        raise EngineError(f"the bp engine needs a factor graph of task {task.name}")
+    return task.factor_graph
+
+
+def _propagate(graph: FactorGraph, probs, targets, iterations, damping, tolerance):
+    """Run the message schedule; (priors, factor tables, factor-to-variable messages, each
+    variable's factors)."""
     priors = _priors(graph, probs)
     tables = [_table(f, probs, targets) for f in graph.factors]
     edges = [(f, v) for f, factor in enumerate(graph.factors) for v in factor.scope]
@@ -54,19 +104,15 @@ def belief_propagation(
             for i, v in enumerate(scope):
                 new = _normalise(_contract(tables[f], incoming, i))
                 new = (1 - damping) * new + damping * to_var[(f, v)]
-                change = torch.maximum(change, (new - to_var[(f, v)]).abs().max())
+                change = torch.maximum(change, (new - to_var[(f, v)]).detach().abs().max())
                 to_var[(f, v)] = new
         if float(change) <= tolerance:
             break
-    beliefs = [
-        _belief(priors[v], to_var, v, around[v], normalise=False) for v in range(graph.symbols)
-    ]
-    raw = torch.stack(beliefs, 1)  # (B, P, C)
-    mass = raw.sum(-1)
-    fallback = ~(mass > 0).all(1) | ~torch.isfinite(raw).all(-1).all(-1)
-    marginals = raw / torch.where(mass > 0, mass, 1.0)[..., None]
-    marginals = with_prior_where(marginals, probs, fallback)
-    return Posterior(marginals, fallback)
+    return priors, tables, to_var, around
+
+
+def _log(x: torch.Tensor) -> torch.Tensor:
+    return x.clamp_min(torch.finfo(x.dtype).tiny).log()
 
 
 def _priors(graph: FactorGraph, probs: torch.Tensor) -> list[torch.Tensor]:
@@ -95,9 +141,9 @@ def _belief(prior, to_var, v: int, factors, skip: int | None = None, normalise: 
     return _normalise(out) if normalise else out
 
 
-def _contract(table: torch.Tensor, incoming: list[torch.Tensor], keep: int) -> torch.Tensor:
+def _contract(table: torch.Tensor, incoming: list[torch.Tensor], keep: int | None) -> torch.Tensor:
     """sum over every axis of ``table`` (B, d_0, ..., d_k) but ``keep`` of the table times the
-    incoming messages (B, d_i) of the other axes: (B, d_keep)."""
+    incoming messages (B, d_i) of the other axes: (B, d_keep); (B,) when ``keep`` is None."""
     out, axes = table, len(incoming)
     for i, message in enumerate(incoming):
         if i != keep:

@@ -53,6 +53,7 @@ _ENGINES: dict[str, Entry] = {
     "exact": Entry("nesy_models.engines.exact:exact"),
     "bp": Entry("nesy_models.engines.bp:belief_propagation", _has("factor_graph")),
     "abc": Entry("nesy_models.engines.abc:rejection", _has("symbolic")),
+    "abc-nearest": Entry("nesy_models.engines.abc:nearest", _has("symbolic")),
 }
 _plugins_loaded = False
 

@@ -59,7 +59,8 @@ def fit_jax(model: JaxTaskModel, train: Split, val: Split, config: TrainConfig):
         params, state, history, best = _resume(Path(config.checkpoint), params, state)
     base = jax.random.PRNGKey(config.seed)
     sampled = model.semantics == "prob-fuzzy"
-    em = make_learner(config, model) if config.learner == "em" else None
+    learner = make_learner(config, model, "jax")
+    em = learner if config.learner == "em" else None
 
     @jax.jit
     def step(params, state, images, targets, key):

@@ -28,13 +28,13 @@ from nesy_ir.errors import NesyError
 
 from ..checks import (
     CheckpointError,
+    engine_setup,
     learner_options,
     non_negative,
     read_checkpoint,
     training_options,
 )
 from ..data import IndexedExamples, epoch_batches, random_shifts, shift_images
-from ..engines import EngineError, check_engine
 from ..models import TaskModel
 from ..options import SCHEDULES
 from ..tasks import Group, Task
@@ -88,26 +88,18 @@ class TrainConfig:
 
 #: How each learner is made from the training options.
 LEARNERS = {
-    "backprop": lambda config: Backprop(),
+    "backprop": lambda config: Backprop(config.engine),
     "em": lambda config: EM(config.engine, config.em, config.samples, config.m_steps, config.seed),
 }
 
 
-def make_learner(config: TrainConfig, model: TaskModel):
-    """The learner of ``config`` for ``model`` (an engine that does not serve its task, or EM on
-    a model whose logic is not in the architecture under probabilistic semantics, is an
-    error)."""
-    if config.learner == "em":
-        if model.semantics != "prob" or model.logic != "architecture":
-            raise NesyError(
-                "the em learner trains the network of probabilistic logic in the architecture"
-                f" (--semantics prob --logic architecture), not {model.semantics} logic in the"
-                f" {model.logic}"
-            )
-        try:
-            check_engine(config.engine, model.task)
-        except EngineError as e:
-            raise NesyError(str(e)) from None
+def make_learner(config: TrainConfig, model: TaskModel, backend: str = "torch"):
+    """The learner of ``config`` for ``model`` on ``backend`` (a set-up that
+    :func:`~nesy_models.checks.engine_setup` refuses is an OptionError)."""
+    if config.learner == "em" or config.engine != "exact":  # what only an engine's run needs
+        engine_setup(
+            config.learner, config.engine, model.semantics, model.logic, model.task, backend
+        )
     return LEARNERS[config.learner](config)
 
 

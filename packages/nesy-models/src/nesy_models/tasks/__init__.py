@@ -1,8 +1,10 @@
 """Tasks: a program, the data it reads and how its answers are read (:mod:`.task`), and the
-built-in ones: MNIST addition (:mod:`.addition`) and 4x4 visual Sudoku (:mod:`.sudoku`)."""
+built-in ones: MNIST addition (:mod:`.addition`) and 4x4 visual Sudoku (:mod:`.sudoku`); the
+filtered ranking of knowledge-graph completion (:mod:`.kg_ranking`)."""
 
 from .addition import ENCODINGS, GROUNDED_DIGITS, mnist_addition
 from .factor_graph import Factor, FactorGraph
+from .kg_ranking import evaluate_ranking, filter_index
 from .sudoku import sudoku
 from .task import COMPLEMENT, Group, JointAnswer, Readout, Task
 
@@ -16,6 +18,8 @@ __all__ = [
     "JointAnswer",
     "Readout",
     "Task",
+    "evaluate_ranking",
+    "filter_index",
     "mnist_addition",
     "sudoku",
 ]
