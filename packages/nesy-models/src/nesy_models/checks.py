@@ -24,6 +24,7 @@ from .options import DIFFERENTIABLE_ENGINES, EM_VARIANTS, LEARNERS, SCHEDULES
 __all__ = [
     "CheckpointError",
     "engine_setup",
+    "through_engine",
     "learner_options",
     "OptionError",
     "at_least",
@@ -116,6 +117,12 @@ def learner_options(config: object) -> None:
         )
 
 
+def through_engine(learner: str, engine: str) -> bool:
+    """Whether the learner trains through an inference engine rather than the model's own loss:
+    EM, or backprop through an engine other than the circuit."""
+    return learner == "em" or engine != "exact"
+
+
 def engine_setup(
     learner: str,
     engine: str,
@@ -130,7 +137,7 @@ def engine_setup(
     and torch for backprop through belief propagation."""
     from .engines import EngineError, check_engine
 
-    if learner == "backprop" and engine == "exact":
+    if not through_engine(learner, engine):
         return
     task = task() if callable(task) else task
     what = "the em learner" if learner == "em" else f"backprop through the {engine} engine"

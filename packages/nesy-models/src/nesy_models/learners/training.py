@@ -32,6 +32,7 @@ from ..checks import (
     learner_options,
     non_negative,
     read_checkpoint,
+    through_engine,
     training_options,
 )
 from ..data import IndexedExamples, epoch_batches, random_shifts, shift_images
@@ -96,7 +97,7 @@ LEARNERS = {
 def make_learner(config: TrainConfig, model: TaskModel, backend: str = "torch"):
     """The learner of ``config`` for ``model`` on ``backend`` (a set-up that
     :func:`~nesy_models.checks.engine_setup` refuses is an OptionError)."""
-    if config.learner == "em" or config.engine != "exact":  # what only an engine's run needs
+    if through_engine(config.learner, config.engine):  # a plain model needs no engine set-up
         engine_setup(
             config.learner, config.engine, model.semantics, model.logic, model.task, backend
         )

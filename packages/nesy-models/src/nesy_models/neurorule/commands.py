@@ -62,9 +62,9 @@ def rules(args: argparse.Namespace) -> int:
     """Print each head's top learned rules; with ``--program``, write them as a ProbLog program
     with the training facts (``nesy query`` runs it)."""
     at_least("top", args.top, 1)
-    trained = load_checkpoint(args.checkpoint)
     if args.program:
         writable(args.program)
+    trained = load_checkpoint(args.checkpoint)
     for rule in learned_rules(trained.model, top=args.top):
         print(rule)
     if args.program:
@@ -79,15 +79,15 @@ def rules(args: argparse.Namespace) -> int:
 def explain(args: argparse.Namespace) -> int:
     """Explain ``--query`` ``relation(head, tail)``: with a ``?`` argument, the ``--top`` best
     answers, each with the reasoning chains behind its score."""
-    trained = load_checkpoint(args.checkpoint)
     at_least("top", args.top, 1)
+    trained = load_checkpoint(args.checkpoint)
     kg, model = trained.kg, trained.model
     relation, head, tail = parse_query(args.query, kg)
+    if head is None and tail is None:
+        raise OptionError(f"query {args.query!r}: give the head or the tail (or both)")
     facts = adjacency(kg.train, kg.num_entities, kg.num_relations, trained.config.identity)
     with torch.no_grad():
         logits = model(facts).logits[relation]  # (E, E)
-    if head is None and tail is None:
-        raise OptionError(f"query {args.query!r}: give the head or the tail (or both)")
     if head is None:
         triples = [(h, relation, tail) for h in logits[:, tail].argsort(descending=True)]
     elif tail is None:
