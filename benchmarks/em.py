@@ -21,13 +21,15 @@ import sys
 
 from tables import table
 
-#: task name -> options of ``nesy train mnist-addition``
+#: task name -> options of ``nesy train`` (MNIST addition unless ``task`` says)
 TASKS = {
     "standard N=1": {"digits": 1},
     "standard N=2": {"digits": 2},
     "carry N=2": {"digits": 2, "encoding": "carry"},
     "carry N=4": {"digits": 4, "encoding": "carry"},
     "carry N=15": {"digits": 15, "encoding": "carry"},
+    "visudo 4x4": {"task": "visudo", "dimension": 4},
+    "visudo 9x9": {"task": "visudo", "dimension": 9},
 }
 #: (learner, engine) rows per task; an engine that does not serve a task is skipped
 ROWS = [
@@ -53,7 +55,14 @@ def one(options: dict) -> dict:
     torch.set_num_threads(options.pop("threads"))
     metrics = run(RunConfig(progress=False, **options))
     last = metrics["history"][-1]
+    shares = [e["acceptance"] for e in metrics["history"] if "acceptance" in e]
     return {
+        "e_step_ms": (
+            None
+            if last.get("e_step_seconds") is None
+            else 1e3 * last["e_step_seconds"] / metrics["train_examples"]
+        ),
+        "acceptance": f"{shares[0]:.3f} -> {shares[-1]:.3f}" if shares else "-",
         "seconds": last["seconds"],
         "e_step": last.get("e_step_seconds"),
         "m_step": last.get("m_step_seconds"),
@@ -83,7 +92,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000, help="draws of abc")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument(
-        "--tasks", default=",".join(list(TASKS)[:-1]), help="comma-separated task names"
+        "--tasks", default=",".join(list(TASKS)[:4]), help="comma-separated task names"
     )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -129,12 +138,15 @@ def main() -> None:
                     memory,
                     f"{got['accuracy']:.3f}",
                     "-" if got["fallbacks"] is None else str(got["fallbacks"]),
+                    "-" if got["e_step_ms"] is None else f"{got['e_step_ms']:.2f}",
+                    got["acceptance"],
                 ]
             )
         header = ["learner / engine", "epoch s", "E-step s", "M-step s", "vs backprop"]
-        header += ["peak MB", "vs backprop", "test acc", "fallbacks"]
+        header += ["peak MB", "vs backprop", "test acc", "fallbacks", "E-step ms / example"]
+        header += ["accepted share (first -> last epoch)"]
         table(
-            f"MNIST addition, {name}: {args.train_size} training examples, batch"
+            f"{name}: {args.train_size} training examples at most, batch"
             f" {args.batch_size}, last of {args.epochs} epochs",
             header,
             rows,

@@ -39,6 +39,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tag", default="", help="suffix of the JSON file names")
     parser.add_argument("--out", default="out/neurorule")
     parser.add_argument("--no-identity", action="store_true", help="no identity predicate")
+    parser.add_argument("--mixed", action="store_true", help="templates of every length 1..L")
     parser.add_argument("--progress", action="store_true", help="progress bars (stderr)")
     defaults = {f.name: f.default for f in fields(NeuroRuleConfig)}
     for name in TUNED:
@@ -60,6 +61,7 @@ def main() -> None:
             data_dir=data_dir,
             seed=seed,
             identity=not args.no_identity,
+            mixed=args.mixed,
             progress=args.progress,
             **options,
         )
@@ -68,7 +70,8 @@ def main() -> None:
         heads = kg.relations[: args.heads]
         rules = learned_rules(model, top=config.top_rules, heads=heads)
         print(
-            f"{args.dataset} seed {seed} {options} identity={config.identity}:"
+            f"{args.dataset} seed {seed} {options} identity={config.identity}"
+            f" mixed={config.mixed}:"
             f" valid MRR {metrics['valid_mrr']:.3f} (epoch {metrics['best_epoch']}"
             f" of {metrics['epochs_run']}), test MRR {metrics['mrr']:.3f},"
             f" Hits@1 {metrics['hits@1']:.3f}, Hits@3 {metrics['hits@3']:.3f},"

@@ -20,6 +20,7 @@ from nesy_models.neurorule import (
     learned_rules,
     train_neurorule,
 )
+from nesy_models.neurorule.chain import log_truth
 from nesy_models.neurorule.explain import implied_pairs, rule_confidence, rule_weight
 from nesy_models.neurorule.train import omega, query_loss
 from nesy_models.tasks.kg_ranking import filter_index
@@ -190,7 +191,8 @@ def test_rule_text_and_export_of_a_one_atom_rule(family):
     (rule,) = learned_rules(model, top=1, heads=["child"])
     assert str(rule) == "0.50 child(X, Y) :- parent(Y, X)."
     text = export_program(model, family.train, family.entities, 1, ["child"])
-    assert "child_rule0(X, Y) :- known_parent(Y, X).\n0.5::child(X, Y) :- child_rule0(X, Y)." in text
+    expected = "child_rule0(X, Y) :- known_parent(Y, X).\n0.5::child(X, Y) :- child_rule0(X, Y)."
+    assert expected in text
 
 
 def test_the_exported_program_parses_and_answers_as_the_rules_imply(family, trained):
@@ -242,3 +244,27 @@ def test_forward_chaining_over_two_hops_keeps_the_shapes(family):
     assert torch.isfinite(scores.logits).all()
     scores.logits.sum().backward()
     assert torch.isfinite(model.gamma.grad).all() and model.gamma.grad.abs().sum() > 0
+
+
+def test_mixed_templates_have_every_length_up_to_l_and_shorter_ones_equal_their_chain(family):
+    model = NeuroRule(
+        family.num_entities, family.num_relations, rules=6, length=3, mixed=True, tau=0.2
+    )
+    assert model.lengths == (1, 2, 3, 1, 2, 3)
+    facts = adjacency(family.train, family.num_entities, family.num_relations)
+    beta = model.beta()
+    assert torch.all(beta[:, model.fixed, -1] == 1.0)  # unused slots: the identity, for certain
+    log_bodies = model.log_bodies(facts)
+    slots = torch.einsum("rtlp,pij->rtlij", beta, facts)
+    for t, length in enumerate(model.lengths):  # each template: the chain of its own slots
+        own = chain_log_body(log_truth(slots[:, t, :length]), model.tau)
+        torch.testing.assert_close(log_bodies[:, t], own, rtol=1e-4, atol=1e-4)
+    (grad,) = torch.autograd.grad(log_bodies.exp().sum(), model.gamma)
+    assert torch.all(grad[:, model.fixed] == 0) and grad[:, ~model.fixed].abs().sum() > 0
+
+
+def test_mixed_lengths_without_the_identity_are_refused():
+    with pytest.raises(NeuroRuleError, match="mixed lengths need the identity"):
+        NeuroRule(10, 2, length=2, mixed=True, identity=False)
+    with pytest.raises(OptionError, match="mixed lengths need the identity"):
+        NeuroRuleConfig(mixed=True, identity=False)

@@ -5,6 +5,7 @@ is named."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -101,3 +102,44 @@ def test_a_file_that_is_not_a_checkpoint_is_named_and_kept(tmp_path, capsys):
 def test_a_rule_length_above_four_is_refused_before_any_work(capsys):
     assert main(["train", "neurorule", "--max-length", "5", "--no-progress"]) == 2
     assert "at most 4 atoms" in capsys.readouterr().err
+
+
+def test_training_resumes_from_its_checkpoint_exactly(tmp_path):
+    from nesy_models.data.kg import load_kg
+    from nesy_models.neurorule import NeuroRuleConfig, train_neurorule
+
+    kg = load_kg("family")
+    config = NeuroRuleConfig(rules=2, length=2, epochs=3, patience=10, lr=0.05)
+    straight = train_neurorule(config, kg, return_model=True)
+    path = tmp_path / "run.pt"
+    first = train_neurorule(replace(config, epochs=1), kg, checkpoint=path)
+    resumed = train_neurorule(config, kg, return_model=True, checkpoint=path)
+    assert first["epochs_run"] == 1 and resumed["epochs_run"] == 3
+    for a, b in zip(resumed["history"], straight["history"], strict=True):
+        assert a == pytest.approx(b, rel=1e-6)
+    for name, value in straight["model"].state_dict().items():
+        torch.testing.assert_close(resumed["model"].state_dict()[name], value)
+    assert resumed["mrr"] == pytest.approx(straight["mrr"])
+    saved = load_checkpoint(path)  # the best model, for nesy rules and explain
+    torch.testing.assert_close(saved.model.gamma, resumed["model"].gamma)
+
+
+def test_a_checkpoint_of_another_graph_or_other_options_is_refused_and_kept(trained, capsys):
+    checkpoint, _ = trained
+    before = checkpoint.read_bytes()
+    argv = ["train", "neurorule", *TINY, "--checkpoint", str(checkpoint)]
+    other = tmp_folder_with_another_graph(checkpoint.parent)
+    assert main([*argv, "--dataset", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint of the knowledge graph 'family'" in err and "it is kept" in err
+    assert main([*argv, "--tau", "0.5"]) == 2
+    assert "tau 0.1 -> 0.5" in capsys.readouterr().err
+    assert checkpoint.read_bytes() == before
+
+
+def tmp_folder_with_another_graph(parent):
+    folder = parent / "tiny-graph"
+    folder.mkdir(exist_ok=True)
+    for split in ("train", "valid", "test"):
+        (folder / f"{split}.txt").write_text("a\tr\tb\nb\tr\tc\n")
+    return folder

@@ -131,15 +131,23 @@ def engine_setup(
     task: object,
     backend: str = "torch",
 ) -> None:
-    """The learner and engine fit the model, when the learner trains through an engine (EM, or
-    backprop through an engine other than the model's circuit): probabilistic logic in the
-    architecture, an engine that serves ``task`` (a function making it, called only then),
-    and torch for backprop through belief propagation."""
+    """The learner and engine fit the model: a task without a circuit (``program`` None)
+    trains by EM on torch; a learner that trains through an engine (EM, or backprop through an
+    engine other than the model's circuit) needs probabilistic logic in the architecture, an
+    engine that serves ``task`` (or a function making it) and torch for backprop through belief
+    propagation."""
     from .engines import EngineError, check_engine
 
+    task = task() if callable(task) else task
+    if getattr(task, "program", "") is None:  # no circuit: EM with an engine is the only way
+        if learner != "em" or backend != "torch":
+            raise OptionError(
+                f"task {task.name} has no circuit (its program does not compile): train it by"
+                " EM on torch with an engine that needs none (--learner em --engine"
+                " abc-nearest, abc or bp)"
+            )
     if not through_engine(learner, engine):
         return
-    task = task() if callable(task) else task
     what = "the em learner" if learner == "em" else f"backprop through the {engine} engine"
     if semantics != "prob" or logic != "architecture":
         raise OptionError(

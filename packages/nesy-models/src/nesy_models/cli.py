@@ -17,6 +17,7 @@ from dataclasses import fields
 
 from .options import (
     BACKENDS,
+    CHECKPOINT_HELP,
     DATA_DIR_HELP,
     EM_VARIANTS,
     FUZZY,
@@ -38,6 +39,10 @@ def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
             default="standard",
             help="the program: numbers built from digits, or school addition with carries",
         )
+    if task == "visudo":
+        p.add_argument("--dim", dest="dimension", type=int, default=4, help="board size: 4 or 9")
+        p.add_argument("--split", type=int, default=0, help="which of ViSudo-PC's splits (0-9)")
+        p.add_argument("--puzzles", type=int, default=100, help="valid puzzles per split")
     p.add_argument(
         "--semantics", choices=SEMANTICS, default="prob", help="probabilistic, fuzzy or both"
     )
@@ -82,7 +87,7 @@ def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
     p.add_argument("--patience", type=int, default=5, help="early stopping on validation loss")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--train-size", type=int, help="use only this many training examples")
-    p.add_argument("--checkpoint", help="save after every epoch here; resume when it exists")
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--json-file", dest="json", metavar="PATH", help=JSON_FILE_HELP)
     p.add_argument("--nproc", type=int, default=1, help="data-parallel processes (torchrun)")
     p.add_argument(
@@ -192,6 +197,7 @@ def _add_visatnet_evaluate_options(p: argparse.ArgumentParser) -> None:
 #: keeps the config's default
 NEURORULE_OPTIONS = {
     "--max-length": ("length", int, "atoms per rule body, L (at most 4)"),
+    "--mixed-lengths": ("mixed", bool, "templates of every body length 1..L in turn, not all L"),
     "--templates": ("rules", int, "rule templates per head relation, T"),
     "--hops": ("hops", int, "forward-chaining hops (derived relations feed the next)"),
     "--tau": ("tau", float, "temperature of the smooth maximum over intermediate entities"),
@@ -216,8 +222,11 @@ def _add_neurorule_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--seed", type=int, default=0, help="random seed")
     for flag, (_, kind, text) in NEURORULE_OPTIONS.items():
-        p.add_argument(flag, type=kind, help=text)
-    p.add_argument("--checkpoint", help="save the trained model here (for nesy rules, explain)")
+        if kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
+        else:
+            p.add_argument(flag, type=kind, help=text)
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP + " (for nesy rules, explain)")
     p.add_argument("--json-file", metavar="PATH", help=JSON_FILE_HELP)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument(
@@ -279,6 +288,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for task, text in (
         ("mnist-addition", "MNIST addition of two N-digit numbers"),
         ("sudoku", "4x4 visual Sudoku validity"),
+        ("visudo", "visual Sudoku puzzle classification, 4x4 or 9x9 (ViSudo-PC)"),
     ):
         _add_run_options(tasks.add_parser(task, help=text, description=text + "."), task)
     _add_visatnet_train_options(

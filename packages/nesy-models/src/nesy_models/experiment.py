@@ -21,10 +21,11 @@ from nesy_ir.errors import NesyError
 
 from .checks import OptionError, at_least, engine_setup, learner_options, one_of, training_options
 from .data import DigitImages, IndexedExamples, addition_splits, load_mnist, sudoku_splits
+from .data.visudo import visudo_splits
 from .learners import Split, TrainConfig, evaluate, fit
 from .models import TaskModel
 from .options import BACKENDS, FUZZY, LOGIC, SEMANTICS, TASKS
-from .tasks import ENCODINGS, Task, mnist_addition, sudoku
+from .tasks import ENCODINGS, Task, mnist_addition, sudoku, visudo
 
 
 @dataclass
@@ -48,6 +49,9 @@ class RunConfig:
     seed: int = 0
     train_size: int | None = None
     sudoku_examples: tuple[int, int, int] = (2000, 200, 1000)
+    dimension: int = 4
+    split: int = 0
+    puzzles: int = 100
     checkpoint: str | None = None
     progress: bool = True
     learner: str = "backprop"
@@ -75,6 +79,10 @@ class RunConfig:
             )
         for part, count in zip(("train", "validation", "test"), self.sudoku_examples, strict=True):
             at_least(f"sudoku_examples ({part})", count, 1)
+        if self.task == "visudo":
+            one_of("dim", self.dimension, (4, 9))
+            at_least("split", self.split, 0)
+            at_least("puzzles", self.puzzles, 1)
         learner_options(self)
         engine_setup(
             self.learner,
@@ -91,15 +99,20 @@ def make_task(config: RunConfig) -> Task:
     (other seeds, other semantics) reuse its compiled circuits."""
     if config.task == "mnist-addition":
         return _task(config.task, config.digits, config.encoding)
+    if config.task == "visudo":
+        return _task(config.task, config.dimension)
     return _task(config.task)
 
 
 @functools.cache
 def _task(name: str, digits: int = 1, encoding: str = "standard") -> Task:
+    """The task ``name``; ``digits``: N of MNIST addition, or the board size of visudo."""
     if name == "mnist-addition":
         return mnist_addition(digits, encoding)
     if name == "sudoku":
         return sudoku()
+    if name == "visudo":
+        return visudo(digits)
     raise NesyError(f"unknown task {name!r} (known: {', '.join(TASKS)})")
 
 
@@ -109,6 +122,8 @@ def make_splits(config: RunConfig, task: Task, model) -> tuple[Split, Split, Spl
     train, test = load_mnist(config.data_dir, "train"), load_mnist(config.data_dir, "test")
     if config.task == "sudoku":
         data = sudoku_splits(train, test, *config.sudoku_examples, seed=config.seed)
+    elif config.task == "visudo":
+        data = visudo_splits(train, test, config.dimension, config.split, config.puzzles)
     else:
         data = addition_splits(train, test, config.digits, seed=config.seed)
     splits = [Split.of(task, model.groups, part) for part in data]
@@ -176,6 +191,7 @@ def run(config: RunConfig) -> dict:
         "test_accuracy": scores["accuracy"],
         "test_loss": scores["loss"],
         "test_average_precision": scores.get("average_precision"),
+        "test_auroc": scores.get("auroc"),
         "test_digit_accuracy": (
             digit_accuracy(classify, test_digits) if config.task == "mnist-addition" else None
         ),
@@ -186,7 +202,11 @@ def run(config: RunConfig) -> dict:
         "peak_memory_mb": peak_memory_mb(),
         "inference_ms_per_query": scores["ms_per_example"],
         "compile_seconds": compile_seconds,
-        "circuit": model.compiled.circuit.stats() if config.logic != "none" else None,
+        "circuit": (
+            model.compiled.circuit.stats()
+            if config.logic != "none" and model.compiled is not None
+            else None
+        ),
         "history": history.epochs,
     }
 

@@ -2,7 +2,7 @@
 them, so that registering ``nesy train``, ``evaluate``, ``explain`` and ``demo mnist-addition``
 imports no torch."""
 
-TASKS = ("mnist-addition", "sudoku")
+TASKS = ("mnist-addition", "sudoku", "visudo")
 #: What trains the model: PyTorch, or JAX (nesy-jax).
 BACKENDS = ("torch", "jax")
 FUZZY = ("godel", "lukasiewicz", "product")
@@ -23,5 +23,6 @@ DATA_DIR_HELP = (
     "the data folder: MNIST's IDX files in it or in its mnist/ subfolder, knowledge graphs in its"
     " kg/ subfolder (default: $NESY_DATA, else the embedded scikit-learn digits and family tree)"
 )
+CHECKPOINT_HELP = "save after every epoch here; resume when it exists"
 PROGRESS_HELP = "progress bars on stderr (default: shown)"
 JSON_FILE_HELP = "also write the metrics as JSON to this file"

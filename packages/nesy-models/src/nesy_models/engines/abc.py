@@ -7,11 +7,13 @@ No draw accepted (an answer too unlikely for K draws): the example keeps its pri
 leaves it unchanged) and is marked ``fallback``; the learner counts them.
 
 The ``abc-nearest`` engine (:func:`nearest`) is ABC with an adaptive tolerance instead: it keeps
-the draws whose answer is nearest the observed one (the fewest answer groups wrong: result
-digits of a carry sum), which are exactly the accepted draws whenever one reproduces the answer.
+the draws whose answer is nearest the observed one (the task's ``distance``, by default the
+fewest answer groups wrong: result digits of a carry sum; for Sudoku the fewest violated pairs
+of a board observed valid), which are exactly the accepted draws whenever one reproduces the answer.
 An untrained network, whose draws almost never reproduce a many-digit sum, so still gets a
-signal: the digits of draws that get most of the sum right. With a one-group answer (a standard
-sum, a validity label) the nearest draws are all the draws when none hits: the prior again.
+signal: the digits of draws that get most of the sum right. With a one-group answer and no
+distance of the task's own (a standard sum) the nearest draws are all the draws when none
+hits: the prior again.
 """
 
 from __future__ import annotations
@@ -49,8 +51,7 @@ def rejection(
     flat = probs.reshape(-1, classes).float()
     draws = torch.multinomial(flat, samples, replacement=True, generator=generator)  # (B*P, K)
     draws = draws.view(batch, positions, samples).permute(0, 2, 1)  # (B, K, P)
-    answers = torch.as_tensor(task.symbolic(draws.cpu().numpy()), device=probs.device)
-    misses = (answers != targets[:, None, :]).sum(-1)  # (B, K): answer groups wrong
+    misses = _distance(task, draws, targets)  # (B, K)
     accepted = misses == (misses.min(1, keepdim=True).values if nearest else 0)
     counts = accepted.sum(1)
     fallback = counts == 0
@@ -62,7 +63,18 @@ def rejection(
     pick = torch.multinomial(weights + fallback[:, None].to(probs.dtype), 1, generator=generator)
     sample = draws.gather(1, pick[:, :, None].expand(-1, -1, positions))[:, 0]  # (B, P)
     mpe = functools.partial(_most_frequent, draws, accepted)  # computed when asked for
-    return Posterior(marginals, fallback, samples=sample[None], mpe=mpe)
+    acceptance = counts.to(probs.dtype) / samples
+    return Posterior(marginals, fallback, samples=sample[None], mpe=mpe, acceptance=acceptance)
+
+
+def _distance(task: Task, draws: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(B, K): each draw's distance from its answer: the task's own (Sudoku: the violated
+    pairs of a board observed valid), else the number of answer groups it gets wrong."""
+    if task.distance is not None:
+        far = task.distance(draws.cpu().numpy(), targets.cpu().numpy())
+        return torch.as_tensor(far, device=draws.device)
+    answers = torch.as_tensor(task.symbolic(draws.cpu().numpy()), device=draws.device)
+    return (answers != targets[:, None, :]).sum(-1)
 
 
 def nearest(task: Task, probs: torch.Tensor, targets: torch.Tensor, **options) -> Posterior:

@@ -25,13 +25,15 @@ class Posterior:
     (or a function computing it, when it costs more than the rest), where the engine gives
     them; ``fallback`` (B,) bool: examples whose posterior is the prior (their answer had
     probability 0 under the network, or no sample reproduced it: the E-step then leaves that
-    example's network unchanged, to first order).
+    example's network unchanged, to first order); ``acceptance`` (B,): a sampling engine's
+    share of draws kept per example.
     """
 
     marginals: torch.Tensor
     fallback: torch.Tensor
     samples: torch.Tensor | None = None
     mpe: torch.Tensor | Callable[[], torch.Tensor] | None = None
+    acceptance: torch.Tensor | None = None
 
     def most_probable(self) -> torch.Tensor:
         """(B, P): the engine's MPE where it gives one, else each symbol's most probable class."""

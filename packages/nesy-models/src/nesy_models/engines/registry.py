@@ -50,7 +50,7 @@ def _has(field: str) -> Callable[[Any], bool]:
 
 #: The built-in engines: what serves each, as data.
 _ENGINES: dict[str, Entry] = {
-    "exact": Entry("nesy_models.engines.exact:exact"),
+    "exact": Entry("nesy_models.engines.exact:exact", _has("program")),
     "bp": Entry("nesy_models.engines.bp:belief_propagation", _has("factor_graph")),
     "abc": Entry("nesy_models.engines.abc:rejection", _has("symbolic")),
     "abc-nearest": Entry("nesy_models.engines.abc:nearest", _has("symbolic")),

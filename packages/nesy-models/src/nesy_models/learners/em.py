@@ -69,6 +69,8 @@ class EM:
         target = m_step_target(posterior, self.variant, generator)
         fallbacks = int(posterior.fallback.sum())
         self.fallbacks += fallbacks
+        accepted = posterior.acceptance
+        accepted = {} if accepted is None else {"accepted": float(accepted.sum())}
         _synchronise(images.device)
         e_seconds = time.perf_counter() - began
         began = time.perf_counter()
@@ -85,7 +87,7 @@ class EM:
             "e_step_seconds": e_seconds,
             "m_step_seconds": forward + time.perf_counter() - began,
             "fallbacks": fallbacks,
-        }
+        } | accepted
 
     def generator(self, device: torch.device, step: int) -> torch.Generator:
         """The draws of global step ``step``, from (seed, step): a resumed run draws the same."""

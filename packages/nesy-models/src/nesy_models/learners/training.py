@@ -148,7 +148,8 @@ class History:
 @torch.no_grad()
 def evaluate(model: TaskModel, split: Split, batch_size: int = 256) -> dict[str, float]:
     """Mean loss, accuracy (every group right) and inference milliseconds per example; for a
-    yes/no task (one group of two values, e.g. Sudoku validity) also the average precision."""
+    yes/no task (one group of two values, e.g. Sudoku validity) also the average precision and
+    the area under the ROC curve."""
     model.eval()
     losses, correct, seconds, positive = [], 0, 0.0, []
     for start in range(0, len(split), batch_size):
@@ -163,9 +164,9 @@ def evaluate(model: TaskModel, split: Split, batch_size: int = 256) -> dict[str,
     n = max(len(split), 1)
     result = {"loss": sum(losses) / n, "accuracy": correct / n, "ms_per_example": 1e3 * seconds / n}
     if model.group_sizes == [2] and len(split):
-        result["average_precision"] = average_precision(
-            split.targets[:, 0], torch.cat(positive).numpy()
-        )
+        labels, scores = split.targets[:, 0], torch.cat(positive).numpy()
+        result["average_precision"] = average_precision(labels, scores)
+        result["auroc"] = auroc(labels, scores)
     return result
 
 
@@ -174,6 +175,13 @@ def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
     from sklearn.metrics import average_precision_score
 
     return float(average_precision_score(labels, scores)) if labels.any() else 0.0
+
+
+def auroc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """Area under the ROC curve (None when only one class is present)."""
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if 0 < labels.mean() < 1 else None
 
 
 def world() -> tuple[int, int]:
@@ -220,9 +228,11 @@ def fit(model: TaskModel, train: Split, val: Split, config: TrainConfig) -> Hist
             if not np.isfinite(done["loss"]):
                 raise NesyError(f"epoch {epoch + 1}: the loss became {done['loss']}")
             total += done["loss"] * len(rows)
-            for key in ("e_step_seconds", "m_step_seconds", "fallbacks"):
+            for key in ("e_step_seconds", "m_step_seconds", "fallbacks", "accepted"):
                 if key in done:
                     parts[key] = parts.get(key, 0) + done[key]
+        if "accepted" in parts:  # a sampling engine's share of draws kept, over the epoch
+            parts["acceptance"] = parts.pop("accepted") / len(train)
         seconds = time.perf_counter() - began
         scores = evaluate(model, val)
         history.epochs.append(

@@ -8,6 +8,11 @@
   label of a formula); the circuit is used in training only, the head answers;
 - none: the neural baseline, the task head alone.
 
+A task without a program (9 x 9 Sudoku: it does not compile) has no circuit: trained by EM
+through an engine, it scores each answer value by sampling (the share of
+:data:`SCORE_SAMPLES` draws of the symbols whose plain-function answer it is) and predicts the
+answer of the most probable symbols.
+
 Semantics: ``prob`` and the fuzzy t-norms label atoms with the network's softmax;
 ``prob-fuzzy`` has the network predict a distribution over the fuzzy labels of each image's
 digit atoms, a Dirichlet (its samples are fuzzy labels that sum to 1, as the softmax's do: with
@@ -36,6 +41,8 @@ from .networks import LeNet, TaskHead, classify
 #: so that a tiny but non-zero score (a product t-norm over many constraints: 1e-15 for an
 #: untrained Sudoku) keeps its gradient.
 EPS = float(torch.finfo(torch.float32).tiny)
+#: Draws of the symbols per example that score a task without a circuit.
+SCORE_SAMPLES = 1000
 
 
 @dataclass
@@ -70,11 +77,18 @@ class TaskModel(nn.Module):
             raise NesyError(f"unknown t-norm {tnorm!r} (known: {', '.join(FUZZY)})")
         self.task, self.semantics, self.logic, self.samples = task, semantics, logic, samples
         self.circuit_semantics = tnorm if semantics == "prob-fuzzy" else semantics
-        compiled = task.compiled(self.circuit_semantics if logic != "none" else "prob")
-        keys = tuple(atom_text(a) for a in compiled.neural)
+        if task.program is None and (semantics, logic) != ("prob", "architecture"):
+            raise NesyError(
+                f"task {task.name} has no circuit: it runs as probabilistic logic in the"
+                " architecture, trained by EM (--learner em)"
+            )
+        compiled = None
+        if task.program is not None:
+            compiled = task.compiled(self.circuit_semantics if logic != "none" else "prob")
+        keys = tuple(atom_text(a) for a in compiled.neural) if compiled is not None else ()
         self.compiled = compiled
         self.circuit = None
-        if logic != "none":
+        if logic != "none" and compiled is not None:
             import nesy_torch
 
             self.circuit = nesy_torch.lower(compiled.circuit, compiled.labelling, dynamic=keys)
@@ -108,7 +122,9 @@ class TaskModel(nn.Module):
             digits = logits.softmax(-1)
             labels = digits.flatten(1)[None]
         scores = None
-        if self.circuit is not None:
+        if self.compiled is None:
+            scores = _sampled_scores(self.task, self.groups, digits.detach())
+        elif self.circuit is not None:
             x = labels if self._same_labels else labels[..., self.label_index]  # (S, B, K)
             if len(x) == 1:
                 roots = self.circuit.matrix(x[0])
@@ -143,7 +159,10 @@ class TaskModel(nn.Module):
         return functools.reduce(operator.add, (_nll(t, flat) for t in terms))
 
     def predict(self, out: Output) -> torch.Tensor:
-        """(B, G): the index of each group's predicted value."""
+        """(B, G): the index of each group's predicted value (without a circuit: the answer of
+        the most probable symbols)."""
+        if self.compiled is None:
+            return _answer_index(self.task, self.groups, out.digits.argmax(-1))
         source = out.scores if self.logic == "architecture" else out.logits
         return torch.stack([part.argmax(1) for part in source.split(self.group_sizes, 1)], 1)
 
@@ -172,3 +191,30 @@ def _nll(log_p: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
         return nn.functional.nll_loss(log_p, flat[:, 0])
     picked = log_p[:, :, None].expand(-1, -1, flat.shape[1])
     return nn.functional.nll_loss(picked, flat, reduction="sum") / len(flat)
+
+
+def _answer_index(task: Task, groups, symbols: torch.Tensor) -> torch.Tensor:
+    """(..., G): the index, within each group's values, of the answer of ``symbols`` (..., P)
+    by the task's plain function (values it does not list: -1)."""
+    answers = task.symbolic(symbols.cpu().numpy())
+    out = np.full(answers.shape, -1, dtype=np.int64)
+    for g, group in enumerate(groups):
+        for i, value in enumerate(group.values):
+            out[..., g][answers[..., g] == value] = i
+    return torch.as_tensor(out, device=symbols.device)
+
+
+def _sampled_scores(task: Task, groups, digits: torch.Tensor) -> torch.Tensor:
+    """(B, V): each group value's share of :data:`SCORE_SAMPLES` draws of the symbols from
+    ``digits`` (B, P, C), a fixed generator's (so evaluation is repeatable)."""
+    batch, positions, classes = digits.shape
+    generator = torch.Generator(digits.device).manual_seed(0)
+    draws = torch.multinomial(
+        digits.reshape(-1, classes).float(), SCORE_SAMPLES, replacement=True, generator=generator
+    )
+    index = _answer_index(task, groups, draws.view(batch, positions, -1).transpose(1, 2))
+    shares = [
+        torch.stack([(index[..., g] == i).float().mean(1) for i in range(len(group.values))], 1)
+        for g, group in enumerate(groups)
+    ]
+    return torch.cat(shares, 1).to(digits.dtype)

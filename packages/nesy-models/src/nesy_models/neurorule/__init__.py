@@ -1,12 +1,14 @@
-"""NeuroRule (source 000): differentiable rule induction with smooth-max chain rules, trained
+"""NeuroRule: differentiable rule induction with smooth-max chain rules, trained
 for knowledge-graph completion over dense |E| x |E| relation operators.
 
 :mod:`.chain` (the smooth existential), :mod:`.model` (predicates, rules, forward chaining),
-:mod:`.train` (config, loss with training-edge masking, filtered ranking), :mod:`.explain`
-(learned rules, reasoning chains, ProbLog export).
+:mod:`.config` (the options), :mod:`.train` (loss with training-edge masking, filtered
+ranking), :mod:`.checkpoint` (saving and resuming), :mod:`.explain` (learned rules, reasoning
+chains, ProbLog export).
 """
 
 from nesy_models.neurorule.chain import chain_log_body, log_matmul_exp
+from nesy_models.neurorule.config import NeuroRuleConfig
 from nesy_models.neurorule.explain import (
     Explanation,
     LearnedRule,
@@ -21,7 +23,7 @@ from nesy_models.neurorule.model import (
     adjacency,
     predicate_names,
 )
-from nesy_models.neurorule.train import NeuroRuleConfig, train_neurorule
+from nesy_models.neurorule.train import train_neurorule
 
 __all__ = [
     "MAX_LENGTH",

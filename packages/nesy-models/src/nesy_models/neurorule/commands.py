@@ -12,11 +12,12 @@ import torch
 from ..checks import OptionError, at_least, writable
 from ..data.kg import load_kg
 from ..experiment import write_json
-from .checkpoint import Trained, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint
+from .config import NeuroRuleConfig
 from .explain import explain as explain_triple
 from .explain import export_program, learned_rules
 from .model import adjacency
-from .train import NeuroRuleConfig, train_neurorule
+from .train import train_neurorule
 
 #: ``relation(head, tail)``, either argument ``?``
 QUERY = re.compile(r"^\s*([^(),\s]+)\s*\(\s*([^(),]+?)\s*,\s*([^(),]+?)\s*\)\s*\.?\s*$")
@@ -45,10 +46,7 @@ def train(args: argparse.Namespace) -> int:
             writable(path)
     torch.set_num_threads(args.threads)
     kg = load_kg(config.dataset, config.data_dir)
-    metrics = train_neurorule(config, kg, return_model=True)
-    model = metrics.pop("model")
-    if args.checkpoint:
-        save_checkpoint(args.checkpoint, Trained(model, config, kg))
+    metrics = train_neurorule(config, kg, checkpoint=args.checkpoint)
     if args.json_file:
         write_json(metrics, args.json_file)
     print(f"NeuroRule on {metrics['dataset']}: filtered ranking, both directions, expected ties")

@@ -21,79 +21,23 @@ both directions, ``expectation`` ties.
 from __future__ import annotations
 
 import copy
+import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..checks import OptionError, at_least, non_negative, one_of, positive
 from ..data.kg import KnowledgeGraph, load_kg
 from ..tasks.kg_ranking import evaluate_ranking, filter_index
+from .checkpoint import Progress, Trained, resume_checkpoint, save_checkpoint
+from .config import NeuroRuleConfig, build_model
 from .explain import learned_rules
-from .model import MAX_LENGTH, NeuroRule, Scores, adjacency
+from .model import NeuroRule, Scores, adjacency
 
-__all__ = ["LOSSES", "NeuroRuleConfig", "query_loss", "omega", "score_triples", "train_neurorule"]
-
-LOSSES = ("softmax", "bce")
-
-
-@dataclass(frozen=True)
-class NeuroRuleConfig:
-    """The options of :func:`train_neurorule` (checked when made: a bad value is an
-    ``OptionError`` naming it). ``dataset``: a name of :func:`load_kg` or a folder.
-
-    Defaults: T = 4 rules of L = 3 atoms per head, the identity predicate, tau = 0.1, one hop,
-    softmax loss, lambda = 0, AdamW lr 0.02 on batches of 32 queries (filtered test MRR 0.94 on
-    the family tree, seed 0: ``nesy train neurorule``; 0.85 with the source's lambda = 0.1). In one 15-epoch comparison (lr 0.01, batches of 128) tau = 0.1 reached 0.87,
-    tau = 0.3 0.84 and tau = 1 (the sum-product) 0.60; BCE 0.76 where softmax reached 0.87.
-    ``lam`` weighs Omega: its L1 term shrinks alpha, which is also the scale of the logits, so
-    on the benchmarks it flattens the ranking (Nations: alpha fell to 0.01; Kinship, T = 4,
-    L = 3: test MRR 0.46 at lambda = 0.1, 0.54 at 0), hence 0; more rules per head pay most
-    there (Kinship 0.72 with T = 16, L = 2: see ``benchmarks/neurorule_kg.py``).
-    ``init_std`` the spread of the initial slot logits (it makes a head's T rules start apart)."""
-
-    dataset: str = "family"
-    data_dir: str | None = None
-    rules: int = 4
-    length: int = 3
-    tau: float = 0.1
-    hops: int = 1
-    identity: bool = True
-    loss: str = "softmax"
-    lam: float = 0.0
-    epochs: int = 30
-    batch_size: int = 32
-    lr: float = 0.02
-    weight_decay: float = 0.0
-    patience: int = 5
-    init_std: float = 0.5
-    seed: int = 0
-    top_rules: int = 3
-    progress: bool = False
-
-    def __post_init__(self) -> None:
-        at_least("rules", self.rules, 1)
-        at_least("length", self.length, 1)
-        if self.length > MAX_LENGTH:
-            raise OptionError(
-                f"rule body length L={self.length} is not supported: NeuroRule's templates have"
-                f" at most {MAX_LENGTH} atoms (L <= {MAX_LENGTH})"
-            )
-        positive("tau", self.tau)
-        at_least("hops", self.hops, 1)
-        one_of("loss", self.loss, LOSSES)
-        non_negative("lam", self.lam)
-        at_least("epochs", self.epochs, 1)
-        at_least("batch_size", self.batch_size, 1)
-        positive("lr", self.lr)
-        non_negative("weight_decay", self.weight_decay)
-        at_least("patience", self.patience, 1)
-        non_negative("init_std", self.init_std)
-        at_least("seed", self.seed, 0)
-        at_least("top_rules", self.top_rules, 1)
+__all__ = ["query_loss", "omega", "score_triples", "train_neurorule"]
 
 
 def known_mask(triples: np.ndarray, num_entities: int, num_relations: int) -> torch.Tensor:
@@ -149,29 +93,18 @@ def score_triples(
     return logits[t[:, 1], t[:, 0], :].numpy(), logits[t[:, 1], :, t[:, 2]].numpy()
 
 
-def build_model(config: NeuroRuleConfig, kg: KnowledgeGraph) -> NeuroRule:
-    """The model of ``config`` for ``kg`` (its parameters drawn from ``config.seed``)."""
-    torch.manual_seed(config.seed)
-    return NeuroRule(
-        kg.num_entities,
-        kg.num_relations,
-        rules=config.rules,
-        length=config.length,
-        tau=config.tau,
-        hops=config.hops,
-        identity=config.identity,
-        init_std=config.init_std,
-        relations=kg.relations,
-    )
-
-
 def train_neurorule(
-    config: NeuroRuleConfig, kg: KnowledgeGraph | None = None, return_model: bool = False
+    config: NeuroRuleConfig,
+    kg: KnowledgeGraph | None = None,
+    return_model: bool = False,
+    checkpoint: str | os.PathLike | None = None,
 ) -> dict:
     """Train on ``kg`` (default: ``load_kg(config.dataset, config.data_dir)``) and return the
     metrics: filtered test MRR and Hits@1/3/10 over both directions (``test`` has the full
     report per direction), the best validation MRR, seconds per epoch and in total, and the
-    learned rules as text. With ``return_model`` the dict also holds ``model`` (best epoch)."""
+    learned rules as text. With ``return_model`` the dict also holds ``model`` (best epoch).
+    With ``checkpoint`` the run is saved there after every epoch and resumes from it when it
+    exists (:func:`.checkpoint.resume_checkpoint`)."""
     start = time.perf_counter()
     if kg is None:
         kg = load_kg(config.dataset, config.data_dir)  # a name is looked for under $NESY_DATA
@@ -185,10 +118,18 @@ def train_neurorule(
     trained = [p for n, p in model.named_parameters() if n != "bias" or config.loss == "bce"]
     optimizer = torch.optim.AdamW(trained, lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
+    best, progress = copy.deepcopy(model), Progress()
+    if checkpoint is not None and os.path.exists(checkpoint):
+        saved, progress = resume_checkpoint(checkpoint, config, kg)
+        best = saved.model
+        model.load_state_dict(progress.weights)
+        optimizer.load_state_dict(progress.optimizer)
+        generator.set_state(progress.generator)
     train = torch.as_tensor(np.array(kg.train, dtype=np.int64))
-    best_mrr, best_state, best_epoch, stale, epoch_seconds = -1.0, None, 0, 0, []
-    history = []
-    for epoch in range(config.epochs):
+    while len(progress.history) < config.epochs and (
+        progress.stale < config.patience or not progress.history
+    ):
+        epoch = len(progress.history)
         began = time.perf_counter()
         model.train()
         order = torch.randperm(len(train), generator=generator)
@@ -207,17 +148,21 @@ def train_neurorule(
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-        epoch_seconds.append(time.perf_counter() - began)
+        progress.epoch_seconds.append(time.perf_counter() - began)
         valid = evaluate(model, facts, kg.valid, index)
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "valid_mrr": valid})
-        if valid > best_mrr:
-            best_mrr, best_epoch, stale = valid, epoch + 1, 0
-            best_state = copy.deepcopy(model.state_dict())
+        progress.history.append(
+            {"epoch": epoch + 1, "loss": float(np.mean(losses)), "valid_mrr": valid}
+        )
+        if valid > progress.best_mrr:
+            progress.best_mrr, progress.best_epoch, progress.stale = valid, epoch + 1, 0
+            best = copy.deepcopy(model)
         else:
-            stale += 1
-            if stale >= config.patience:
-                break
-    model.load_state_dict(best_state)
+            progress.stale += 1
+        if checkpoint is not None:
+            progress.weights, progress.optimizer = model.state_dict(), optimizer.state_dict()
+            progress.generator = generator.get_state()
+            save_checkpoint(checkpoint, Trained(best, config, kg), progress)
+    model = best.eval()
     with torch.no_grad():
         report = evaluate_ranking(*score_triples(model(facts), kg.test), kg.test, index)
     rules = learned_rules(model, top=config.top_rules)
@@ -228,12 +173,12 @@ def train_neurorule(
         "hits@3": report["both"]["hits@3"],
         "hits@10": report["both"]["hits@10"],
         "test": report,
-        "valid_mrr": best_mrr,
-        "best_epoch": best_epoch,
-        "epochs_run": len(epoch_seconds),
-        "seconds_per_epoch": float(np.mean(epoch_seconds)),
+        "valid_mrr": progress.best_mrr,
+        "best_epoch": progress.best_epoch,
+        "epochs_run": len(progress.history),
+        "seconds_per_epoch": float(np.mean(progress.epoch_seconds)),
         "total_seconds": time.perf_counter() - start,
-        "history": history,
+        "history": progress.history,
         "rules": "\n".join(str(rule) for rule in rules),
         "config": asdict(config),
     }

@@ -7,8 +7,11 @@ training loop serves every task: logic in the architecture scores each group's v
 circuit; logic in the loss and the neural baseline predict them with a task head.
 
 Inference engines (:mod:`nesy_models.engines`) may read more of a task than its circuit: its
-symbolic part as a plain function (``symbolic``, for rejection sampling), a factor graph
-(``factor_graph``, for belief propagation), or the whole answer as one query (``joint``).
+symbolic part as a plain function (``symbolic``, for rejection sampling, with a ``distance``
+for its tolerance), a factor graph (``factor_graph``, for belief propagation), or the whole
+answer as one query (``joint``). A task whose program does not compile (9 x 9 Sudoku) has no
+program, only these, and its answer groups as data (``answers``): it trains by EM with an
+engine that needs no circuit.
 """
 
 from __future__ import annotations
@@ -54,10 +57,12 @@ class Group:
 class Task:
     """A program, the image terms it reads (in the order of an example's images), the classes of
     its neural predicate, and how to read answers and targets. ``compiler`` (semantics ->
-    compiled program), where given, compiles the program's queries instead of grounding."""
+    compiled program), where given, compiles the program's queries instead of grounding.
+    ``program`` None: a task without a circuit, whose groups are ``answers`` ((name, values),
+    ...) and whose answers come from ``symbolic``."""
 
     name: str
-    program: str
+    program: str | None
     terms: tuple[str, ...]
     classes: tuple[int, ...]
     group_of: Callable[[GroundAtom], tuple[str, int] | None]
@@ -67,13 +72,23 @@ class Task:
     compiler: Callable[[str], CompiledProgram] | None = None
     #: the answer indices (..., G) of symbol class indices (..., P), as a plain function
     symbolic: Callable[[np.ndarray], np.ndarray] | None = None
+    #: (B, K): how far each draw (B, K, P) of symbol classes is from its example's answer
+    #: (B, G) target indices, 0 when it reproduces it (default: the answer groups wrong)
+    distance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     factor_graph: FactorGraph | None = None
     joint: JointAnswer | None = None
+    answers: tuple[tuple[str, tuple[int, ...]], ...] | None = None
     _compiled: dict = field(default_factory=dict, repr=False)
     _derived: dict = field(default_factory=dict, repr=False)
 
     def compiled(self, semantics: str) -> CompiledProgram:
         """The program compiled under ``semantics`` (prob, godel, ...), once per task."""
+        if self.program is None:
+            raise NesyError(
+                f"task {self.name} has no program to compile (it does not compile): train it"
+                " by EM with an engine that needs no circuit (--learner em --engine"
+                " abc-nearest, abc or bp)"
+            )
         if semantics not in self._compiled:
             self._compiled[semantics] = (
                 self.compiler(semantics)
@@ -105,8 +120,11 @@ class Task:
             ),
         )
 
-    def groups(self, compiled: CompiledProgram) -> tuple[Group, ...]:
-        """The answer groups, their values sorted, each value's root in ``compiled``."""
+    def groups(self, compiled: CompiledProgram | None) -> tuple[Group, ...]:
+        """The answer groups, their values sorted, each value's root in ``compiled`` (no
+        roots for a task without a program: its :attr:`answers`)."""
+        if compiled is None:
+            return tuple(Group(name, tuple(values), ()) for name, values in self.answers or ())
         found: dict[str, dict[int, tuple[int, bool]]] = {}
         for i, query in enumerate(compiled.queries):
             key = self.group_of(query)
@@ -175,9 +193,14 @@ class Readout:
     offsets: np.ndarray
 
     @classmethod
-    def of(cls, task: Task, compiled: CompiledProgram, keys: tuple[str, ...]) -> Readout:
+    def of(cls, task: Task, compiled: CompiledProgram | None, keys: tuple[str, ...]) -> Readout:
+        """The readout of ``task`` through ``compiled`` (None: a task without a circuit, whose
+        labels and roots are empty)."""
         groups = task.groups(compiled)
-        where = task.neural_index(compiled, keys)
+        if compiled is None:
+            where = np.zeros((0, 2), dtype=np.int64)
+        else:
+            where = task.neural_index(compiled, keys)
         roots = [r for g in groups for r in g.roots]
         sizes = tuple(len(g.values) for g in groups)
         return cls(
