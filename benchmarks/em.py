@@ -103,7 +103,7 @@ def main() -> None:
     from nesy_models.experiment import RunConfig, make_task
 
     for name in args.tasks.split(","):
-        task = make_task(RunConfig(**TASKS[name]))
+        task = make_task(RunConfig(**TASKS[name], learner="em", engine="abc"))
         rows, backprops = [], {}
         for learner, engine in ROWS:
             if engine not in supporting(task) or (name, learner, engine) in SKIP:

@@ -171,3 +171,35 @@ def test_a_dimension_other_than_4_or_9_is_refused():
         visudo_dataset(DIGITS, 6, seed=0, puzzles=1)
     with pytest.raises(DataError, match="at least 1 puzzle"):
         visudo_dataset(DIGITS, 4, seed=0, puzzles=0)
+
+
+def test_the_command_line_names_a_bad_board_size_and_a_9x9_run_without_em(capsys):
+    from nesy_ir.cli import main
+
+    assert main(["train", "visudo", "--dim", "5", "--no-progress"]) == 2
+    assert "dim" in capsys.readouterr().err
+    assert main(["train", "visudo", "--dim", "9", "--no-progress"]) == 2
+    assert "no circuit" in capsys.readouterr().err
+
+
+def test_a_model_without_a_circuit_keeps_the_epoch_of_best_validation_accuracy():
+    from dataclasses import replace
+
+    from nesy_models.learners import Split, TrainConfig, fit
+
+    torch.manual_seed(0)
+    task = replace(
+        visudo(4), program=None, _compiled={}, _derived={}
+    )  # 4x4 without its program, as 9x9 is
+    model = TaskModel(task)
+    assert model.compiled is None
+    data = visudo_splits(DIGITS, TEST_DIGITS, 4, split=0, puzzles=10)
+    train, val = (Split.of(task, model.groups, part) for part in data[:2])
+    config = TrainConfig(
+        epochs=4, batch_size=8, lr=3e-3, patience=4, learner="em", engine="abc-nearest",
+        samples=100, progress=False,
+    )  # fmt: skip
+    history = fit(model, train, val, config)
+    accuracies = [e["val_accuracy"] for e in history.epochs]
+    assert history.best_epoch == int(np.argmax(accuracies))
+    assert history.best_loss == pytest.approx(1 - max(accuracies))

@@ -133,7 +133,8 @@ def shifted_images(
 
 @dataclass
 class History:
-    """Per-epoch records and the best validation loss so far."""
+    """Per-epoch records and the best validation loss so far (1 - accuracy for a model
+    without a circuit)."""
 
     epochs: list[dict] = field(default_factory=list)
     best_loss: float = float("inf")
@@ -240,8 +241,11 @@ def fit(model: TaskModel, train: Split, val: Split, config: TrainConfig) -> Hist
             | parts
             | {f"val_{k}": v for k, v in scores.items()}
         )
-        if scores["loss"] < history.best_loss:
-            history.best_loss, history.best_epoch = scores["loss"], epoch
+        # a model without a circuit scores answers by sampling: its loss stays infinite-like
+        # until some draw reproduces each answer, so it is chosen by accuracy instead
+        criterion = 1.0 - scores["accuracy"] if model.compiled is None else scores["loss"]
+        if criterion < history.best_loss:
+            history.best_loss, history.best_epoch = criterion, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if config.checkpoint is not None and rank == 0:
             _save(config.checkpoint, model, optimiser, history, best_state)
