@@ -8,7 +8,8 @@ one digit) it converges to the exact posterior marginals. The symbols' priors ar
 distributions, auxiliary variables' are uniform; an example whose answer has probability 0
 under the network (all its beliefs vanish) keeps its prior, marked ``fallback``. A graph of
 pairwise factors only (visual Sudoku's not-equal constraints: 810 factors at 9 x 9) updates
-all its messages at once as tensors, 100 times faster than factor by factor.
+all its messages at once as tensors (a 9 x 9 batch of 8: 0.65 s, 14 times faster than factor
+by factor).
 """
 
 from __future__ import annotations
