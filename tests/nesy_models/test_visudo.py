@@ -14,12 +14,18 @@ import torch
 from nesy_models.checks import OptionError
 from nesy_models.data import load_embedded_digits
 from nesy_models.data.errors import DataError
-from nesy_models.data.visudo import is_valid, valid_board, visudo_dataset, visudo_splits
+from nesy_models.data.visudo import (
+    constrained_pairs,
+    is_valid,
+    valid_board,
+    visudo_dataset,
+    visudo_splits,
+)
 from nesy_models.engines import get_engine, supporting
 from nesy_models.experiment import RunConfig, run
 from nesy_models.models import TaskModel
 from nesy_models.tasks import visudo
-from nesy_models.tasks.visudo import constrained_pairs, violations
+from nesy_models.tasks.visudo import violations
 
 DIGITS = load_embedded_digits("train")
 TEST_DIGITS = load_embedded_digits("test")

@@ -18,33 +18,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from itertools import combinations, permutations
+from itertools import permutations
 
 import numpy as np
 
 from .digits import DigitImages
 from .errors import DataError
 from .examples import IndexedExamples, TaskSplits, all_rows, child_seeds, holdout
+from .visudo import constrained_pairs
 
 SIZE = 4
 DIGITS = tuple(range(1, SIZE + 1))
-GROUPS: dict[str, list[list[tuple[int, int]]]] = {
-    "row": [[(r, c) for c in range(SIZE)] for r in range(SIZE)],
-    "column": [[(r, c) for r in range(SIZE)] for c in range(SIZE)],
-    "box": [[(r, c) for r in (br, br + 1) for c in (bc, bc + 1)] for br in (0, 2) for bc in (0, 2)],
-}
 # the 56 pairs of cells (row-major cell numbers) that must differ: they share a row, column or box
-CONSTRAINT_PAIRS: np.ndarray = np.array(
-    sorted(
-        {
-            (r1 * SIZE + c1, r2 * SIZE + c2)
-            for groups in GROUPS.values()
-            for group in groups
-            for (r1, c1), (r2, c2) in combinations(group, 2)
-        }
-    ),
-    dtype=np.int64,
-)
+CONSTRAINT_PAIRS: np.ndarray = constrained_pairs(SIZE)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,12 @@ def units(dimension: int) -> list[list[int]]:
     return rows + columns + boxes
 
 
+def constrained_pairs(dimension: int) -> np.ndarray:
+    """(n, 2): the pairs of cells (row-major numbers, a < b) that share a row, column or box."""
+    pairs = {(a, b) for unit in units(dimension) for a in unit for b in unit if a < b}
+    return np.array(sorted(pairs), dtype=np.int64)
+
+
 def is_valid(cells: np.ndarray) -> np.ndarray:
     """(...,) bool: whether each board, its cells (..., d*d) row-major digits 0..d-1, has every
     digit once in every row, column and box."""

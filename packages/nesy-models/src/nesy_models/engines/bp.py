@@ -111,14 +111,15 @@ def _pairwise_beliefs(graph: FactorGraph, probs, targets, iterations, damping, t
     damping = damping if graph.is_tree() else max(damping, LOOPY_DAMPING)
     tolerance = max(tolerance, 10 * torch.finfo(probs.dtype).eps)
     to_var = probs.new_full((2, batch, len(scope), classes), 1.0 / classes)  # into a, into b
+    log_prior = torch.log(torch.where(probs > 0, probs, 1.0))
+    prior_zeros = (probs == 0).to(probs.dtype)
 
     def product(messages):
         """Each variable's prior times its messages: (log of the non-zero part, zero count)
         per variable, and the same for the messages themselves."""
         zero = messages == 0
         logs = torch.where(zero, 0.0, torch.log(torch.where(zero, 1.0, messages)))
-        log_total = torch.log(torch.where(probs > 0, probs, 1.0))
-        zeros = (probs == 0).to(probs.dtype)
+        log_total, zeros = log_prior, prior_zeros
         for side in (0, 1):
             log_total = log_total.index_add(1, scope[:, side], logs[side])
             zeros = zeros.index_add(1, scope[:, side], zero[side].to(probs.dtype))

@@ -35,6 +35,7 @@ from nesy_ir.errors import NesyError
 
 from ..options import FUZZY, LOGIC, SEMANTICS
 from ..tasks import Readout, Task
+from ..tasks.task import value_index
 from .networks import LeNet, TaskHead, classify
 
 #: Floor of a score before its log (fuzzy scores can be exactly 0): the smallest normal float32,
@@ -197,11 +198,7 @@ def _answer_index(task: Task, groups, symbols: torch.Tensor) -> torch.Tensor:
     """(..., G): the index, within each group's values, of the answer of ``symbols`` (..., P)
     by the task's plain function (values it does not list: -1)."""
     answers = task.symbolic(symbols.cpu().numpy())
-    out = np.full(answers.shape, -1, dtype=np.int64)
-    for g, group in enumerate(groups):
-        for i, value in enumerate(group.values):
-            out[..., g][answers[..., g] == value] = i
-    return torch.as_tensor(out, device=symbols.device)
+    return torch.as_tensor(value_index(groups, answers), device=symbols.device)
 
 
 def _sampled_scores(task: Task, groups, digits: torch.Tensor) -> torch.Tensor:

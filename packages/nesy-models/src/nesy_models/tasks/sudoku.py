@@ -6,18 +6,11 @@ import numpy as np
 
 from nesy_compile.examples import sudoku4
 
+from ..data.visudo import units
 from .task import Task
 
 #: The cells (row-major indices 0..15) of each row, column and 2x2 box of a 4x4 Sudoku.
-UNITS = (
-    *(tuple(4 * r + c for c in range(4)) for r in range(4)),
-    *(tuple(4 * r + c for r in range(4)) for c in range(4)),
-    *(
-        tuple(4 * r + c for r in (br, br + 1) for c in (bc, bc + 1))
-        for br in (0, 2)
-        for bc in (0, 2)
-    ),
-)
+UNITS = units(4)
 
 
 def sudoku() -> Task:

@@ -148,16 +148,12 @@ class Task:
     def target_indices(self, groups: tuple[Group, ...], data: IndexedExamples) -> np.ndarray:
         """(E, G) int64: the index, within each group's values, of each example's answer."""
         targets = np.asarray(self.targets_of(data), dtype=np.int64)
-        out = np.empty(targets.shape, dtype=np.int64)
+        out = value_index(groups, targets)
         for g, group in enumerate(groups):
-            values = np.asarray(group.values)
-            out[:, g] = np.searchsorted(values, targets[:, g])
-            bad = (out[:, g] >= len(values)) | (
-                values[np.minimum(out[:, g], len(values) - 1)] != targets[:, g]
-            )
-            if bad.any():
+            if (out[:, g] < 0).any():
                 raise NesyError(
-                    f"task {self.name}: answer {targets[bad, g][0]} is not a value of {group.name}"
+                    f"task {self.name}: answer {targets[out[:, g] < 0, g][0]} is not a value of"
+                    f" {group.name}"
                 )
         return out
 
@@ -173,6 +169,18 @@ class Task:
         if missing:
             raise NesyError(f"task {self.name}: no network labels the atoms {missing[:3]}")
         return np.asarray([where[k] for k in keys], dtype=np.int64).reshape(-1, 2)
+
+
+def value_index(groups: tuple[Group, ...], answers: np.ndarray) -> np.ndarray:
+    """(..., G) int64: the index, within each group's values, of ``answers`` (..., G); -1 for
+    an answer that is not a value of its group."""
+    answers = np.asarray(answers, dtype=np.int64)
+    out = np.full(answers.shape, -1, dtype=np.int64)
+    for g, group in enumerate(groups):
+        values = np.asarray(group.values, dtype=np.int64)
+        at = np.minimum(np.searchsorted(values, answers[..., g]), len(values) - 1)
+        out[..., g] = np.where(values[at] == answers[..., g], at, -1)
+    return out
 
 
 @dataclass(frozen=True)

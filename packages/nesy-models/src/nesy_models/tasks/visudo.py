@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.visudo import check_dimension, is_valid, units
+from ..data.visudo import check_dimension, constrained_pairs, is_valid
 from .factor_graph import Factor, FactorGraph
 from .task import Task
 
@@ -39,12 +39,6 @@ def visudo_program(dimension: int) -> str:
         f"valid :- {body}.\n"
         "query(valid).\n"
     )
-
-
-def constrained_pairs(dimension: int) -> np.ndarray:
-    """(n, 2): the pairs of cells (row-major numbers, a < b) that share a row, column or box."""
-    pairs = {(a, b) for unit in units(dimension) for a in unit for b in unit if a < b}
-    return np.array(sorted(pairs), dtype=np.int64)
 
 
 def validity(cells: np.ndarray) -> np.ndarray:
