@@ -10,6 +10,8 @@ backprop through the same engine where there is one (bp: belief propagation unro
 through the circuit (exact), on the same task: soft EM with the exact engine takes the same step as
 backpropagation (the same gradient), so the difference is the cost of the split; bp and abc
 need no circuit in training at all (validation and test still score answers with it).
+The shortest-path tasks (``--tasks "shortest-path 12x12"``) have no circuit: their rows are EM
+with the sampling engines against blackbox differentiation of the solver, the gradient baseline.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ TASKS = {
     "carry N=15": {"digits": 15, "encoding": "carry"},
     "visudo 4x4": {"task": "visudo", "dimension": 4},
     "visudo 9x9": {"task": "visudo", "dimension": 9},
+    "shortest-path 12x12": {"task": "shortest-path", "size": 12},
+    "shortest-path 30x30": {"task": "shortest-path", "size": 30},
 }
 #: (learner, engine) rows per task; an engine that does not serve a task is skipped
 ROWS = [
@@ -40,6 +44,9 @@ ROWS = [
     ("em", "abc"),
     ("em", "abc-nearest"),
 ]
+#: the shortest-path task's rows: EM by sampling, and blackbox differentiation of the solver
+#: (Vlastelica et al.; the gradient baseline, so the ratios are over it)
+SHORTEST_PATH_ROWS = [("blackbox", "-"), ("em", "abc"), ("em", "abc-nearest")]
 #: rows left out, and why
 SKIP = {
     ("carry N=15", "em", "exact"): "conditioning on the whole sum grounds 2 x 10^15 rule bodies",
@@ -50,9 +57,11 @@ def one(options: dict) -> dict:
     """Run one configuration here; what the table needs from its metrics."""
     import torch
 
+    torch.set_num_threads(options.pop("threads"))
+    if options.get("task") == "shortest-path":
+        return one_shortest_path(options)
     from nesy_models.experiment import RunConfig, run
 
-    torch.set_num_threads(options.pop("threads"))
     metrics = run(RunConfig(progress=False, **options))
     last = metrics["history"][-1]
     shares = [e["acceptance"] for e in metrics["history"] if "acceptance" in e]
@@ -70,6 +79,43 @@ def one(options: dict) -> dict:
         "memory": metrics["peak_memory_mb"],
         "accuracy": metrics["test_accuracy"],
     }
+
+
+def one_shortest_path(options: dict) -> dict:
+    """:func:`one` for the shortest-path task (its own trainer; accuracy: the cost match)."""
+    from nesy_models.shortest_path.train import ShortestPathConfig, train_shortest_path
+
+    train = options["train_size"]
+    config = ShortestPathConfig(
+        size=options["size"],
+        maps=(train, 200, 200),
+        learner=options["learner"],
+        engine=options["engine"],
+        samples=options["samples"],
+        epochs=options["epochs"],
+        batch_size=options["batch_size"],
+        patience=options["epochs"],
+        progress=False,
+    )
+    metrics, _ = train_shortest_path(config)
+    last = metrics["history"][-1]
+    shares = [e["acceptance"] for e in metrics["history"] if "acceptance" in e]
+    return {
+        "e_step_ms": 1e3 * last["e_step_seconds"] / train if "e_step_seconds" in last else None,
+        "acceptance": f"{shares[0]:.4f} -> {shares[-1]:.4f}" if shares else "-",
+        "seconds": last["seconds"],
+        "e_step": last.get("e_step_seconds"),
+        "m_step": None,
+        "fallbacks": last.get("fallbacks"),
+        "memory": peak_rss_mb(),
+        "accuracy": metrics["test_cost_match"],
+    }
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(options: dict) -> dict | None:
@@ -103,10 +149,17 @@ def main() -> None:
     from nesy_models.experiment import RunConfig, make_task
 
     for name in args.tasks.split(","):
-        task = make_task(RunConfig(**TASKS[name], learner="em", engine="abc"))
+        if TASKS[name].get("task") == "shortest-path":
+            from nesy_models.shortest_path.task import shortest_path_task
+
+            task, rows_of_task = shortest_path_task(TASKS[name]["size"]), SHORTEST_PATH_ROWS
+        else:
+            task = make_task(RunConfig(**TASKS[name], learner="em", engine="abc"))
+            rows_of_task = ROWS
         rows, backprops = [], {}
-        for learner, engine in ROWS:
-            if engine not in supporting(task) or (name, learner, engine) in SKIP:
+        for learner, engine in rows_of_task:
+            through = learner in ("em", "backprop")
+            if (through and engine not in supporting(task)) or (name, learner, engine) in SKIP:
                 continue
             options = TASKS[name] | {
                 "learner": learner,
@@ -122,9 +175,9 @@ def main() -> None:
             got = measure(options)
             if got is None:
                 continue
-            if learner == "backprop":
+            if learner in ("backprop", "blackbox"):
                 backprops[engine] = got
-            base = backprops.get(engine, backprops.get("exact"))
+            base = backprops.get(engine, backprops.get("exact", backprops.get("-")))
             ratio = f"{got['seconds'] / base['seconds']:.2f}x" if base else "-"
             memory = f"{got['memory'] / base['memory']:.2f}x" if base else "-"
             rows.append(

@@ -59,9 +59,13 @@ def test_pipeline_and_lowering_preserve_value(case):
     circuit = to_circuit(f, labelling=labels)
     expected = evaluate(f, labels)
     assume(not np.any(np.isnan(expected)))
-    assert same(expected, evaluate_circuit(circuit, labels)["root0"])
     naive = to_circuit(f, optimised=False)
-    assert same(expected, evaluate_circuit(naive, labels)["root0"])
+    for lowered in (circuit, naive):
+        got = evaluate_circuit(lowered, labels)["root0"]
+        if get_algebra(f.structure).name == "logprob":  # log(1 - p) near p = 1: see above
+            assert same(np.exp(expected), np.exp(got))
+        else:
+            assert same(expected, got)
 
 
 # --- the alarm: eq. 10 rewrites into Figure 4 ------------------------------------------------

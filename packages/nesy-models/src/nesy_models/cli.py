@@ -1,4 +1,4 @@
-"""``nesy train mnist-addition|sudoku|visatnet|neurorule``, ``nesy evaluate visatnet``,
+"""``nesy train mnist-addition|sudoku|visudo|shortest-path|visatnet|neurorule``, ``nesy evaluate visatnet``,
 ``nesy explain visatnet|neurorule`` and ``nesy rules`` (registered through ``nesy.commands``).
 
 ``--nproc K`` re-launches the same command under torchrun with K processes (DDP: gloo on CPU,
@@ -291,6 +291,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("visudo", "visual Sudoku puzzle classification, 4x4 or 9x9 (ViSudo-PC)"),
     ):
         _add_run_options(tasks.add_parser(task, help=text, description=text + "."), task)
+    from .shortest_path.cli import DESCRIPTION, add_train_options
+
+    add_train_options(
+        tasks.add_parser(
+            "shortest-path",
+            help="shortest paths on generated terrain maps (Warcraft), from paths alone",
+            description=DESCRIPTION,
+        )
+    )
     _add_visatnet_train_options(
         tasks.add_parser(
             "visatnet",
