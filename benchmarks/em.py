@@ -83,6 +83,7 @@ def one(options: dict) -> dict:
 
 def one_shortest_path(options: dict) -> dict:
     """:func:`one` for the shortest-path task (its own trainer; accuracy: the cost match)."""
+    from nesy_models.experiment import peak_memory_mb
     from nesy_models.shortest_path.train import ShortestPathConfig, train_shortest_path
 
     train = options["train_size"]
@@ -107,15 +108,9 @@ def one_shortest_path(options: dict) -> dict:
         "e_step": last.get("e_step_seconds"),
         "m_step": None,
         "fallbacks": last.get("fallbacks"),
-        "memory": peak_rss_mb(),
+        "memory": peak_memory_mb(),
         "accuracy": metrics["test_cost_match"],
     }
-
-
-def peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(options: dict) -> dict | None:

@@ -1,5 +1,6 @@
-"""``nesy train mnist-addition|sudoku|visudo|shortest-path|visatnet|neurorule``, ``nesy evaluate visatnet``,
-``nesy explain visatnet|neurorule`` and ``nesy rules`` (registered through ``nesy.commands``).
+"""``nesy train mnist-addition|sudoku|visudo|shortest-path|visatnet|neurorule``,
+``nesy evaluate visatnet``, ``nesy explain visatnet|neurorule`` and ``nesy rules`` (registered
+through ``nesy.commands``).
 
 ``--nproc K`` re-launches the same command under torchrun with K processes (DDP: gloo on CPU,
 NCCL on GPU); each process trains on its share of every global batch.
