@@ -86,14 +86,14 @@ def solver_speed(maps: int = 2000) -> None:
 
     from scipy.sparse.csgraph import dijkstra
 
-    from nesy_models.shortest_path.data import cost_table
+    from nesy_models.shortest_path.data import costs_of
     from nesy_models.shortest_path.solver import grid_graph, shortest_paths
     from nesy_models.shortest_path.terrain import class_maps
 
     print("| map | maps | batched ms / map | scipy Dijkstra ms / map | scipy / batched |")
     print("|---|---|---|---|---|")
     for size in (12, 30):
-        costs = cost_table()[torch.from_numpy(class_maps(maps, size, 0).astype(np.int64))]
+        costs = costs_of(class_maps(maps, size, 0))
         began = time.perf_counter()
         shortest_paths(costs)
         batched = (time.perf_counter() - began) / maps

@@ -13,6 +13,8 @@ SCHEDULES = ("constant", "cosine")
 #: How a model learns: backpropagation through the logic (a differentiable engine), or EM (an
 #: E-step by any inference engine, an M-step through the network only).
 LEARNERS = ("backprop", "em")
+#: How the shortest-path network learns: EM, or blackbox differentiation of the solver.
+PATH_LEARNERS = ("em", "blackbox")
 #: What EM's M-step fits: the posterior marginals, their argmax (the MPE), or one sample.
 EM_VARIANTS = ("soft", "hard", "stochastic")
 #: The engines backpropagation can run through (they give gradients): the circuit, or belief

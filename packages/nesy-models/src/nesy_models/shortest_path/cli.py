@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..options import JSON_FILE_HELP, PROGRESS_HELP
+from ..options import EM_VARIANTS, JSON_FILE_HELP, PATH_LEARNERS, PROGRESS_HELP
 
 DESCRIPTION = (
     "Shortest paths on generated terrain maps (the Warcraft benchmark, as in the EM-NeSy"
@@ -32,7 +32,7 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--learner",
-        choices=("em", "blackbox"),
+        choices=PATH_LEARNERS,
         default="em",
         help="EM (E-step by --engine, M-step through the network only: EM-NeSy), or"
         " blackbox differentiation of the solver (Vlastelica et al.)",
@@ -40,12 +40,13 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--engine",
         default="abc-nearest",
-        help="EM's inference engine: abc-nearest (draws whose path is nearest the"
-        " label), abc (draws whose path is the label), or a registered one",
+        help="EM's inference engine: abc-nearest (the draws under which the label path is"
+        " nearest to shortest), abc (those under which it is a shortest path), or a registered"
+        " one",
     )
     p.add_argument(
         "--em",
-        choices=("soft", "hard", "stochastic"),
+        choices=EM_VARIANTS,
         default="soft",
         help="what EM's M-step fits: posterior marginals, the MPE, or one sample",
     )

@@ -63,10 +63,8 @@ def draw_example(net, maps, row: int, path: str) -> None:
     size = maps.classes.shape[-1]
     found = shortest_paths(expected_costs(net(image), size))[0]
     truth = maps.costs(rows)
-    cost, optimal = (
-        float(path_costs(found, truth)),
-        float(path_costs(torch.from_numpy(maps.paths[rows]), truth)),
-    )
+    cost = float(path_costs(found, truth))
+    optimal = float(path_costs(torch.from_numpy(maps.paths[rows]), truth))
     title = f"{size}x{size} map: path cost {cost:.1f} on the true costs (optimal {optimal:.1f})"
     plot_paths(image[0].numpy(), maps.paths[row], found[0].numpy(), path, title)
 

@@ -42,7 +42,7 @@ class Maps:
 
     def costs(self, rows: np.ndarray | slice = slice(None)) -> torch.Tensor:
         """(len(rows), N, N) float32: the true vertex costs of maps ``rows``."""
-        return cost_table()[torch.from_numpy(self.classes[rows].astype(np.int64))]
+        return costs_of(self.classes[rows])
 
 
 def cost_table() -> torch.Tensor:
@@ -50,12 +50,15 @@ def cost_table() -> torch.Tensor:
     return torch.tensor(COSTS, dtype=torch.float32)
 
 
+def costs_of(classes: np.ndarray) -> torch.Tensor:
+    """(...) float32: the vertex cost of each terrain class of ``classes`` (...)."""
+    return cost_table()[torch.as_tensor(np.asarray(classes, dtype=np.int64))]
+
+
 def label(classes: np.ndarray, batch: int = 2048) -> np.ndarray:
     """(E, N, N) bool: the optimal path of each map of ``classes`` (E, N, N)."""
-    table = cost_table()
     out = [
-        shortest_paths(table[torch.from_numpy(classes[i : i + batch].astype(np.int64))])[0]
-        for i in range(0, len(classes), batch)
+        shortest_paths(costs_of(classes[i : i + batch]))[0] for i in range(0, len(classes), batch)
     ]
     return torch.cat(out).numpy() if out else np.zeros(classes.shape, dtype=bool)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .terrain import TILE
+
 
 class TerrainNet(nn.Module):
     """Images (B, 3, 8N, 8N) -> cell class logits (B, N*N, classes), cells row by row."""
@@ -33,3 +35,8 @@ class TerrainNet(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.layers(images).flatten(2).transpose(1, 2)
+
+    @staticmethod
+    def size(images: torch.Tensor) -> int:
+        """N, the cells per side of maps ``images`` (B, 3, 8N, 8N)."""
+        return images.shape[-1] // TILE

@@ -21,27 +21,26 @@ import numpy as np
 import torch
 
 from ..tasks import Task
+from .data import costs_of
 from .solver import distances, shortest_paths
 from .terrain import COSTS
 
 
 def paths_of(classes: np.ndarray) -> np.ndarray:
     """(..., N*N) int64 path masks of the class maps ``classes`` (..., N*N), cells row by row."""
-    classes = torch.as_tensor(np.asarray(classes, dtype=np.int64))
-    size = round(classes.shape[-1] ** 0.5)
-    costs = torch.tensor(COSTS)[classes].view(*classes.shape[:-1], size, size)
-    return shortest_paths(costs)[0].flatten(-2).long().numpy()
+    costs = costs_of(classes)
+    size = round(costs.shape[-1] ** 0.5)
+    return shortest_paths(costs.view(*costs.shape[:-1], size, size))[0].flatten(-2).long().numpy()
 
 
 def regret(draws: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """(B, K) float64: how much dearer each example's label path ``targets`` (B, N*N) is than
     the shortest path, under the costs of each of its draws ``draws`` (B, K, N*N); 0 where the
     label is a shortest path. (In tenths, exact in float32: the costs have one decimal.)"""
-    draws = torch.as_tensor(np.asarray(draws, dtype=np.int64))
-    size = round(draws.shape[-1] ** 0.5)
-    tenths = torch.tensor(COSTS).mul(10).round()[draws]  # (B, K, N*N)
+    tenths = costs_of(draws).mul(10).round()  # (B, K, N*N)
+    size = round(tenths.shape[-1] ** 0.5)
     label = torch.as_tensor(np.asarray(targets)).to(tenths.dtype)[:, None]
-    shortest = distances(tenths.reshape(-1, size, size))[:, -1, -1].view(draws.shape[:-1])
+    shortest = distances(tenths.reshape(-1, size, size))[:, -1, -1].view(tenths.shape[:-1])
     return ((tenths * label).sum(-1) - shortest).double().numpy() / 10
 
 

@@ -22,9 +22,10 @@ from nesy_ir.errors import NesyError
 from ..checks import OptionError, at_least, one_of, positive
 from ..data import epoch_batches
 from ..engines import check_engine
-from ..options import EM_VARIANTS
+from ..learners.em import EM
+from ..options import EM_VARIANTS, PATH_LEARNERS
 from .data import SPLIT_SIZES, Maps, cached_splits, make_splits
-from .learners import LEARNERS, BlackboxStep, EMStep, expected_costs
+from .learners import BlackboxStep, TerrainModel, expected_costs
 from .network import TerrainNet
 from .solver import path_costs, shortest_paths
 from .task import shortest_path_task
@@ -57,7 +58,7 @@ class ShortestPathConfig:
             raise OptionError(f"maps must be (train, validation, test) counts, got {self.maps!r}")
         for part, count in zip(("train", "validation", "test"), self.maps, strict=True):
             at_least(f"maps ({part})", count, 1)
-        one_of("learner", self.learner, LEARNERS)
+        one_of("learner", self.learner, PATH_LEARNERS)
         one_of("em", self.em, EM_VARIANTS)
         for name in ("samples", "m_steps", "epochs", "batch_size", "patience"):
             at_least(name, getattr(self, name), 1)
@@ -76,9 +77,7 @@ def evaluate(net: TerrainNet, maps: Maps, batch_size: int = 256) -> dict[str, fl
         rows = np.arange(start, min(start + batch_size, len(maps)))
         logits = net(maps.images(rows))
         found = shortest_paths(expected_costs(logits, size))[0]
-        truth = maps.costs(rows)
-        optimal = path_costs(torch.from_numpy(maps.paths[rows]), truth)
-        cost_ok += int((path_costs(found, truth) <= optimal + 1e-4).sum())
+        cost_ok += int(cost_matches(found, maps, rows).sum())
         path_ok += int((found == torch.from_numpy(maps.paths[rows])).all(-1).all(-1).sum())
         true_classes = torch.from_numpy(maps.classes[rows].reshape(len(rows), -1).astype(np.int64))
         cells_ok += int((logits.argmax(-1) == true_classes).sum())
@@ -93,10 +92,16 @@ def evaluate(net: TerrainNet, maps: Maps, batch_size: int = 256) -> dict[str, fl
 def uniform_cost_match(maps: Maps) -> float:
     """The cost match of the path found on uniform costs (the straight diagonal): what a
     network that has learned nothing scores."""
-    truth = maps.costs()
-    found = shortest_paths(torch.ones_like(truth))[0]
-    optimal = path_costs(torch.from_numpy(maps.paths), truth)
-    return float((path_costs(found, truth) <= optimal + 1e-4).float().mean())
+    found = shortest_paths(torch.ones(maps.paths.shape))[0]
+    return float(cost_matches(found, maps).float().mean())
+
+
+def cost_matches(found: torch.Tensor, maps: Maps, rows=slice(None)) -> torch.Tensor:
+    """(B,) bool: whether each path ``found`` (B, N, N) on maps ``rows`` costs, under the true
+    costs, no more than the label path (within 1e-4: ties count as right)."""
+    truth = maps.costs(rows)
+    optimal = path_costs(torch.from_numpy(maps.paths[rows]), truth)
+    return path_costs(found, truth) <= optimal + 1e-4
 
 
 def train_shortest_path(config: ShortestPathConfig, keep_test: bool = False):
@@ -109,18 +114,12 @@ def train_shortest_path(config: ShortestPathConfig, keep_test: bool = False):
     else:
         train, val, test = make_splits(config.size, config.data_seed, config.maps)
     net = TerrainNet()
+    model = TerrainModel(shortest_path_task(config.size), net)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr)
     if config.learner == "em":
-        step = EMStep(
-            shortest_path_task(config.size),
-            config.engine,
-            config.em,
-            config.samples,
-            config.m_steps,
-            config.seed,
-        )
+        learner = EM(config.engine, config.em, config.samples, config.m_steps, config.seed)
     else:
-        step = BlackboxStep(config.lam)
+        learner = BlackboxStep(config.lam)
     history, best, best_epoch, best_state = [], -1.0, 0, None
     for epoch in range(config.epochs):
         net.train()
@@ -129,8 +128,9 @@ def train_shortest_path(config: ShortestPathConfig, keep_test: bool = False):
         for i, rows in enumerate(
             tqdm(batches, f"epoch {epoch + 1}", disable=not config.progress, leave=False)
         ):
-            images, paths = train.images(rows), torch.from_numpy(train.paths[rows])
-            done = step(net, images, paths, optimiser, epoch * len(batches) + i)
+            images = train.images(rows)
+            targets = torch.from_numpy(train.paths[rows].reshape(len(rows), -1)).long()
+            done = learner.step(model, model, images, targets, optimiser, epoch * len(batches) + i)
             for key, value in done.items():
                 totals[key] = totals.get(key, 0.0) + value * (len(rows) if key == "loss" else 1)
         if totals.get("fallbacks") == len(train):
