@@ -35,6 +35,7 @@ __all__ = [
     "read_checkpoint",
     "training_options",
     "writable",
+    "write_atomically",
 ]
 
 T = TypeVar("T")
@@ -188,6 +189,19 @@ def writable(path: str | os.PathLike, name: str = "output") -> None:
             tempfile.TemporaryFile(dir=folder).close()
     except OSError as e:
         raise OptionError(f"{name} {path} cannot be written: {e.strerror or e}") from None
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
+    """Write ``path`` by ``write(temporary path)`` and a rename, its folder made if missing: a
+    crash keeps any earlier file whole and leaves no temporary file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_checkpoint(path: str | os.PathLike, load: Callable[[Path], T], what: str) -> T:

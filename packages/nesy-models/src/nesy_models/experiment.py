@@ -19,7 +19,15 @@ import torch
 
 from nesy_ir.errors import NesyError
 
-from .checks import OptionError, at_least, engine_setup, learner_options, one_of, training_options
+from .checks import (
+    OptionError,
+    at_least,
+    engine_setup,
+    learner_options,
+    one_of,
+    training_options,
+    write_atomically,
+)
 from .data import DigitImages, IndexedExamples, addition_splits, load_mnist, sudoku_splits
 from .data.visudo import visudo_splits
 from .learners import Split, TrainConfig, evaluate, fit
@@ -244,11 +252,5 @@ def digit_accuracy(
 def write_json(metrics: dict, path: str | os.PathLike) -> None:
     """Write the metrics atomically (a crash keeps any earlier file whole, and leaves no
     temporary file). Check ``path`` with :func:`nesy_models.checks.writable` before a long run."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(metrics, indent=2, default=str) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    text = json.dumps(metrics, indent=2, default=str) + "\n"
+    write_atomically(path, lambda tmp: tmp.write_text(text))

@@ -15,7 +15,6 @@ optimiser, the RNG state and the history, so a resumed run continues exactly whe
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from ..checks import (
     read_checkpoint,
     through_engine,
     training_options,
+    write_atomically,
 )
 from ..data import IndexedExamples, epoch_batches, random_shifts, shift_images
 from ..models import TaskModel
@@ -256,8 +256,6 @@ def fit(model: TaskModel, train: Split, val: Split, config: TrainConfig) -> Hist
 
 def _save(path: Path, model, optimiser, history: History, best_state) -> None:
     """Write the checkpoint atomically: a crash mid-write keeps the previous one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "model": model.state_dict(),
         "optimiser": optimiser.state_dict(),
@@ -265,9 +263,7 @@ def _save(path: Path, model, optimiser, history: History, best_state) -> None:
         "best_state": best_state,
         "rng": torch.get_rng_state(),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: torch.save(state, tmp))
 
 
 def _resume(path: Path, model, optimiser) -> tuple[History, dict | None]:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..checks import CheckpointError, read_checkpoint
+from ..checks import CheckpointError, read_checkpoint, write_atomically
 from ..data.digits import frozen
 from ..data.kg import SPLITS, KnowledgeGraph
 from .config import NeuroRuleConfig, build_model
@@ -72,14 +71,7 @@ def save_checkpoint(
         },
         "progress": None if progress is None else asdict(progress),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: torch.save(payload, tmp))
 
 
 def _payload(path: str | os.PathLike) -> dict:

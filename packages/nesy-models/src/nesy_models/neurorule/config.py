@@ -10,7 +10,7 @@ from ..checks import OptionError, at_least, non_negative, one_of, positive
 from ..data.kg import KnowledgeGraph
 from .model import MAX_LENGTH, NeuroRule
 
-__all__ = ["LOSSES", "NeuroRuleConfig", "build_model"]
+__all__ = ["LOSSES", "NeuroRuleConfig", "build_model", "check_rule_options"]
 
 LOSSES = ("softmax", "bce")
 
@@ -57,29 +57,35 @@ class NeuroRuleConfig:
     progress: bool = False
 
     def __post_init__(self) -> None:
-        at_least("rules", self.rules, 1)
-        at_least("length", self.length, 1)
-        if self.length > MAX_LENGTH:
-            raise OptionError(
-                f"rule body length L={self.length} is not supported: NeuroRule's templates have"
-                f" at most {MAX_LENGTH} atoms (L <= {MAX_LENGTH})"
-            )
-        positive("tau", self.tau)
-        at_least("hops", self.hops, 1)
+        check_rule_options(self)
         if self.mixed and not self.identity:
             raise OptionError(
                 "templates of mixed lengths need the identity predicate (identity=True)"
             )
         one_of("loss", self.loss, LOSSES)
-        non_negative("lam", self.lam)
-        at_least("epochs", self.epochs, 1)
-        at_least("batch_size", self.batch_size, 1)
-        positive("lr", self.lr)
-        non_negative("weight_decay", self.weight_decay)
-        at_least("patience", self.patience, 1)
         non_negative("init_std", self.init_std)
-        at_least("seed", self.seed, 0)
-        at_least("top_rules", self.top_rules, 1)
+
+
+def check_rule_options(config) -> None:
+    """Check the options that every NeuroRule config has (the rules and the training loop): an
+    ``OptionError`` naming the first bad one."""
+    at_least("rules", config.rules, 1)
+    at_least("length", config.length, 1)
+    if config.length > MAX_LENGTH:
+        raise OptionError(
+            f"rule body length L={config.length} is not supported: NeuroRule's templates have"
+            f" at most {MAX_LENGTH} atoms (L <= {MAX_LENGTH})"
+        )
+    positive("tau", config.tau)
+    at_least("hops", config.hops, 1)
+    non_negative("lam", config.lam)
+    at_least("epochs", config.epochs, 1)
+    at_least("batch_size", config.batch_size, 1)
+    positive("lr", config.lr)
+    non_negative("weight_decay", config.weight_decay)
+    at_least("patience", config.patience, 1)
+    at_least("seed", config.seed, 0)
+    at_least("top_rules", config.top_rules, 1)
 
 
 def build_model(config: NeuroRuleConfig, kg: KnowledgeGraph) -> NeuroRule:

@@ -101,8 +101,8 @@ def slot_predicate(model: NeuroRule, index: int) -> tuple[str, bool] | None:
 def learned_rules(model: NeuroRule, top: int = 3, heads: Iterable[str] | None = None) -> list:
     """Each head relation's ``top`` rules by weight alpha (all heads, or those in ``heads``),
     every slot at its argmax predicate: a list of :class:`LearnedRule`."""
-    wanted = set(model.relations if heads is None else heads)
-    unknown = wanted - set(model.relations)
+    wanted = set(model.head_names if heads is None else heads)
+    unknown = wanted - set(model.head_names)
     if unknown:
         raise NeuroRuleError(f"no head relation {sorted(unknown)[0]!r} in the model")
     with torch.no_grad():
@@ -110,7 +110,7 @@ def learned_rules(model: NeuroRule, top: int = 3, heads: Iterable[str] | None = 
         probability, choice = beta.max(dim=-1)  # (R, T, L)
         alpha = model.alpha.detach()
     rules = []
-    for h, head in enumerate(model.relations):
+    for h, head in enumerate(model.head_names):
         if head not in wanted:
             continue
         for t in torch.argsort(alpha[h], descending=True)[:top].tolist():
@@ -201,15 +201,16 @@ def explain(
     s, r, o = (int(x) for x in triple)
     if not (0 <= r < model.num_relations and 0 <= s < model.num_entities > o >= 0):
         raise NeuroRuleError(f"triple {tuple(triple)} has ids outside the model's graph")
+    h = model.head_index(r)
     name = (lambda i: entities[i]) if entities is not None else str
     with torch.no_grad():
         facts = model.last_adjacency(adjacency)
         scores = model.hop(facts)
-        beta = model.beta()[r]  # (T, L, P)
+        beta = model.beta()[h]  # (T, L, P)
         slots = torch.einsum("tlp,pij->tlij", beta, facts)  # the slot relations of head r
         log_slots = torch.log(slots.clamp_min(torch.finfo(slots.dtype).tiny))
-        bodies = scores.bodies[r, :, s, o]
-        alpha = model.alpha[r].detach()
+        bodies = scores.bodies[h, :, s, o]
+        alpha = model.alpha[h].detach()
         contributions = alpha * bodies
     texts = {
         x.rule_index: x.text() for x in learned_rules(model, model.rules, [model.relations[r]])
@@ -236,12 +237,12 @@ def explain(
                 float(np.exp(log_product)),
             )
         )
-    logit = float(scores.logits[r, s, o])
+    logit = float(scores.logits[h, s, o])
     return Explanation(
         (name(s), model.relations[r], name(o)),
         logit,
         float(torch.sigmoid(torch.tensor(logit))),
-        float(model.bias[r].detach()),
+        float(model.bias[h].detach()),
         tuple(chains),
     )
 

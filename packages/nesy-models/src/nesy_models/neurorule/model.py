@@ -14,6 +14,10 @@ body length up to L"): its slots beyond that length are fixed to the identity.
 
 With ``hops`` > 1 the rules are applied again (forward chaining): each relation's adjacency is
 augmented by its predicted truths, ``A_R + (1 - A_R) * sigmoid(logit_R)``, before the next hop.
+
+Rules may derive some relations only (``heads``: in a scene graph, the composed relations over
+the primitive ones a perception network gives), and the adjacency may carry leading batch
+dimensions (..., P, E, E): one small graph per image, every graph under the same rules.
 """
 
 from __future__ import annotations
@@ -84,8 +88,8 @@ def adjacency(
 
 @dataclass(frozen=True)
 class Scores:
-    """One forward pass: ``logits`` (R, E, E) of every head relation on every (s, o), and the
-    last hop's rule bodies ``bodies`` (R, T, E, E), truths in [0, 1] up to the smooth max's
+    """One forward pass: ``logits`` (..., H, E, E) of every head relation on every (s, o), and
+    the last hop's rule bodies ``bodies`` (..., H, T, E, E), truths in [0, 1] up to the smooth max's
     slack (a smooth max exceeds the max by at most tau * log(number of paths))."""
 
     logits: torch.Tensor
@@ -102,7 +106,8 @@ class NeuroRule(nn.Module):
     alike), so it stays there: with ``hops`` = 2 on the family tree, bias 0 ranked at test MRR
     0.23, bias -4 at 0.81 to 0.91 (runs differing in rounding only).
     ``mixed``: templates of every length 1..L in turn (needs ``identity``), else all of L.
-    Parameters: ``gamma`` (R, T, L, P) slot logits, ``alpha`` (R, T) rule weights, ``bias`` (R,).
+    ``heads``: the relations (ids) that rules derive, H of them (default: all R).
+    Parameters: ``gamma`` (H, T, L, P) slot logits, ``alpha`` (H, T) rule weights, ``bias`` (H,).
     """
 
     def __init__(
@@ -118,6 +123,7 @@ class NeuroRule(nn.Module):
         relations: Sequence[str] | None = None,
         bias_init: float = -4.0,
         mixed: bool = False,
+        heads: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         if not 1 <= length <= MAX_LENGTH:
@@ -145,10 +151,21 @@ class NeuroRule(nn.Module):
             raise NeuroRuleError(
                 f"{len(self.relations)} relation names for {num_relations} relations"
             )
+        self.heads = tuple(range(num_relations)) if heads is None else tuple(int(h) for h in heads)
+        if (
+            not self.heads
+            or len(set(self.heads)) != len(self.heads)
+            or not all(0 <= h < num_relations for h in self.heads)
+        ):
+            raise NeuroRuleError(
+                f"heads must be distinct relation ids below {num_relations}, got {heads}"
+            )
+        self.register_buffer("head_ids", torch.tensor(self.heads), persistent=False)
         predicates = 2 * num_relations + int(identity)
-        self.gamma = nn.Parameter(init_std * torch.randn(num_relations, rules, length, predicates))
-        self.alpha = nn.Parameter(torch.ones(num_relations, rules))
-        self.bias = nn.Parameter(torch.full((num_relations,), float(bias_init)))
+        count = len(self.heads)
+        self.gamma = nn.Parameter(init_std * torch.randn(count, rules, length, predicates))
+        self.alpha = nn.Parameter(torch.ones(count, rules))
+        self.bias = nn.Parameter(torch.full((count,), float(bias_init)))
         lengths = [1 + t % length if mixed else length for t in range(rules)]
         fixed = torch.arange(length)[None, :] >= torch.tensor(lengths)[:, None]  # (T, L)
         self.register_buffer("fixed", fixed, persistent=False)
@@ -159,11 +176,23 @@ class NeuroRule(nn.Module):
         return tuple(int(n) for n in (~self.fixed).sum(dim=1))
 
     @property
+    def head_names(self) -> tuple[str, ...]:
+        """The names of the head relations, in the order of the parameters' first axis."""
+        return tuple(self.relations[h] for h in self.heads)
+
+    def head_index(self, relation: int) -> int:
+        """The position among the heads of relation id ``relation`` (an error if rules do not
+        derive it)."""
+        if relation not in self.heads:
+            raise NeuroRuleError(f"no rules derive relation {relation}: heads are {self.heads}")
+        return self.heads.index(relation)
+
+    @property
     def num_predicates(self) -> int:
         return self.gamma.shape[-1]
 
     def beta(self) -> torch.Tensor:
-        """The soft predicate choice of every slot, (R, T, L, P), each slot summing to 1 (the
+        """The soft predicate choice of every slot, (H, T, L, P), each slot summing to 1 (the
         identity, for certain, in a slot beyond its template's length)."""
         beta = torch.softmax(self.gamma, dim=-1)
         if not self.mixed:
@@ -173,25 +202,25 @@ class NeuroRule(nn.Module):
         return torch.where(self.fixed[None, :, :, None], identity, beta)
 
     def slot_truths(self, adjacency: torch.Tensor) -> torch.Tensor:
-        """Every slot's soft relation ``sum_P beta_P A_P``: (R, T, L, E, E)."""
+        """Every slot's soft relation ``sum_P beta_P A_P``: (..., H, T, L, E, E)."""
         self.check_adjacency(adjacency)
-        e = self.num_entities
-        flat = self.beta().reshape(-1, self.num_predicates) @ adjacency.reshape(-1, e * e)
-        return flat.reshape(*self.gamma.shape[:3], e, e)
+        *batch, p, e, _ = adjacency.shape
+        flat = self.beta().reshape(-1, p) @ adjacency.reshape(*batch, p, e * e)
+        return flat.reshape(*batch, *self.gamma.shape[:3], e, e)
 
     def log_bodies(self, adjacency: torch.Tensor) -> torch.Tensor:
-        """The log body truth of every rule on every (s, o): (R, T, E, E)."""
+        """The log body truth of every rule on every (s, o): (..., H, T, E, E)."""
         return chain_log_body(log_truth(self.slot_truths(adjacency)), self.tau)
 
     def forward(self, adjacency: torch.Tensor) -> Scores:
         """The logits of every head relation on every pair, after ``hops`` rounds of chaining
-        from ``adjacency`` (P, E, E), the 0/1 facts of :func:`adjacency`."""
+        from ``adjacency`` (..., P, E, E): the 0/1 facts of :func:`adjacency`, or soft truths."""
         return self.hop(self.last_adjacency(adjacency))
 
     def hop(self, adjacency: torch.Tensor) -> Scores:
         """One application of the rules to ``adjacency``: logits and bodies."""
         bodies = torch.exp(self.log_bodies(adjacency))
-        logits = torch.einsum("rt,rtso->rso", self.alpha, bodies) + self.bias[:, None, None]
+        logits = torch.einsum("ht,...htso->...hso", self.alpha, bodies) + self.bias[:, None, None]
         return Scores(logits, bodies)
 
     def last_adjacency(self, adjacency: torch.Tensor) -> torch.Tensor:
@@ -202,17 +231,21 @@ class NeuroRule(nn.Module):
         return adjacency
 
     def chained(self, adjacency: torch.Tensor, truths: torch.Tensor) -> torch.Tensor:
-        """The adjacency of the next hop: each relation's facts or its predicted truth
-        (probabilistic sum), the inverses transposed, the identity kept."""
+        """The adjacency of the next hop: each head relation's facts or its predicted truth
+        (probabilistic sum), the other relations kept, the inverses transposed, the identity
+        kept."""
         r = self.num_relations
-        derived = adjacency[:r] + (1.0 - adjacency[:r]) * truths
-        return torch.cat([derived, derived.transpose(1, 2), adjacency[2 * r :]])
+        facts = adjacency[..., :r, :, :]
+        own = facts.index_select(-3, self.head_ids)
+        derived = facts.index_copy(-3, self.head_ids, own + (1.0 - own) * truths)
+        return torch.cat([derived, derived.transpose(-1, -2), adjacency[..., 2 * r :, :, :]], -3)
 
     def check_adjacency(self, adjacency: torch.Tensor) -> None:
-        """An error naming the expected shape unless ``adjacency`` is (P, E, E) for this model."""
+        """An error naming the expected shape unless ``adjacency`` is (..., P, E, E) for this
+        model."""
         e = self.num_entities
-        if tuple(adjacency.shape) != (self.num_predicates, e, e):
+        if tuple(adjacency.shape[-3:]) != (self.num_predicates, e, e):
             raise NeuroRuleError(
-                f"adjacency must have shape ({self.num_predicates}, {e}, {e}) (predicates,"
+                f"adjacency must have shape (..., {self.num_predicates}, {e}, {e}) (predicates,"
                 f" entities, entities), got {tuple(adjacency.shape)}"
             )

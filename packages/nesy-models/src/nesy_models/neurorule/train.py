@@ -74,7 +74,7 @@ def query_loss(
 def omega(model: NeuroRule, bodies: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
     """Omega = L1(alpha) per head relation + the alpha-weighted incoherence of the queries'
     rules (1 - body truth where the head holds), see the module docstring."""
-    sparsity = model.alpha.abs().sum() / model.num_relations
+    sparsity = model.alpha.abs().sum() / len(model.heads)
     h, r, t = batch.unbind(1)
     truth = bodies[r, :, h, t].clamp(max=1.0)  # (B, T)
     weight = model.alpha[r].abs()
