@@ -23,6 +23,7 @@ from nesy_ir.errors import NesyError
 from nesy_ir.nesting import recursion_room
 from nesy_ir.terms import TensorConst
 
+from .arithmetic import NotArithmetic, evaluate
 from .ground_program import (
     Choice,
     EvidenceError,
@@ -34,6 +35,10 @@ from .ground_program import (
     atom_text,
 )
 from .program import (
+    BUILTINS,
+    META,
+    NOT_SUPPORTED,
+    OPERATORS,
     AnnotatedDisjunction,
     Evidence,
     Float,
@@ -263,6 +268,8 @@ def _pieces(t: object, env: dict | None = None) -> Iterator[str]:
             stack += reversed([*parts, _Raw("]")])
         elif isinstance(t, tuple) and env is not None and len(t) == 3 and t[0] in _ARITHMETIC:
             stack += reversed([_Raw("("), t[1], _Raw(f" {t[0]} "), t[2], _Raw(")")])
+        elif isinstance(t, tuple) and len(t) == 3 and t[0] in OPERATORS and t[0] not in ",;":
+            stack += reversed(_infix_pieces(t))
         elif isinstance(t, tuple):
             parts = [_Raw(quote_name(t[0]) + "(")]
             for i, a in enumerate(t[1:]):
@@ -272,6 +279,20 @@ def _pieces(t: object, env: dict | None = None) -> Iterator[str]:
             yield quote_name(t)
         else:
             yield repr(t) if isinstance(t, float) else str(t)
+
+
+def _infix_pieces(t: tuple) -> list[object]:
+    """``a-b`` as ProbLog writes a term of an infix operator: its arguments in parentheses
+    only where the operator's priority needs them (``(1+2)*3``, ``1+2*3``)."""
+    priority, kind = OPERATORS[t[0]]
+    op = f" {t[0]} " if t[0].isalpha() else t[0]
+    left = _operand(t[1], priority - (kind[0] == "x"))
+    return [*left, _Raw(op), *_operand(t[2], priority - (kind[2] == "x"))]
+
+
+def _operand(arg: object, room: int) -> list[object]:
+    inner = OPERATORS.get(arg[0]) if isinstance(arg, tuple) and len(arg) == 3 else None
+    return [_Raw("("), arg, _Raw(")")] if inner is not None and inner[0] > room else [arg]
 
 
 def _text(t: object) -> str:
@@ -302,7 +323,7 @@ def _out_arg(t: object) -> object:
         if t[0] == "tensor" and len(t) == 2:
             return TensorConst(t[1] if isinstance(t[1], str) else _text(t[1]))
         return _text(t)
-    return repr(t) if isinstance(t, float) else t
+    return repr(t) if isinstance(t, float) else quote_name(t) if isinstance(t, str) else t
 
 
 def _out_atom(t: object) -> GroundAtom:
@@ -322,18 +343,24 @@ class _Source:
     vars: list[_V]
     location: Location
     index: int = 0  # clause / disjunction number, for fresh predicate names
-    probability: float | None = None
+    probability: object = None  # a number, or a term the body binds (compiled)
     choice: int = 0  # for "ad": which head
+    probabilities: tuple = ()  # for "ad": every head's, as ``probability``
     ad: AnnotatedDisjunction | None = None
     nn: NeuralPredicate | None = None
     nn_terms: tuple = ()  # for "nn": compiled (inputs, output, domain)
+
+
+def _compile_probability(p: float | Term | None, names: dict[str, _V]) -> object:
+    """A clause's probability: a number as it is, a term (bound by the body) compiled."""
+    return p if p is None or isinstance(p, float) else _compile(p, names)
 
 
 def _compile_body(body: tuple, names: dict[str, _V]) -> list[tuple[str, object]]:
     out: list[tuple[str, object]] = []
     for lit in body:
         atom, negated = (lit.atom, True) if isinstance(lit, Neg) else (lit, False)
-        kind = "builtin" if is_builtin(atom) else "call"
+        kind = "builtin" if is_builtin(atom) else "meta" if atom.indicator in META else "call"
         out.append(((("not " if negated else "") + kind), _compile(atom, names)))
     return out
 
@@ -347,15 +374,16 @@ def _sources(program: Program) -> dict[tuple[str, int], list[_Source]]:
         kind = "rule" if c.probability is None else "prob"
         vs = [names[v.name] for v in variables(c.head, *c.body)]
         out.setdefault(c.head.indicator, []).append(
-            _Source(kind, head, body, vs, c.location, k, c.probability)
+            _Source(kind, head, body, vs, c.location, k, _compile_probability(c.probability, names))
         )
     for k, ad in enumerate(program.disjunctions):
         names = {}
         heads = [_compile(h, names) for h in ad.heads]
         body = _compile_body(ad.body, names)
         vs = [names[v.name] for v in variables(*ad.heads, *ad.body)]
+        probs = tuple(_compile_probability(p, names) for p in ad.probabilities)
         for i, (h, head) in enumerate(zip(ad.heads, heads, strict=True)):
-            src = _Source("ad", head, body, vs, ad.location, k, ad.probabilities[i], i, ad=ad)
+            src = _Source("ad", head, body, vs, ad.location, k, probs[i], i, probs, ad=ad)
             out.setdefault(h.indicator, []).append(src)
     for nn in program.neural:
         pred = nn.head.indicator
@@ -375,12 +403,228 @@ def _sources(program: Program) -> dict[tuple[str, int], list[_Source]]:
     return out
 
 
+# --- built-ins -------------------------------------------------------------------------------
+def _order_key(t: object) -> tuple:
+    """The standard order of terms: variables, numbers (by value, a float before an equal
+    integer), atoms (alphabetically), compounds (by arity, name, then arguments)."""
+    if type(t) is _V:
+        return (0, id(t))
+    if isinstance(t, (int, float)):
+        return (1, t, isinstance(t, int))
+    if isinstance(t, str):
+        return (3, t)
+    return (4, len(t) - 1, t[0], tuple(_order_key(a) for a in t[1:]))
+
+
+_ORDER: dict[str, Callable[[tuple, tuple], bool]] = {
+    "@<": lambda a, b: a < b,
+    "@>": lambda a, b: a > b,
+    "@=<": lambda a, b: a <= b,
+    "@>=": lambda a, b: a >= b,
+}
+
+
+def _list_items(t: object, env: dict) -> tuple[list, object]:
+    """The items of the (partial) list ``t`` under ``env`` and what ends it (``[]``, or an
+    unbound variable, or another term)."""
+    items = []
+    t = _walk(t, env)
+    while isinstance(t, tuple) and t[0] == "." and len(t) == 3:
+        items.append(t[1])
+        t = _walk(t[2], env)
+    return items, t
+
+
+def _make_list(items: Iterable, tail: object = "[]") -> object:
+    for item in reversed(list(items)):
+        tail = _mk(".", (item, tail))
+    return tail
+
+
+def _check(
+    test: Callable[[object], bool],
+) -> Callable[[tuple, dict, list, Location], Iterator[None]]:
+    def run(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+        if test(_resolve(args[0], env)):
+            yield
+
+    return run
+
+
+def _is_list(t: object) -> bool:
+    while isinstance(t, tuple) and t[0] == "." and len(t) == 3:
+        t = t[2]
+    return t == "[]"
+
+
+def _integer(value: object, what: str, loc: Location) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise UnsafeVariableError(f"{loc}: {what} must be an integer, found {_short(value)}")
+    return value
+
+
+def _univ(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    term = _walk(args[0], env)
+    if type(term) is not _V:
+        parts = [term[0], *term[1:]] if isinstance(term, tuple) else [term]
+        if _unify(args[1], _make_list(parts), env, trail):
+            yield
+        return
+    items, tail = _list_items(args[1], env)
+    items = [_resolve(i, env) for i in items]
+    if tail != "[]" or not items or (len(items) > 1 and not isinstance(items[0], str)):
+        raise UnsafeVariableError(
+            f"{loc}: =.. needs a term on the left or a list [Name|Args] on the right,"
+            f" found {_show(args[1], env)}"
+        )
+    built = _mk(items[0], items[1:]) if len(items) > 1 else items[0]
+    if _unify(term, built, env, trail):
+        yield
+
+
+def _functor(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    term = _walk(args[0], env)
+    if type(term) is not _V:
+        name, arity = (term[0], len(term) - 1) if isinstance(term, tuple) else (term, 0)
+        if _unify(args[1], name, env, trail) and _unify(args[2], arity, env, trail):
+            yield
+        return
+    name, arity = _resolve(args[1], env), _integer(_resolve(args[2], env), "functor's arity", loc)
+    built = _mk(name, [_V("_") for _ in range(arity)]) if arity else name
+    if _unify(term, built, env, trail):
+        yield
+
+
+def _arg(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    term = _walk(args[1], env)
+    if not isinstance(term, tuple):
+        raise UnsafeVariableError(
+            f"{loc}: arg/3 needs a compound term, found {_show(args[1], env)}"
+        )
+    n = _resolve(args[0], env)
+    wanted = range(1, len(term)) if type(n) is _V else [_integer(n, "arg's index", loc)]
+    for i in wanted:
+        if 1 <= i < len(term):
+            mark = len(trail)
+            if _unify(args[0], i, env, trail) and _unify(args[2], term[i], env, trail):
+                yield
+            _undo(env, trail, mark)
+
+
+def _length(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    items, tail = _list_items(args[0], env)
+    if tail == "[]":
+        if _unify(args[1], len(items), env, trail):
+            yield
+        return
+    n = _resolve(args[1], env)
+    if type(tail) is not _V or type(n) is _V:
+        raise UnsafeVariableError(
+            f"{loc}: length/2 of a list of unknown length needs the length: {_show(args[0], env)}"
+        )
+    extra = _integer(n, "length", loc) - len(items)
+    if extra >= 0 and _unify(tail, _make_list(_V("_") for _ in range(extra)), env, trail):
+        yield
+
+
+def _between(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    low = _integer(_resolve(args[0], env), "between's lower bound", loc)
+    high = _resolve(args[1], env)
+    x = _resolve(args[2], env)
+    if type(x) is not _V:
+        if isinstance(x, int) and low <= x and (high == "inf" or x <= high):
+            yield
+        return
+    if high == "inf":
+        raise UnsafeVariableError(f"{loc}: between/3 up to inf with an unbound value is infinite")
+    for value in range(low, _integer(high, "between's upper bound", loc) + 1):
+        mark = len(trail)
+        if _unify(x, value, env, trail):
+            yield
+        _undo(env, trail, mark)
+
+
+def _succ(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    x, y = _resolve(args[0], env), _resolve(args[1], env)
+    if type(x) is not _V:
+        if _integer(x, "succ's argument", loc) >= 0 and _unify(y, x + 1, env, trail):
+            yield
+    elif type(y) is not _V:
+        if _integer(y, "succ's argument", loc) > 0 and _unify(x, y - 1, env, trail):
+            yield
+    else:
+        raise UnsafeVariableError(f"{loc}: succ/2 needs one of its arguments bound")
+
+
+def _ground_arg(value: object, what: str, loc: Location) -> object:
+    if not _is_ground(value):
+        raise UnsafeVariableError(f"{loc}: {what} must be bound when it is called")
+    return value
+
+
+def _compare(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    a = _order_key(_ground_arg(_resolve(args[1], env), "compare/3's terms", loc))
+    b = _order_key(_ground_arg(_resolve(args[2], env), "compare/3's terms", loc))
+    if _unify(args[0], "<" if a < b else ">" if a > b else "=", env, trail):
+        yield
+
+
+def _sorter(unique: bool) -> Callable[[tuple, dict, list, Location], Iterator[None]]:
+    def run(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+        items, tail = _list_items(_ground_arg(_resolve(args[0], env), "the list to sort", loc), {})
+        if tail != "[]":
+            raise UnsafeVariableError(f"{loc}: sorting needs a list, found {_show(args[0], env)}")
+        items = sorted(items, key=_order_key)
+        if unique:
+            items = [x for i, x in enumerate(items) if i == 0 or x != items[i - 1]]
+        if _unify(args[1], _make_list(items), env, trail):
+            yield
+
+    return run
+
+
+def _memberchk(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    items, _ = _list_items(_ground_arg(_resolve(args[1], env), "memberchk/2's list", loc), {})
+    for item in items:
+        mark = len(trail)
+        if _unify(args[0], item, env, trail):
+            yield
+            return
+        _undo(env, trail, mark)
+
+
+_BUILTINS: dict[tuple[str, int], Callable[[tuple, dict, list, Location], Iterator[None]]] = {
+    ("var", 1): _check(lambda t: type(t) is _V),
+    ("nonvar", 1): _check(lambda t: type(t) is not _V),
+    ("atom", 1): _check(lambda t: isinstance(t, str)),
+    ("number", 1): _check(lambda t: isinstance(t, (int, float)) and not isinstance(t, bool)),
+    ("integer", 1): _check(lambda t: isinstance(t, int) and not isinstance(t, bool)),
+    ("float", 1): _check(lambda t: isinstance(t, float)),
+    ("atomic", 1): _check(lambda t: isinstance(t, (str, int, float))),
+    ("compound", 1): _check(lambda t: isinstance(t, tuple)),
+    ("callable", 1): _check(lambda t: isinstance(t, (str, tuple))),
+    ("is_list", 1): _check(_is_list),
+    ("ground", 1): _check(_is_ground),
+    ("=..", 2): _univ,
+    ("functor", 3): _functor,
+    ("arg", 3): _arg,
+    ("length", 2): _length,
+    ("between", 3): _between,
+    ("succ", 2): _succ,
+    ("compare", 3): _compare,
+    ("sort", 2): _sorter(unique=True),
+    ("msort", 2): _sorter(unique=False),
+    ("memberchk", 2): _memberchk,
+}
+
+
 # --- stratification --------------------------------------------------------------------------
 def _strata(
     sources: dict[tuple[str, int], list[_Source]], roots: Iterable[tuple[str, int]]
 ) -> dict[tuple[str, int], int]:
-    """Stratum of each predicate reachable from ``roots``; raises on negation in a cycle."""
-    edges: dict[tuple[str, int], list[tuple[tuple[str, int], bool, Location]]] = {}
+    """Stratum of each predicate reachable from ``roots``; raises on negation in a cycle.
+    (A meta-call's predicate is known only when it runs: see :meth:`_Grounder.ground_strata`.)"""
+    edges: dict[tuple[str, int], list[tuple[tuple[str, int], bool, object]]] = {}
     todo = list(roots)
     while todo:
         p = todo.pop()
@@ -393,6 +637,14 @@ def _strata(
                     q = _indicator(t)
                     edges[p].append((q, kind == "call", src.location))
                     todo.append(q)
+    return _stratify(edges)
+
+
+def _stratify(
+    edges: dict[tuple[str, int], list[tuple[tuple[str, int], bool, object]]],
+) -> dict[tuple[str, int], int]:
+    """Stratum of each predicate of the dependency graph ``edges`` (predicate -> (predicate it
+    calls, positively?, where)); raises on negation in a cycle."""
     index: dict[tuple[str, int], int] = {}
     low: dict[tuple[str, int], int] = {}
     stack: list[tuple[str, int]] = []
@@ -440,6 +692,13 @@ def _strata(
 
 
 # --- the grounder ----------------------------------------------------------------------------
+class _Everything:
+    """The set of every atom (before pruning, any answer can hold)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
 @dataclass
 class _Table:
     answers: list = field(default_factory=list)
@@ -466,6 +725,11 @@ class _Grounder:
         self.prob: dict[object, dict[tuple, float]] = {}  # head -> {(fresh atom, body): p}
         self.choices: dict[tuple, Choice] = {}
         self.neural_cache: dict[tuple, tuple] = {}
+        self.unknown_fail = program.unknown_fail
+        self.where: Location | str = "grounding"  # the clause of the latest answer
+        self.meta_used = False  # a call/N, not/1 or once/1 ran
+        self.negated = False  # a rule body holds a negated atom: prune() before the result
+        self.possible: _Everything | set = _Everything()  # the atoms that can hold
 
     # --- scheduling ----------------------------------------------------------------------------
     def call(self, key: object, depth: int, loc: Location) -> _Table:
@@ -473,7 +737,11 @@ class _Grounder:
         if table is not None:
             return table
         pred = _indicator(key)
-        if pred not in self.sources:
+        if pred in NOT_SUPPORTED:
+            raise GroundingError(
+                f"{loc}: {_pred_text(pred)} is not supported: {NOT_SUPPORTED[pred]}"
+            )
+        if pred not in self.sources and not self.unknown_fail:
             raise UnknownPredicateError(
                 f"{loc}: unknown predicate {_pred_text(pred)} (no clause, fact or declaration)"
             )
@@ -520,12 +788,13 @@ class _Grounder:
             self.atoms.add(atom)
             if len(self.atoms) > self.max_atoms:
                 raise GroundingBudgetError(
-                    f"more than max_atoms={self.max_atoms} ground atoms (last: {_short(atom)})"
+                    f"{self.where}: more than max_atoms={self.max_atoms} ground atoms, the last"
+                    f" from this clause: {_short(atom)} (an infinite program?)"
                 )
 
     # --- evaluation ----------------------------------------------------------------------------
     def evaluate(self, key: object, table: _Table) -> None:
-        for src in self.sources[_indicator(key)]:
+        for src in self.sources.get(_indicator(key), ()):
             env: dict = {}
             trail: list = []
             if not _unify(src.head, key, env, trail):
@@ -554,6 +823,8 @@ class _Grounder:
             done(env, lits)
             return
         kind, goal = src.body[i]
+        if kind.endswith("meta"):
+            goal, kind = self.meta(goal, kind, env, src)
         if kind == "call":
             key, pattern = _call_key(goal, env)
             table = self.call(key, depth + 1, src.location)
@@ -578,8 +849,9 @@ class _Grounder:
             return
         if kind == "builtin":
             mark = len(trail)
-            if self.builtin(goal, env, trail, src):
+            for _ in self.builtin(goal, env, trail, src):
                 self.solve(src, i + 1, env, trail, lits, caller, depth, done)
+                _undo(env, trail, mark)
             _undo(env, trail, mark)
             return
         atom = _resolve(goal, env)  # a negated goal
@@ -589,21 +861,65 @@ class _Grounder:
                 " bound when it is called"
             )
         if kind == "not builtin":
-            if not self.builtin(atom, {}, [], src):
+            if next(iter(self.builtin(atom, {}, [], src)), False) is False:
                 self.solve(src, i + 1, env, trail, lits, caller, depth, done)
             return
         self.call(atom, depth + 1, src.location)
+        self.negated = True
         lits.append((atom, False))
         self.solve(src, i + 1, env, trail, lits, caller, depth, done)
         lits.pop()
 
-    def builtin(self, goal: object, env: dict, trail: list, src: _Source) -> bool:
+    def meta(self, goal: object, kind: str, env: dict, src: _Source) -> tuple[object, str]:
+        """The goal a meta-call stands for, and its kind: ``call(G, A...)`` is G with the
+        arguments added, ``not(G)`` is ``\\+ G``, ``once(G)`` is G when G is ground (one
+        answer, whichever proof)."""
+        self.meta_used = True
+        name, _ = _indicator(goal)
+        inner = _resolve(goal[1], env)  # type: ignore[index]
+        if type(inner) is _V:
+            raise UnsafeVariableError(
+                f"{src.location}: {name}/{len(goal) - 1} of an unbound goal {_show(goal[1], env)}"  # type: ignore[index, arg-type]
+            )
+        negated = kind.startswith("not ")
+        if name == "call":
+            extra = goal[2:]  # type: ignore[index]
+            inner = (
+                _mk(inner[0], (*inner[1:], *extra))
+                if isinstance(inner, tuple)
+                else _mk(inner, extra)
+                if extra
+                else inner
+            )
+        elif name == "not":
+            negated = not negated
+        elif not _is_ground(inner):
+            raise UnsafeVariableError(
+                f"{src.location}: once/1 of a goal with unbound variables, {_show(goal, env)},"
+                " is not supported: it would keep one answer of several"
+            )
+        if not isinstance(inner, (str, tuple)) or _indicator(inner) in META:
+            raise GroundingError(f"{src.location}: {_show(inner, env)} is not a callable goal")
+        target = "builtin" if _indicator(inner) in BUILTINS else "call"
+        return inner, ("not " if negated else "") + target
+
+    def builtin(self, goal: object, env: dict, trail: list, src: _Source) -> Iterator[None]:
+        """Each way the built-in ``goal`` holds, its bindings on ``trail`` meanwhile (the caller
+        undoes them after each)."""
         name, arity = _indicator(goal)
         if arity == 0:
-            return name == "true"
+            if name == "true":
+                yield
+            return
+        run = _BUILTINS.get((name, arity))
+        if run is not None:
+            yield from run(goal[1:], env, trail, src.location)  # type: ignore[index]
+            return
         left, right = goal[1], goal[2]  # type: ignore[index]
         if name == "=":
-            return _unify(left, right, env, trail)
+            if _unify(left, right, env, trail):
+                yield
+            return
         if name == "is":
             value = _resolve(right, env)
             if not _is_ground(value):
@@ -611,31 +927,41 @@ class _Grounder:
                     f"{src.location}: unsafe 'is': the right side {_show(right, env)} has"
                     " unbound variables"
                 )
-            return _unify(left, _arith(value, src.location), env, trail)
+            if _unify(left, _arith(value, src.location), env, trail):
+                yield
+            return
         a, b = _resolve(left, env), _resolve(right, env)
         if not (_is_ground(a) and _is_ground(b)):
             raise UnsafeVariableError(
                 f"{src.location}: unsafe comparison {_show(left, env)} {name} {_show(right, env)}:"
                 " both sides must be bound when it is called"
             )
+        if name in _ORDER:
+            if _ORDER[name](_order_key(a), _order_key(b)):
+                yield
+            return
         if name == "\\=":
-            return not _unify(a, b, {}, [])
-        if name == "==":
-            return a == b
-        if name == "\\==":
-            return a != b
-        x, y = _arith(a, src.location), _arith(b, src.location)
-        return {
-            "<": x < y,
-            "=<": x <= y,
-            ">": x > y,
-            ">=": x >= y,
-            "=:=": x == y,
-            "=\\=": x != y,
-        }[name]
+            holds = not _unify(a, b, {}, [])
+        elif name == "==":
+            holds = a == b
+        elif name == "\\==":
+            holds = a != b
+        else:
+            x, y = _arith(a, src.location), _arith(b, src.location)
+            holds = {
+                "<": x < y,
+                "=<": x <= y,
+                ">": x > y,
+                ">=": x >= y,
+                "=:=": x == y,
+                "=\\=": x != y,
+            }[name]
+        if holds:
+            yield
 
     def solution(self, src: _Source, table: _Table, env: dict, lits: list) -> None:
         self.meter.step()
+        self.where = src.location
         head = _resolve(src.head, env)
         if not _is_ground(head):
             self.unsafe(_vars_of(src.head), src, env, f"the head {_show(src.head, env)}")
@@ -648,7 +974,8 @@ class _Grounder:
                 self.unsafe(src.vars, src, env, "a probabilistic clause")
             if src.kind == "prob":
                 fresh = _make(f"_rule{src.index}", values)
-                self.prob.setdefault(head, {})[(fresh, body)] = src.probability  # type: ignore[assignment]
+                p = self.probability(src.probability, env, src)
+                self.prob.setdefault(head, {})[(fresh, body)] = p
                 self.count(fresh)
             else:
                 ad = src.ad
@@ -657,11 +984,89 @@ class _Grounder:
                     _make(f"_ad{src.index}_{i + 1}", values) for i in range(len(ad.heads))
                 )
                 if atoms not in self.choices:
-                    self.choices[atoms] = Choice(atoms, ad.probabilities)
+                    probs = tuple(self.probability(p, env, src) for p in src.probabilities)
+                    if sum(probs) > 1.0 + 1e-9:
+                        raise GroundingError(
+                            f"{src.location}: the probabilities of the disjunction sum to"
+                            f" {sum(probs):g} > 1 for {_short(head)}"
+                        )
+                    self.choices[atoms] = Choice(atoms, probs)
                     for a in atoms:
                         self.count(a)
                 self.rules.setdefault(head, {})[((atoms[src.choice], True), *body)] = None
         self.answer(table, head)
+
+    def ground_strata(self) -> dict[tuple[str, int], int]:
+        """The strata of the predicates from the ground rules (which hold the meta-calls'
+        targets); raises on negation in a cycle."""
+        edges: dict[tuple[str, int], list[tuple[tuple[str, int], bool, object]]] = {}
+        bodies = [(h, b) for h, bs in self.rules.items() for b in bs]
+        bodies += [(h, b) for h, inst in self.prob.items() for _, b in inst]
+        for head, body in bodies:
+            out = edges.setdefault(_indicator(head), [])
+            for atom, positive in body:
+                out.append((_indicator(atom), positive, "the ground program"))
+                edges.setdefault(_indicator(atom), [])
+        return _stratify(edges)
+
+    def prune(self) -> None:
+        """Drop what cannot hold, as ProbLog's grounding does: a rule body with a negated atom
+        that holds in every world (derived by rules from such atoms alone), then, to a
+        fixpoint, a body with an atom that no rule, fact or choice can derive. A query with
+        variables then lists only the answers that can hold."""
+        certain: set = set()
+        changed = True
+        while changed:
+            changed = False
+            for head, bodies in self.rules.items():
+                if head not in certain and any(
+                    all(pos and a in certain for a, pos in body) for body in bodies
+                ):
+                    certain.add(head)
+                    changed = True
+        for head in list(self.rules):
+            self.rules[head] = {
+                b: None for b in self.rules[head] if not any(not p and a in certain for a, p in b)
+            }
+        chosen = {a for atoms in self.choices for a in atoms}
+        derivable: set = set()
+        changed = True
+        while changed:
+            changed = False
+            for head in self.prob:
+                if head not in derivable and any(
+                    all(not p or a in derivable or a in chosen for a, p in body)
+                    for _, body in self.prob[head]
+                ):
+                    derivable.add(head)
+                    changed = True
+            for head, bodies in self.rules.items():
+                if head not in derivable and any(
+                    all(not p or a in derivable or a in chosen for a, p in body) for body in bodies
+                ):
+                    derivable.add(head)
+                    changed = True
+        for head in list(self.rules):
+            if head not in derivable:
+                del self.rules[head]
+        for head in list(self.prob):
+            if head not in derivable:
+                del self.prob[head]
+        self.possible = derivable | chosen
+
+    def probability(self, p: object, env: dict, src: _Source) -> float:
+        """The value of a clause's probability ``p`` for the instance ``env``, in [0, 1]."""
+        if isinstance(p, float):
+            return p
+        value = _resolve(p, env)
+        if not _is_ground(value):
+            self.unsafe(_vars_of(p), src, env, "the probability")
+        number = float(_arith(value, src.location))
+        if not 0.0 <= number <= 1.0:
+            raise GroundingError(
+                f"{src.location}: probability {_short(value)} = {number:g} is not in [0, 1]"
+            )
+        return number
 
     def unsafe(self, vs: list[_V], src: _Source, env: dict, where: str) -> None:
         unbound = dict.fromkeys(v.name for v in vs if not _is_ground(_resolve(v, env)))
@@ -703,6 +1108,10 @@ class _Grounder:
         strata: dict,
         evidence: Iterable[tuple[object, bool, Location]] = (),
     ) -> GroundProgram:
+        if self.meta_used:  # the predicates meta-calls reached: strata from the ground rules
+            strata = self.ground_strata()
+        if self.negated:
+            self.prune()
         conv: dict[object, GroundAtom] = {}
 
         def out(a: object) -> GroundAtom:
@@ -736,7 +1145,8 @@ class _Grounder:
             if _is_ground(key) and not answers:
                 found[out(key)] = None
             for atom in answers:
-                found[out(atom)] = None
+                if _is_ground(key) or atom in self.possible:
+                    found[out(atom)] = None
         given = [  # evidence on an atom no clause derives is false: kept only when it holds
             GroundEvidence(out(key), value, str(loc))
             for key, value, loc in evidence
@@ -799,35 +1209,12 @@ def _show(t: object, env: dict) -> str:
 
 
 def _arith(t: object, loc: Location) -> int | float:
-    if isinstance(t, (int, float)) and not isinstance(t, bool):
-        return t
-    if isinstance(t, tuple) and len(t) == 2 and t[0] in ("-", "+", "abs"):
-        x = _arith(t[1], loc)
-        return -x if t[0] == "-" else abs(x) if t[0] == "abs" else x
-    if isinstance(t, tuple) and len(t) == 3:
-        x, y = _arith(t[1], loc), _arith(t[2], loc)
-        op = t[0]
-        if op in ("/", "//", "mod") and y == 0:
-            raise GroundingError(f"{loc}: division by zero in {_short(t)}")
-        if op in ("//", "mod") and not (isinstance(x, int) and isinstance(y, int)):
-            raise GroundingError(f"{loc}: {op} needs integers in {_short(t)}")
-        if op == "//":
-            q = abs(x) // abs(y)
-            return q if (x >= 0) == (y >= 0) else -q
-        ops: dict[str, Callable] = {
-            "+": lambda: x + y,
-            "-": lambda: x - y,
-            "*": lambda: x * y,
-            "/": lambda: (
-                x // y if isinstance(x, int) and isinstance(y, int) and x % y == 0 else x / y
-            ),
-            "mod": lambda: x % y,
-            "min": lambda: min(x, y),
-            "max": lambda: max(x, y),
-        }
-        if op in ops:
-            return ops[op]()
-    raise GroundingError(f"{loc}: {_short(t)} is not an arithmetic expression")
+    try:
+        return evaluate(t)
+    except NotArithmetic as e:
+        if str(e) == "not an arithmetic expression":
+            raise GroundingError(f"{loc}: {_short(t)} is not an arithmetic expression") from None
+        raise GroundingError(f"{loc}: {e} in {_short(t)}") from None
 
 
 def _query_key(q: Struct | Query | str) -> tuple[object, Location]:

@@ -21,8 +21,14 @@ from nesy_ir.nesting import MAX_NESTING, recursion_room
 from nesy_ir.terms import Var  # a logic variable: the IR's own
 from nesy_ir.textfile import read_text
 
+from .arithmetic import NotArithmetic, evaluate
+from .library import LIBRARIES, UNSUPPORTED_LIBRARIES
+
 __all__ = [
     "BUILTINS",
+    "META",
+    "NOT_SUPPORTED",
+    "OPERATORS",
     "AnnotatedDisjunction",
     "Clause",
     "Evidence",
@@ -107,6 +113,11 @@ class Location:
 NOWHERE = Location("<python>", 0, 0)
 
 
+def _probability_text(p: float | Term) -> str:
+    """A probability as written: a number, or the term the body binds (``P``, ``P * 0.5``)."""
+    return repr(p) if isinstance(p, float) else _text(p, True)
+
+
 def _clause_text(head: str, body: tuple[Literal, ...]) -> str:
     return head + (" :- " + ", ".join(str(b) for b in body) if body else "") + "."
 
@@ -118,11 +129,11 @@ class Clause:
 
     head: Struct
     body: tuple[Literal, ...] = ()
-    probability: float | None = None
+    probability: float | Term | None = None
     location: Location = field(default=NOWHERE, compare=False)
 
     def __str__(self) -> str:
-        prob = "" if self.probability is None else f"{self.probability!r}::"
+        prob = "" if self.probability is None else f"{_probability_text(self.probability)}::"
         return _clause_text(prob + str(self.head), self.body)
 
 
@@ -131,13 +142,14 @@ class AnnotatedDisjunction:
     """``p1::h1; ...; pk::hk :- body.``: at most one head is chosen, with probability p_i."""
 
     heads: tuple[Struct, ...]
-    probabilities: tuple[float, ...]
+    probabilities: tuple[float | Term, ...]
     body: tuple[Literal, ...] = ()
     location: Location = field(default=NOWHERE, compare=False)
 
     def __str__(self) -> str:
         heads = "; ".join(
-            f"{p!r}::{h}" for p, h in zip(self.probabilities, self.heads, strict=True)
+            f"{_probability_text(p)}::{h}"
+            for p, h in zip(self.probabilities, self.heads, strict=True)
         )
         return _clause_text(heads, self.body)
 
@@ -193,16 +205,51 @@ class Program:
     queries: tuple[Query, ...] = ()
     source: str = field(default="<program>", compare=False)
     evidence: tuple[Evidence, ...] = ()
+    unknown_fail: bool = False  # ':- unknown(fail).': an undefined predicate fails
 
     def __str__(self) -> str:
         parts = (*self.clauses, *self.disjunctions, *self.neural, *self.queries, *self.evidence)
-        return "".join(f"{s}\n" for s in parts)
+        flags = ":- unknown(fail).\n" if self.unknown_fail else ""
+        return flags + "".join(f"{s}\n" for s in parts)
 
 
 # --- helpers ---------------------------------------------------------------------------------
-COMPARISONS = frozenset({"<", "=<", ">", ">=", "=:=", "=\\=", "=", "\\=", "==", "\\==", "is"})
-ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "mod"})
-BUILTINS = frozenset({(op, 2) for op in COMPARISONS} | {("true", 0), ("fail", 0), ("false", 0)})
+COMPARISONS = frozenset(
+    {"<", "=<", ">", ">=", "=:=", "=\\=", "=", "\\=", "==", "\\==", "is"}
+    | {"@<", "@>", "@=<", "@>=", "=.."}
+)
+ARITHMETIC = frozenset({"+", "-", "*", "/", "//", "mod", "rem", "**", "^"})
+#: type checks, each of one argument
+TYPE_CHECKS = ("var", "nonvar", "atom", "number", "integer", "float", "atomic", "compound")
+TYPE_CHECKS += ("callable", "is_list", "ground")
+BUILTINS = frozenset(
+    {(op, 2) for op in COMPARISONS}
+    | {("true", 0), ("fail", 0), ("false", 0)}
+    | {(name, 1) for name in TYPE_CHECKS}
+    | {("functor", 3), ("arg", 3), ("length", 2), ("between", 3), ("succ", 2)}
+    | {("compare", 3), ("sort", 2), ("msort", 2), ("memberchk", 2)}
+)
+#: ProbLog's continuous distributions (DC-ProbLog, Distributional Clauses): refused by name
+DISTRIBUTIONS = frozenset({"normal", "gaussian", "uniform", "beta", "gamma", "poisson"})
+DISTRIBUTIONS |= {"exponential", "laplace", "student", "dirichlet", "categorical"}
+#: meta-calls: goals whose predicate is known only when they are called
+META = frozenset({("call", n) for n in range(1, 9)} | {("not", 1), ("once", 1)})
+#: built-ins of ProbLog this front end does not implement, refused where called, and why
+NOT_SUPPORTED = {
+    ("findall", 3): "collecting the answers of a goal into a list is not implemented yet",
+    ("findall", 4): "collecting the answers of a goal into a list is not implemented yet",
+    ("forall", 2): "not implemented yet: write \\+ (Cond, \\+ Action) with a helper predicate",
+    ("all", 3): "collecting the answers of a goal into a list is not implemented yet",
+    ("aggregate_all", 3): "aggregates over the answers of a goal are not implemented yet",
+    ("bagof", 3): "collecting the answers of a goal into a list is not implemented yet",
+    ("setof", 3): "collecting the answers of a goal into a list is not implemented yet",
+    ("assert", 1): "assert and retract change the program while it runs",
+    ("assertz", 1): "assert and retract change the program while it runs",
+    ("asserta", 1): "assert and retract change the program while it runs",
+    ("retract", 1): "assert and retract change the program while it runs",
+    ("subquery", 2): "subqueries are not implemented",
+    ("!", 0): "the cut is not part of ProbLog's semantics",
+}
 #: Predicates with a meaning in ProbLog that this front end does not implement: refused, since
 #: reading them as ordinary facts would answer queries wrongly (none at present).
 UNSUPPORTED: dict[tuple[str, int], str] = {}
@@ -215,7 +262,8 @@ STATEMENTS = {
 
 
 def is_builtin(atom: Struct) -> bool:
-    """Whether ``atom`` is evaluated by the grounder (comparison, ``is``, ``true``, ``fail``)."""
+    """Whether ``atom`` is evaluated by the grounder (comparison, ``is``, ``true``, ``fail``,
+    type checks, term and list built-ins)."""
     return atom.indicator in BUILTINS
 
 
@@ -234,7 +282,7 @@ def variables(*items: Term | Literal) -> list[Var]:
     return list(seen)
 
 
-_PLAIN_NAME = re.compile(r"[a-z][A-Za-z0-9_]*\Z")
+_PLAIN_NAME = re.compile(r"[a-z][A-Za-z0-9_]*\Z|\"(?:[^\"\\\\\n]|\\\\.)*\"\Z")
 
 
 def quote_name(name: str) -> str:
@@ -289,11 +337,14 @@ def _pieces(t: Term, nested: bool) -> list[str | tuple[Term, bool]]:
 _TOKEN = re.compile(
     r"(?P<skip>\s+|%[^\n]*|/\*.*?\*/)"
     r"|(?P<float>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)"
+    r"|(?P<radix>0x[0-9a-fA-F]+|0o[0-7]+|0b[01]+)"
     r"|(?P<int>\d+)"
     r"|(?P<var>[A-Z_][A-Za-z0-9_]*)"
     r"|(?P<name>[a-z][A-Za-z0-9_]*)"
     r"|(?P<qname>'(?:[^'\\\n]|\\.|'')*')"
-    r"|(?P<op>:-|::|\\\+|=:=|=\\=|\\==|\\=|==|=<|>=|//|[-+*/<>=(),;|\[\]])"
+    r'|(?P<string>"(?:[^"\\\n]|\\.)*")'
+    r"|(?P<op>:-|::|<-|->|\\\+|=:=|=\\=|=\.\.|\\==|\\=|==|=<|>=|@=<|@>=|@<|@>|//|\*\*"
+    r"|[-+*/<>=(),;|\[\]^])"
     r"|(?P<end>\.)",
     re.DOTALL,
 )
@@ -309,8 +360,14 @@ _INFIX = {
     "/": (400, "yfx"),
     "//": (400, "yfx"),
     "mod": (400, "yfx"),
+    "rem": (400, "yfx"),
+    "**": (200, "xfx"),
+    "^": (200, "xfy"),
+    "->": (1050, "xfy"),
 }
 _PREFIX = {"\\+": 900, "-": 200}
+#: infix operator -> (priority, type), for printing terms as they are written
+OPERATORS = _INFIX
 
 
 class _Token(NamedTuple):
@@ -333,11 +390,20 @@ class _Parser:
         self.tokens: list[_Token] = []
         self.anonymous = 0
         self.helpers = 0
+        self.unknown_fail = False  # ':- unknown(fail).': an undefined predicate fails
+        self.libraries: set[str] = set()
+        self.consulted: set[str] = set()
         self.depth = 0  # terms entered and not yet finished: the nesting so far
         pos = 0
         while pos < len(text):
             m = _TOKEN.match(text, pos)
             if m is None:
+                if text.startswith("?::", pos):
+                    raise self.error(
+                        "decision-theoretic facts (?::) are outside nesy's semantics: it answers"
+                        " probabilistic queries (ProbLog's DTProbLog mode is not supported)",
+                        pos,
+                    )
                 what = "unterminated quoted atom" if text[pos] == "'" else "unexpected character"
                 raise self.error(f"{what} {text[pos]!r}", pos)
             if m.lastgroup != "skip":
@@ -410,6 +476,8 @@ class _Parser:
         tok = self.next()
         if tok.kind == "int":
             return Int(int(tok.text)), 0
+        if tok.kind == "radix":
+            return Int(int(tok.text, 0)), 0
         if tok.kind == "float":
             return Float(float(tok.text)), 0
         if tok.kind == "var":
@@ -417,6 +485,8 @@ class _Parser:
                 self.anonymous += 1
                 return Var(f"_{self.anonymous}"), 0
             return Var(tok.text), 0
+        if tok.kind == "string":  # a string is the constant named by its quoted text
+            return Struct(tok.text), 0
         if tok.kind in ("name", "qname"):
             name = tok.text if tok.kind == "name" else _unquote(tok.text)
             if self.at("(") and self.peek().pos == tok.endpos:
@@ -479,6 +549,7 @@ class _Parser:
             tuple(self.queries),
             self.source,
             tuple(self.evidences),
+            self.unknown_fail,
         )
 
     def end(self) -> None:
@@ -491,25 +562,39 @@ class _Parser:
         after = self.tokens[self.i - 1].endpos if self.i else 0
         raise self.error(f"missing '.' at the end of the clause (found {_describe(tok)})", after)
 
-    def head_item(self) -> tuple[float | None, Struct, _Token, Struct | None]:
-        """``p::atom``, ``nn(...)::atom`` or ``atom``: (probability, atom, first token, nn spec)."""
+    def head_item(self) -> tuple[float | Term | None, Struct, _Token, Struct | None]:
+        """``p::atom``, ``nn(...)::atom`` or ``atom``: (probability, atom, first token, nn spec).
+        ``p`` is a number, an arithmetic expression (``1/3``) or a term with variables that the
+        body binds (``P``, evaluated for each instance)."""
         tok = self.peek()
-        if tok.kind == "op" and tok.text == ":-":
-            raise self.error("directives (':- ...') are not supported", tok)
-        signed = self.at("-") and self.peek(1).kind in ("int", "float")
-        if self.at("::", 2 if signed else 1) and (signed or tok.kind in ("int", "float")):
-            value = float(self.term(0).value)  # type: ignore[union-attr]
-            if not 0.0 <= value <= 1.0:
-                raise self.error(f"probability {value} is not in [0, 1]", tok)
-            self.next()
-            return value, self.atom(self.peek()), tok, None
         term = self.term(999)
-        if self.at("::"):
-            if not (isinstance(term, Struct) and term.functor == "nn"):
-                raise self.error("expected a probability or nn(...) before '::'", tok)
-            self.next()
+        if not self.at("::"):
+            return None, self.checked_head(term, tok), tok, None
+        self.next()
+        if isinstance(term, Struct) and term.functor == "nn":
             return None, self.atom(self.peek()), tok, term
-        return None, self.checked_head(term, tok), tok, None
+        return self.probability(term, tok), self.atom(self.peek()), tok, None
+
+    def probability(self, term: Term, tok: _Token) -> float | Term:
+        """The probability ``term`` before ``::``: a value in [0, 1] when ground, else the term
+        itself (the grounder evaluates it once the body has bound its variables)."""
+        if variables(term):
+            return term
+        try:
+            value = float(evaluate(_internal(term)))
+        except NotArithmetic:
+            if isinstance(term, Struct) and term.functor in DISTRIBUTIONS:
+                raise self.error(
+                    f"{_text(term, True)}: continuous distributions are outside nesy's semantics"
+                    " (discrete probabilistic facts and neural predicates only)",
+                    tok,
+                ) from None
+            raise self.error(
+                f"expected a probability or nn(...) before '::', found {_text(term, True)}", tok
+            ) from None
+        if not 0.0 <= value <= 1.0:
+            raise self.error(f"probability {value:g} is not in [0, 1]", tok)
+        return value
 
     def atom(self, tok: _Token) -> Struct:
         return self.checked_head(self.term(999), tok)
@@ -520,9 +605,7 @@ class _Parser:
         if term.indicator == ("\\+", 1):
             negated = _text(term.args[0], True)
             raise self.error(f"{what} cannot be negated: \\+ {negated} is not supported", tok)
-        if term.indicator == ("<", 2) and _is_prefix_minus(term.args[1]):
-            raise self.error("'<-' clauses are not supported: write 'head :- body.'", tok)
-        if is_builtin(term):
+        if is_builtin(term) or term.indicator in META or term.indicator in NOT_SUPPORTED:
             name, arity = term.indicator
             raise self.error(f"cannot define the built-in {name}/{arity}", tok)
         return term
@@ -575,15 +658,23 @@ class _Parser:
     def statement(self) -> None:
         start = self.peek()
         loc = self.location(start)
+        if start.kind == "op" and start.text == ":-":
+            self.next()
+            goal = self.term(1200)
+            self.end()
+            self.directive(goal, start)
+            return
         items = [self.head_item()]
         while self.at(";"):
             self.next()
             items.append(self.head_item())
         bodies: list[tuple[Literal, ...]] = [()]
-        if self.at(":-"):
+        if self.at(":-") or self.at("<-"):
             body_tok = self.next()
             bodies = self.dnf(self.term(1200), body_tok)
         self.end()
+        outside = [t for p, h, _, _ in items for t in (h, p) if isinstance(t, (Struct, Var))]
+        bodies = [self.existentials(b, outside, loc, start) for b in bodies]
         prob, head, tok, nn = items[0]
         self.reserved(items, len(items) == 1 and prob is None and nn is None)
         if len(items) > 1:
@@ -592,7 +683,7 @@ class _Parser:
                 if p is None:
                     raise self.error("each head of an annotated disjunction needs a probability", t)
                 probs.append(p)
-            if sum(probs) > 1.0 + 1e-9:
+            if all(isinstance(p, float) for p in probs) and sum(probs) > 1.0 + 1e-9:
                 raise self.error(
                     f"the probabilities of the disjunction sum to {sum(probs):g} > 1", start
                 )
@@ -615,6 +706,108 @@ class _Parser:
             self.evidences.append(self.evidence(head, tok, loc))
         else:
             self.clauses.extend(Clause(head, b, None, loc) for b in bodies)
+
+    def directive(self, goal: Term, tok: _Token) -> None:
+        """``:- use_module(library(L))``, ``:- use_module(File)``, ``:- consult(File)`` (also
+        ``:- [File]``) and ``:- unknown(fail)``; any other directive is refused by name."""
+        if isinstance(goal, Struct) and goal.indicator == ("use_module", 1):
+            target = goal.args[0]
+            if (
+                isinstance(target, Struct)
+                and target.indicator[1] == 1
+                and target.functor == "library"
+            ):
+                name = target.args[0]
+                library = name.functor if isinstance(name, Struct) and not name.args else None
+                if library not in LIBRARIES:
+                    why = UNSUPPORTED_LIBRARIES.get(library)
+                    raise self.error(
+                        f"library({_text(name, True)}) is not supported"
+                        + (f" ({why})" if why else "")
+                        + f": nesy has the libraries {', '.join(sorted(LIBRARIES))}",
+                        tok,
+                    )
+                if library not in self.libraries:
+                    self.libraries.add(library)
+                    self.include(LIBRARIES[library], f"library({library})", tok)
+                return
+            return self.consult(target, tok)
+        if isinstance(goal, Struct) and goal.indicator == ("consult", 1):
+            return self.consult(goal.args[0], tok)
+        files = _proper_list(goal)
+        if files:
+            for target in files:
+                self.consult(target, tok)
+            return
+        if goal == Struct("unknown", (Struct("fail"),)):
+            self.unknown_fail = True
+            return
+        raise self.error(
+            f"unknown directive :- {_text(goal, True)}: nesy reads use_module/1, consult/1 and"
+            " unknown(fail)",
+            tok,
+        )
+
+    def consult(self, target: Term, tok: _Token) -> None:
+        """Read the program in the file ``target`` (relative to this program's folder) into
+        this one."""
+        if not (isinstance(target, Struct) and not target.args):
+            raise self.error(f"consult needs a file name, found {_text(target, True)}", tok)
+        folder = Path(self.source).parent if Path(self.source).exists() else Path(".")
+        path = (folder / target.functor).resolve()
+        if not path.exists() and path.with_suffix(".pl").exists():
+            path = path.with_suffix(".pl")
+        if str(path) in self.consulted:
+            return
+        self.consulted.add(str(path))
+        try:
+            text = read_text(path)
+        except OSError as e:
+            raise self.error(f"cannot consult {target.functor}: {e.strerror or e}", tok) from None
+        self.include(text, str(path), tok)
+
+    def include(self, text: str, source: str, tok: _Token) -> None:
+        """Parse ``text`` (a consulted file, a library) into this program."""
+        inner = _Parser(text, source)
+        inner.helpers, inner.libraries, inner.consulted = (
+            self.helpers,
+            self.libraries,
+            self.consulted,
+        )
+        part = inner.program()
+        self.helpers = inner.helpers
+        self.unknown_fail |= inner.unknown_fail
+        self.clauses.extend(part.clauses)
+        self.ads.extend(part.disjunctions)
+        self.neural.extend(part.neural)
+        self.queries.extend(part.queries)
+        self.evidences.extend(part.evidence)
+
+    def existentials(
+        self, body: tuple[Literal, ...], outside: list[Term], loc: Location, tok: _Token
+    ) -> tuple[Literal, ...]:
+        """``\\+ G`` and ``once(G)`` where some variables of G occur nowhere else in the clause
+        (``\\+ path(X, _)``: no path from X to anything): G becomes a helper predicate over
+        its other variables, ``_exists<n>(X) :- path(X, _).``, so that the helper holds when
+        some values of the local variables make G true, as ProbLog reads them."""
+        out: list[Literal] = []
+        for i, lit in enumerate(body):
+            goal = lit.atom if isinstance(lit, Neg) else lit
+            once = goal.indicator == ("once", 1) and not isinstance(lit, Neg)
+            inner = goal.args[0] if once else goal
+            if not (isinstance(lit, Neg) or once) or not isinstance(inner, Struct):
+                out.append(lit)
+                continue
+            others = set(variables(*outside, *(b for j, b in enumerate(body) if j != i)))
+            shared = [v for v in variables(inner) if v in others]
+            if len(shared) == len(variables(inner)):
+                out.append(lit)
+                continue
+            helper = Struct(f"_exists{self.helpers}", tuple(shared))
+            self.helpers += 1
+            self.clauses.extend(Clause(helper, b, None, loc) for b in self.dnf(inner, tok))
+            out.append(Struct("once", (helper,)) if once else Neg(helper))
+        return tuple(out)
 
     def single_body(
         self, bodies: list[tuple[Literal, ...]], heads: tuple[Struct, ...], loc: Location
@@ -641,6 +834,12 @@ class _Parser:
                     "\\+ of a conjunction is not supported: define a helper predicate", tok
                 )
             return [tuple(c[0].atom if isinstance(c[0], Neg) else Neg(c[0]) for c in inner)]
+        if isinstance(t, Struct) and t.indicator == ("->", 2):
+            raise self.error(
+                "if-then-else ( -> ) is not part of ProbLog's language: write the two cases as"
+                " clauses, the second with \\+ of the condition",
+                tok,
+            )
         if not isinstance(t, Struct):
             raise self.error(f"{t} is not a goal", tok)
         return [(t,)]
@@ -666,9 +865,13 @@ class _Parser:
         return NeuralPredicate(net.functor, tuple(ins), output, tuple(dom), head, loc)
 
 
-def _is_prefix_minus(t: Term) -> bool:
-    """``-x``: what ``a <- b`` reads as on the right of ``<``."""
-    return isinstance(t, Struct) and t.indicator == ("-", 1)
+def _internal(t: Term) -> object:
+    """``t`` as the grounder's terms (numbers, atoms as ``str``, compounds as tuples)."""
+    if isinstance(t, (Int, Float)):
+        return t.value
+    if isinstance(t, Struct):
+        return (t.functor, *map(_internal, t.args)) if t.args else t.functor
+    return t
 
 
 def _unquote(text: str) -> str:
