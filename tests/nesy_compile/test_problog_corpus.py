@@ -136,9 +136,6 @@ GAPS: dict[str, str] = {
     "directive_aggregate": "library(aggregate)'s aggregates in clause heads",
     "findall": "findall/3",
     "forall": "forall/2",
-    "neg_head": "negative head literals",
-    "query_negated": "query(\\+ atom)",
-    "query_rule": "query(X) :- Goal",
 }
 
 

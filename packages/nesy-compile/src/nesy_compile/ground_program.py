@@ -78,4 +78,6 @@ class GroundProgram:
 def atom_text(atom: GroundAtom) -> str:
     """``pred(a,b)``: the text form used as label key and in messages."""
     predicate, args = atom
+    if predicate == "\\+" and len(args) == 1:  # a negated query, as ProbLog writes it
+        return f"\\+{args[0]}"
     return predicate + (f"({','.join(str(a) for a in args)})" if args else "")

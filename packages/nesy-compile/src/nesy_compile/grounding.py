@@ -996,6 +996,21 @@ class _Grounder:
                 self.rules.setdefault(head, {})[((atoms[src.choice], True), *body)] = None
         self.answer(table, head)
 
+    def query_keys(self, queries: list) -> list[tuple[object, Location]]:
+        """The call keys of ``queries``; a query given by a rule (``query(X) :- Goal``) stands
+        for the instances of X its helper proves, found by grounding the helper first."""
+        keys = []
+        for q in queries:
+            via = q.via if isinstance(q, Query) else None
+            if via is None:
+                keys.append(_query_key(q))
+                continue
+            key, loc = _query_key(Query(via, q.location))
+            self.call(key, 0, loc)
+            self.run()
+            keys += [(answer[1], loc) for answer in self.tables[key].answers]
+        return keys
+
     def ground_strata(self) -> dict[tuple[str, int], int]:
         """The strata of the predicates from the ground rules (which hold the meta-calls'
         targets); raises on negation in a cycle."""
@@ -1282,8 +1297,9 @@ def ground(
     deadline = Deadline.of(time_budget_s)
     meter = Meter("grounding", deadline, progress, unit=" rules", every=1024)
     with recursion_room(), meter:  # room for terms nested up to MAX_NESTING deep
-        keys = [_query_key(q) for q in (program.queries if queries is None else queries)]
+        asked = list(program.queries if queries is None else queries)
         grounder = _Grounder(program, max_atoms, max_depth, meter)
+        keys = grounder.query_keys(asked)
         evidence = _evidence_keys(program.evidence, grounder.sources)
         roots = [_indicator(k) for k, _ in keys] + [_indicator(k) for k, _, _ in evidence]
         strata = _strata(grounder.sources, roots)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import product
 from pathlib import Path
 from typing import NamedTuple
 
-from nesy_ir.errors import NestingError, NesySyntaxError
+from nesy_ir.errors import NestingError, NesyError, NesySyntaxError
 from nesy_ir.nesting import MAX_NESTING, recursion_room
 from nesy_ir.terms import Var  # a logic variable: the IR's own
 from nesy_ir.textfile import read_text
@@ -174,13 +174,17 @@ class NeuralPredicate:
 
 @dataclass(frozen=True)
 class Query:
-    """``query(atom).``"""
+    """``query(atom).``; with ``via``, ``query(atom) :- Goal.``: the queries are the
+    instances of ``atom`` for which ``via`` (a helper predicate over ``atom``, holding Goal)
+    can be proved."""
 
     atom: Struct
     location: Location = field(default=NOWHERE, compare=False)
+    via: Struct | None = None
 
     def __str__(self) -> str:
-        return f"query({_text(self.atom, True)})."
+        rule = f" :- {self.via}" if self.via is not None else ""
+        return f"query({_text(self.atom, True)}){rule}."
 
 
 @dataclass(frozen=True)
@@ -392,6 +396,8 @@ class _Parser:
         self.helpers = 0
         self.unknown_fail = False  # ':- unknown(fail).': an undefined predicate fails
         self.libraries: set[str] = set()
+        self.nested = False  # a consulted file or a library: its includer finishes the program
+        self.negated_queries: list[Clause] = []  # '\\+'(a) :- \\+ a, for query(\\+ a)
         self.consulted: set[str] = set()
         self.depth = 0  # terms entered and not yet finished: the nesting so far
         pos = 0
@@ -542,8 +548,10 @@ class _Parser:
         self.evidences: list[Evidence] = []
         while self.peek().kind != "eof":
             self.statement()
+        if not self.nested:
+            self.negative_heads()
         return Program(
-            tuple(self.clauses),
+            tuple(self.clauses + self.negated_queries),
             tuple(self.ads),
             tuple(self.neural),
             tuple(self.queries),
@@ -602,6 +610,9 @@ class _Parser:
     def checked_head(self, term: Term, tok: _Token, what: str = "a clause head") -> Struct:
         if not isinstance(term, Struct):
             raise self.error(f"{what} must be an atom, found {_describe(tok)}", tok)
+        if term.indicator == ("\\+", 1) and what == "a clause head":
+            self.checked_head(term.args[0], tok, what)
+            return term  # a negative head literal: see negative_heads()
         if term.indicator == ("\\+", 1):
             negated = _text(term.args[0], True)
             raise self.error(f"{what} cannot be negated: \\+ {negated} is not supported", tok)
@@ -697,15 +708,76 @@ class _Parser:
         elif prob is not None:
             self.clauses.append(Clause(head, self.single_body(bodies, (head,), loc), prob, loc))
         elif head.indicator == ("query", 1):
-            if bodies != [()]:
-                raise self.error("query/1 takes no body", start)
-            self.queries.append(Query(self.checked_head(head.args[0], tok, "a query"), loc))
+            target = head.args[0]
+            negated = isinstance(target, Struct) and target.indicator == ("\\+", 1)
+            atom = self.checked_head(target.args[0] if negated else target, tok, "a query")
+            if negated:  # query(\+ a): the atom '\+'(a), true when a is false
+                if variables(atom):
+                    raise self.error(f"a negated query must be ground: \\+ {atom}", tok)
+                self.negated_queries.append(Clause(target, (Neg(atom),), None, loc))
+                atom = target
+            via = None
+            if bodies != [()]:  # query(X) :- Goal: a helper holds the instances of X
+                via = Struct(f"_query{self.helpers}", (atom,))
+                self.helpers += 1
+                self.clauses.extend(Clause(via, b, None, loc) for b in bodies)
+            self.queries.append(Query(atom, loc, via))
         elif head.indicator in (("evidence", 1), ("evidence", 2)):
             if bodies != [()]:
                 raise self.error(f"evidence/{len(head.args)} takes no body", start)
             self.evidences.append(self.evidence(head, tok, loc))
         else:
             self.clauses.extend(Clause(head, b, None, loc) for b in bodies)
+
+    def negative_heads(self) -> None:
+        """ProbLog's negative head literals, ``p::\\+ a :- body.``: a derivation of a holds
+        unless one of them fires. The clauses of ``a`` become ``_pos_a`` and those of ``\\+ a``
+        become ``_neg_a``, and ``a(X...) :- _pos_a(X...), \\+ _neg_a(X...).``"""
+        negated = {}
+        for c in self.clauses:
+            if c.head.indicator == ("\\+", 1):
+                negated.setdefault(c.head.args[0].indicator, c.location)
+        if not negated:
+            return
+        for nn in self.neural:
+            if nn.head.indicator in negated:
+                raise NesyError(
+                    f"{negated[nn.head.indicator]}: a negative head on the neural predicate"
+                    f" {nn.head.functor}/{len(nn.head.args)} is not supported"
+                )
+        for a in self.ads:
+            for h in a.heads:
+                if h.indicator == ("\\+", 1):
+                    raise NesyError(
+                        f"{a.location}: a negative head in a disjunction is not supported"
+                    )
+
+        def renamed(atom: Struct, prefix: str) -> Struct:
+            return Struct(prefix + atom.functor, atom.args)
+
+        positive: set[tuple[str, int]] = set()
+        clauses = []
+        for c in self.clauses:
+            if c.head.indicator == ("\\+", 1):
+                c = replace(c, head=renamed(c.head.args[0], "_neg_"))
+            elif c.head.indicator in negated:
+                c = replace(c, head=renamed(c.head, "_pos_"))
+                positive.add(c.head.indicator)
+            clauses.append(c)
+        self.ads = [
+            replace(
+                a,
+                heads=tuple(renamed(h, "_pos_") if h.indicator in negated else h for h in a.heads),
+            )
+            for a in self.ads
+        ]
+        positive |= {h.indicator for a in self.ads for h in a.heads}
+        for (name, arity), loc in negated.items():
+            if ("_pos_" + name, arity) in positive:
+                xs = tuple(Var(f"X{i}") for i in range(arity))
+                body = (Struct("_pos_" + name, xs), Neg(Struct("_neg_" + name, xs)))
+                clauses.append(Clause(Struct(name, xs), body, None, loc))
+        self.clauses = clauses
 
     def directive(self, goal: Term, tok: _Token) -> None:
         """``:- use_module(library(L))``, ``:- use_module(File)``, ``:- consult(File)`` (also
@@ -769,19 +841,21 @@ class _Parser:
     def include(self, text: str, source: str, tok: _Token) -> None:
         """Parse ``text`` (a consulted file, a library) into this program."""
         inner = _Parser(text, source)
+        inner.nested = True
         inner.helpers, inner.libraries, inner.consulted = (
             self.helpers,
             self.libraries,
             self.consulted,
         )
-        part = inner.program()
+        inner.program()
         self.helpers = inner.helpers
         self.unknown_fail |= inner.unknown_fail
-        self.clauses.extend(part.clauses)
-        self.ads.extend(part.disjunctions)
-        self.neural.extend(part.neural)
-        self.queries.extend(part.queries)
-        self.evidences.extend(part.evidence)
+        self.clauses.extend(inner.clauses)
+        self.negated_queries.extend(inner.negated_queries)
+        self.ads.extend(inner.ads)
+        self.neural.extend(inner.neural)
+        self.queries.extend(inner.queries)
+        self.evidences.extend(inner.evidences)
 
     def existentials(
         self, body: tuple[Literal, ...], outside: list[Term], loc: Location, tok: _Token
