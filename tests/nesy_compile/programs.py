@@ -49,6 +49,24 @@ TEMPLATES = {
     "goal :- color(a,red), \\+ path(a,b).": ["goal"],
     "0.3::w(1); 0.7::w(2).\nv(N) :- w(M), N is M * 2.": ["v(N)"],
 }
+#: the templates of ProbLog's language beyond the core: each adds probabilistic atoms, so that
+#: a program of every template is for compiled inference, not for enumerating its worlds
+EXTENDED = {
+    # ProbLog's language beyond the core: '<-', computed and body-bound probabilities,
+    # existential negation, once/1, the standard order, operator terms, between/3, negative
+    # head literals
+    "near(X) <- edge(X,Y), edge(Y,X).": ["near(X)"],
+    "1/4 + 1/4::extra(X) :- node(X), color(X,red).": ["extra(X)"],
+    "weight(a,0.3). weight(b,0.8).\nP::heavy(X) :- weight(X,P), color(X,blue).": ["heavy(X)"],
+    "lonely(X) :- node(X), \\+ edge(X,_).": ["lonely(X)"],
+    "out(X) :- node(X), once(edge(X,_)).": ["out(X)"],
+    "up(X,Y) :- edge(X,Y), X @< Y.": ["up(X,Y)"],
+    "arc(X-Y) :- edge(X,Y), X \\= Y.": ["arc(P)"],
+    "src(X) :- edge(X,_).\n0.5::\\+src(X) :- color(X,red).": ["src(X)"],
+    "far(N) :- between(1,3,N), path(a,d), N >= 2.": ["far(N)"],
+}
+CORE = dict(TEMPLATES)
+TEMPLATES.update(EXTENDED)
 
 
 @st.composite
@@ -70,10 +88,11 @@ def programs(draw):
     return "\n".join(lines) + "\n"
 
 
-def all_templates_program() -> str:
-    """One program using every template, on a graph with a cycle and a self-loop."""
+def all_templates_program(templates: dict[str, list[str]] = TEMPLATES) -> str:
+    """One program using every template (of ``templates``), on a graph with a cycle and a
+    self-loop."""
     edges = "0.5::edge(a,b). 0.6::edge(b,c). 0.7::edge(c,a). 0.4::edge(c,d). 0.9::edge(b,b).\n"
     nodes = "node(a). node(b). node(c).\n0.2::color(X,red); 0.5::color(X,blue) :- node(X).\n"
-    queries = "".join(f"query({q}).\n" for qs in TEMPLATES.values() for q in dict.fromkeys(qs))
-    text = edges + nodes + "path(X,Y) :- edge(X,Y).\n" + "\n".join(TEMPLATES) + "\n" + queries
+    queries = "".join(f"query({q}).\n" for qs in templates.values() for q in dict.fromkeys(qs))
+    text = edges + nodes + "path(X,Y) :- edge(X,Y).\n" + "\n".join(templates) + "\n" + queries
     return text
