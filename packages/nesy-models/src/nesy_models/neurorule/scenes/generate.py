@@ -57,9 +57,6 @@ class SceneSet:
     def canvas(self) -> int:
         return self.images.shape[-1]
 
-    def subset(self, rows: np.ndarray | slice) -> SceneSet:
-        return SceneSet(*(a[rows] for a in self.arrays()))
-
     def arrays(self) -> tuple[np.ndarray, ...]:
         return self.images, self.boxes, self.categories, self.counts, self.truths
 
