@@ -383,7 +383,7 @@ def _sources(program: Program) -> dict[tuple[str, int], list[_Source]]:
         vs = [names[v.name] for v in variables(*ad.heads, *ad.body)]
         probs = tuple(_compile_probability(p, names) for p in ad.probabilities)
         for i, (h, head) in enumerate(zip(ad.heads, heads, strict=True)):
-            src = _Source("ad", head, body, vs, ad.location, k, probs[i], i, probs, ad=ad)
+            src = _Source("ad", head, body, vs, ad.location, k, None, i, probs, ad=ad)
             out.setdefault(h.indicator, []).append(src)
     for nn in program.neural:
         pred = nn.head.indicator
@@ -692,13 +692,6 @@ def _stratify(
 
 
 # --- the grounder ----------------------------------------------------------------------------
-class _Everything:
-    """The set of every atom (before pruning, any answer can hold)."""
-
-    def __contains__(self, item: object) -> bool:
-        return True
-
-
 @dataclass
 class _Table:
     answers: list = field(default_factory=list)
@@ -729,7 +722,7 @@ class _Grounder:
         self.where: Location | str = "grounding"  # the clause of the latest answer
         self.meta_used = False  # a call/N, not/1 or once/1 ran
         self.negated = False  # a rule body holds a negated atom: prune() before the result
-        self.possible: _Everything | set = _Everything()  # the atoms that can hold
+        self.possible: set | None = None  # the atoms that can hold, once pruned
 
     # --- scheduling ----------------------------------------------------------------------------
     def call(self, key: object, depth: int, loc: Location) -> _Table:
@@ -1160,7 +1153,7 @@ class _Grounder:
             if _is_ground(key) and not answers:
                 found[out(key)] = None
             for atom in answers:
-                if _is_ground(key) or atom in self.possible:
+                if _is_ground(key) or self.possible is None or atom in self.possible:
                     found[out(atom)] = None
         given = [  # evidence on an atom no clause derives is false: kept only when it holds
             GroundEvidence(out(key), value, str(loc))

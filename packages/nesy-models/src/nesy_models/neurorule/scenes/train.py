@@ -213,7 +213,8 @@ def train_scenes(
             optimizer.step()
             losses.append(loss.item())
         epoch_seconds.append(time.perf_counter() - began)
-        valid = evaluate(model, splits["valid"])["mR@50"]
+        scenes = splits["valid"]
+        valid = recalls(scene_scores(model, scenes), scenes.truths, scenes.counts, (50,))["mR@50"]
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "valid_mR@50": valid})
         if lam < config.lam:
             continue  # Omega at less than its weight: not the model asked for
