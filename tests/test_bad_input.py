@@ -194,7 +194,7 @@ def test_a_reification_variable_over_constants_is_refused_at_construction():
         ("evidence(b, maybe).", "the value of evidence must be true or false"),
         ("0.5::evidence(b).", "evidence/1 is written 'evidence(atom).'"),
         ("query(\\+ b(X)).", "a negated query must be ground"),
-        (":- use_module(library(aggregate)).", "library(aggregate) is not supported"),
+        (":- use_module(library(assoc)).", "library(assoc) is not supported"),
         (":- initialization(main).", "unknown directive"),
         ("a :- (b -> c ; d).", "if-then-else"),
         ("0.5::query(a).", "query/1 is written 'query(atom).'"),

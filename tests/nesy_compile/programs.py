@@ -64,6 +64,13 @@ EXTENDED = {
     "arc(X-Y) :- edge(X,Y), X \\= Y.": ["arc(P)"],
     "src(X) :- edge(X,_).\n0.5::\\+src(X) :- color(X,red).": ["src(X)"],
     "far(N) :- between(1,3,N), path(a,d), N >= 2.": ["far(N)"],
+    # collecting answers: findall/3, all/3 (sorted: ProbLog's order of recursive answers is
+    # its engine's), forall/2, an aggregate in a clause head (library(aggregate))
+    "succs(X,L) :- node(X), findall(Y, edge(X,Y), L).": ["succs(X,L)"],
+    "reach(S) :- all(Y, path(a,Y), L), sort(L, S).": ["reach(S)"],
+    "covered :- forall(node(X), edge(X,_)).": ["covered"],
+    ":- use_module(library(aggregate)).\ncost(a,1). cost(b,2). cost(c,4). cost(d,8).\n"
+    "fanout(X, sum<C>) :- edge(X,Y), cost(Y,C).": ["fanout(X,S)"],
 }
 CORE = dict(TEMPLATES)
 TEMPLATES.update(EXTENDED)

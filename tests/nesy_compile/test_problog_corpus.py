@@ -128,27 +128,7 @@ def _message(stderr: str) -> str:
     return " | ".join(lines[-3:])[:600] if lines else "(no message)"
 
 
-#: Programs not answered as ProbLog answers them yet, and why: each runs as a strict xfail (a
-#: fix that makes one pass must remove it from here). Shrinks as the language grows.
-GAPS: dict[str, str] = {
-    "aggregate_all": "findall/3 over a goal",
-    "all": "all/3",
-    "directive_aggregate": "library(aggregate)'s aggregates in clause heads",
-    "findall": "findall/3",
-    "forall": "forall/2",
-}
-
-
-def _cases(paths: list[Path]) -> list:
-    return [
-        pytest.param(p, id=p.stem, marks=pytest.mark.xfail(strict=True, reason=GAPS[p.stem]))
-        if p.stem in GAPS
-        else pytest.param(p, id=p.stem)
-        for p in paths
-    ]
-
-
-@pytest.mark.parametrize("path", _cases(NORMAL))
+@pytest.mark.parametrize("path", NORMAL, ids=lambda p: p.stem)
 def test_same_answers_as_problog(path: Path) -> None:
     expected = problog(path)
     done = nesy_query(path, TIMEOUT_S)

@@ -188,7 +188,7 @@ def test_load_program(tmp_path):
         ("X :- b.", 1, 1, "head must be an atom"),
         ("X is 1.", 1, 1, "built-in is/2"),
         ("a :- 3.", 1, 3, "not a goal"),
-        ("a :- \\+ (b, c).", 1, 3, "helper predicate"),
+        ("a.\nt(sum<X>).", 2, 1, "the last argument of the head of a rule"),
         (":- initialization(main).", 1, 1, "unknown directive"),
         ("nn(net, X, Y, [0,1]) :: d(X, Y).", 1, 1, "must be lists"),
         ("nn(net, [X], Y, [0,1]) :: d(X, Y) :- b.", 1, 1, "no body"),

@@ -24,6 +24,7 @@ from nesy_ir.nesting import recursion_room
 from nesy_ir.terms import TensorConst
 
 from .arithmetic import NotArithmetic, evaluate
+from .collect import MAX_UNCERTAIN, certain, proofs, selections
 from .ground_program import (
     Choice,
     EvidenceError,
@@ -36,6 +37,8 @@ from .ground_program import (
 )
 from .program import (
     BUILTINS,
+    COLLECTIONS,
+    CONTROL,
     META,
     NOT_SUPPORTED,
     OPERATORS,
@@ -360,7 +363,15 @@ def _compile_body(body: tuple, names: dict[str, _V]) -> list[tuple[str, object]]
     out: list[tuple[str, object]] = []
     for lit in body:
         atom, negated = (lit.atom, True) if isinstance(lit, Neg) else (lit, False)
-        kind = "builtin" if is_builtin(atom) else "meta" if atom.indicator in META else "call"
+        kind = (
+            "builtin"
+            if is_builtin(atom)
+            else "meta"
+            if atom.indicator in META
+            else "collect"
+            if atom.indicator in COLLECTIONS
+            else "call"
+        )
         out.append(((("not " if negated else "") + kind), _compile(atom, names)))
     return out
 
@@ -583,6 +594,23 @@ def _sorter(unique: bool) -> Callable[[tuple, dict, list, Location], Iterator[No
     return run
 
 
+def _enum_groups(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    """``_enum_groups(Pairs, Key, Values)``: for each key of the list of ``[Key, Value]``
+    pairs, in order of first occurrence, its values in order (aggregates in clause heads)."""
+    items, end = _list_items(args[0], env)
+    if end != "[]" or not all(_is_list(x) and len(_list_items(x, env)[0]) == 2 for x in items):
+        raise GroundingError(f"{loc}: grouping needs a list of [Key, Value] pairs")
+    groups: dict = {}
+    for pair in items:
+        key, value = _list_items(pair, env)[0]
+        groups.setdefault(_resolve(key, env), []).append(value)
+    for key, values in groups.items():
+        mark = len(trail)
+        if _unify(args[1], key, env, trail) and _unify(args[2], _make_list(values), env, trail):
+            yield
+        _undo(env, trail, mark)
+
+
 def _memberchk(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
     items, _ = _list_items(_ground_arg(_resolve(args[1], env), "memberchk/2's list", loc), {})
     for item in items:
@@ -615,6 +643,7 @@ _BUILTINS: dict[tuple[str, int], Callable[[tuple, dict, list, Location], Iterato
     ("sort", 2): _sorter(unique=True),
     ("msort", 2): _sorter(unique=False),
     ("memberchk", 2): _memberchk,
+    ("_enum_groups", 3): _enum_groups,
 }
 
 
@@ -624,7 +653,7 @@ def _strata(
 ) -> dict[tuple[str, int], int]:
     """Stratum of each predicate reachable from ``roots``; raises on negation in a cycle.
     (A meta-call's predicate is known only when it runs: see :meth:`_Grounder.ground_strata`.)"""
-    edges: dict[tuple[str, int], list[tuple[tuple[str, int], bool, object]]] = {}
+    edges: dict[tuple[str, int], list[tuple[tuple[str, int], str | None, object]]] = {}
     todo = list(roots)
     while todo:
         p = todo.pop()
@@ -633,18 +662,20 @@ def _strata(
         edges[p] = []
         for src in sources.get(p, []):
             for kind, t in src.body:
-                if kind.endswith("call"):
-                    q = _indicator(t)
-                    edges[p].append((q, kind == "call", src.location))
+                if kind.endswith("call") or kind == "collect":
+                    q = _indicator(t[2] if kind == "collect" else t)  # type: ignore[index]
+                    how = _pred_text(_indicator(t)) if kind == "collect" else None
+                    edges[p].append((q, "\\+" if kind == "not call" else how, src.location))
                     todo.append(q)
     return _stratify(edges)
 
 
 def _stratify(
-    edges: dict[tuple[str, int], list[tuple[tuple[str, int], bool, object]]],
+    edges: dict[tuple[str, int], list[tuple[tuple[str, int], str | None, object]]],
 ) -> dict[tuple[str, int], int]:
     """Stratum of each predicate of the dependency graph ``edges`` (predicate -> (predicate it
-    calls, positively?, where)); raises on negation in a cycle."""
+    calls, None or the construct that calls it non-monotonically (``\\+``, ``findall/3``),
+    where)); raises on such a call in a cycle."""
     index: dict[tuple[str, int], int] = {}
     low: dict[tuple[str, int], int] = {}
     stack: list[tuple[str, int]] = []
@@ -672,16 +703,19 @@ def _stratify(
             inside = set(members)
             level = 0
             for m in members:
-                for q, positive, loc in edges[m]:
-                    if q in inside and not positive:
+                for q, how, loc in edges[m]:
+                    if q in inside and how is not None:
                         names = ", ".join(sorted(_pred_text(x) for x in inside))
+                        negation = how == "\\+"
+                        what = f"\\+ {_pred_text(q)}" if negation else f"the goal of {how}"
                         raise NonStratifiedError(
-                            f"{loc}: negation is not stratified: \\+ {_pred_text(q)} in a clause"
-                            f" for {_pred_text(m)}, and these predicates depend on each other:"
+                            f"{loc}: {'negation' if negation else how} is not stratified: {what}"
+                            f" in a clause for"
+                            f" {_pred_text(m)}, and these predicates depend on each other:"
                             f" {names}"
                         )
                     if q not in inside:
-                        level = max(level, stratum[q] + (0 if positive else 1))
+                        level = max(level, stratum[q] + (0 if how is None else 1))
             for m in members:
                 stratum[m] = level
 
@@ -723,6 +757,8 @@ class _Grounder:
         self.meta_used = False  # a call/N, not/1 or once/1 ran
         self.negated = False  # a rule body holds a negated atom: prune() before the result
         self.possible: set | None = None  # the atoms that can hold, once pruned
+        self.complete: set = set()  # calls whose tables hold all their answers
+        self.waiting: dict[object, tuple[set, Location]] = {}  # collected call -> callers
 
     # --- scheduling ----------------------------------------------------------------------------
     def call(self, key: object, depth: int, loc: Location) -> _Table:
@@ -748,6 +784,35 @@ class _Grounder:
         return table
 
     def run(self) -> None:
+        """Evaluate calls to a fixpoint; then the calls that no clause waiting on a findall/3
+        feeds are complete, and the clauses waiting on complete ones run again, to a fixpoint
+        of their own, until none waits."""
+        self.saturate()
+        while self.waiting:
+            fed: set = set()
+            todo = [c for callers, _ in self.waiting.values() for c in callers]
+            while todo:  # the calls a waiting clause feeds are not complete yet
+                key = todo.pop()
+                if key not in fed:
+                    fed.add(key)
+                    todo.extend(self.tables[key].consumers)
+            self.complete |= self.tables.keys() - fed
+            ready = [k for k in self.waiting if k in self.complete]
+            if not ready:
+                _, loc = next(iter(self.waiting.values()))
+                raise NonStratifiedError(
+                    f"{loc}: findall/3 is not stratified: the answers of its goal depend on the"
+                    " clause that collects them"
+                )
+            for key in ready:
+                for caller in self.waiting.pop(key)[0]:
+                    t = self.tables[caller]
+                    if not t.dirty:
+                        t.dirty = True
+                        heapq.heappush(self.dirty, (-t.depth, next(self.counter), caller))
+            self.saturate()
+
+    def saturate(self) -> None:
         self.fresh.extend(reversed(self.new))
         self.new.clear()
         while self.fresh or self.dirty:
@@ -840,6 +905,23 @@ class _Grounder:
                     lits.pop()
                 _undo(env, trail, mark)
             return
+        if kind == "collect":
+            name, _, helper, result = goal  # type: ignore[misc]
+            key, _ = _call_key(helper, env)
+            table = self.call(key, depth + 1, src.location)
+            table.consumers.add(caller)
+            if key not in self.complete:  # run() resumes the caller once the table is complete
+                self.waiting.setdefault(key, (set(), src.location))[0].add(caller)
+                return
+            for items, chosen in self.collected(key, name, src.location):
+                mark = len(trail)
+                if _unify(result, _make_list(a[1] for a in items), env, trail):
+                    self.negated |= not all(chosen.values())
+                    lits.extend(chosen.items())
+                    self.solve(src, i + 1, env, trail, lits, caller, depth, done)
+                    del lits[len(lits) - len(chosen) :]
+                _undo(env, trail, mark)
+            return
         if kind == "builtin":
             mark = len(trail)
             for _ in self.builtin(goal, env, trail, src):
@@ -862,6 +944,38 @@ class _Grounder:
         lits.append((atom, False))
         self.solve(src, i + 1, env, trail, lits, caller, depth, done)
         lits.pop()
+
+    def collected(self, key: object, name: str, loc: Location) -> list[tuple[list, dict]]:
+        """The lists of answers of the complete call ``key`` that findall/3 (``name``) or
+        all/3 makes, each with the literals that select it (:mod:`nesy_compile.collect`)."""
+        answers = self.tables[key].answers
+        sure = certain(answers, self.bodies)
+        if len(answers) - len(sure) > MAX_UNCERTAIN:
+            raise GroundingBudgetError(
+                f"{loc}: {name}/3 over a goal with {len(answers) - len(sure)} answers that may or"
+                f" may not hold: {2 ** (len(answers) - len(sure))} lists (at most"
+                f" {MAX_UNCERTAIN} such answers)"
+            )
+        if name == "findall":
+            memo: dict = {}
+            for a in answers:
+                if proofs(a, self.bodies, memo, set()) > 1:
+                    raise GroundingError(
+                        f"{loc}: findall/3 over a goal with several proofs of the answer that"
+                        f" gives {_short(a[1])}: ProbLog lists one element per proof, which nesy"  # type: ignore[index]
+                        " does not; all/3 lists one element per answer"
+                    )
+        out = []
+        for items, chosen in selections(answers, sure):
+            if items or name == "findall":
+                out.append((items, dict(chosen)))
+        return out
+
+    def bodies(self, atom: object) -> list[tuple]:
+        """The ground bodies of ``atom``, a probabilistic clause's with its fresh atom."""
+        out = list(self.rules.get(atom, ()))
+        out += [((fresh, True), *body) for fresh, body in self.prob.get(atom, ())]
+        return out
 
     def meta(self, goal: object, kind: str, env: dict, src: _Source) -> tuple[object, str]:
         """The goal a meta-call stands for, and its kind: ``call(G, A...)`` is G with the
@@ -893,6 +1007,11 @@ class _Grounder:
             )
         if not isinstance(inner, (str, tuple)) or _indicator(inner) in META:
             raise GroundingError(f"{src.location}: {_show(inner, env)} is not a callable goal")
+        if _indicator(inner) in CONTROL:
+            raise GroundingError(
+                f"{src.location}: {_pred_text(_indicator(inner))} through {name}/"
+                f"{len(goal) - 1} is not supported: write it in the clause body"  # type: ignore[arg-type]
+            )
         target = "builtin" if _indicator(inner) in BUILTINS else "call"
         return inner, ("not " if negated else "") + target
 
@@ -1007,13 +1126,13 @@ class _Grounder:
     def ground_strata(self) -> dict[tuple[str, int], int]:
         """The strata of the predicates from the ground rules (which hold the meta-calls'
         targets); raises on negation in a cycle."""
-        edges: dict[tuple[str, int], list[tuple[tuple[str, int], bool, object]]] = {}
+        edges: dict[tuple[str, int], list[tuple[tuple[str, int], str | None, object]]] = {}
         bodies = [(h, b) for h, bs in self.rules.items() for b in bs]
         bodies += [(h, b) for h, inst in self.prob.items() for _, b in inst]
         for head, body in bodies:
             out = edges.setdefault(_indicator(head), [])
             for atom, positive in body:
-                out.append((_indicator(atom), positive, "the ground program"))
+                out.append((_indicator(atom), None if positive else "\\+", "the ground program"))
                 edges.setdefault(_indicator(atom), [])
         return _stratify(edges)
 

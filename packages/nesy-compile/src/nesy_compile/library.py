@@ -66,12 +66,27 @@ foldl(_, [], V, V).
 foldl(G, [X|Xs], V0, V) :- call(G, X, V0, V1), foldl(G, Xs, V1, V).
 """
 
+#: the functions of aggregates in clause heads (``total(sum<X>) :- ...``), as ProbLog names them
+AGGREGATE = """
+avg(L, Avg) :- sum(L, Sum), length(L, Count), Avg is Sum / Count.
+sum(L, Sum) :- sum(L, 0, Sum).
+sum([], Acc, Acc).
+sum([X|T], Acc, Sum) :- Acc1 is Acc + X, sum(T, Acc1, Sum).
+min([H|T], Min) :- min(T, H, Min).
+min([], Acc, Acc).
+min([X|T], Acc, Min) :- X < Acc, min(T, X, Min).
+min([X|T], Acc, Min) :- X >= Acc, min(T, Acc, Min).
+max([H|T], Max) :- max(T, H, Max).
+max([], Acc, Acc).
+max([X|T], Acc, Max) :- X >= Acc, max(T, X, Max).
+max([X|T], Acc, Max) :- X < Acc, max(T, Acc, Max).
+"""
+
 #: library name -> its clauses
-LIBRARIES = {"lists": LISTS, "apply": APPLY}
+LIBRARIES = {"lists": LISTS, "apply": APPLY, "aggregate": AGGREGATE}
 
 #: libraries of ProbLog that are refused, and why
 UNSUPPORTED_LIBRARIES = {
-    "aggregate": "its aggregates in clause heads, such as sum<X>, are not",
     "assoc": "association lists are not: use lists",
     "string": "strings are not",
     "cut": "ProbLog's cut is not",

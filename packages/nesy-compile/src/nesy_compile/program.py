@@ -232,21 +232,27 @@ BUILTINS = frozenset(
     | {(name, 1) for name in TYPE_CHECKS}
     | {("functor", 3), ("arg", 3), ("length", 2), ("between", 3), ("succ", 2)}
     | {("compare", 3), ("sort", 2), ("msort", 2), ("memberchk", 2)}
+    | {("_enum_groups", 3)}
 )
 #: ProbLog's continuous distributions (DC-ProbLog, Distributional Clauses): refused by name
 DISTRIBUTIONS = frozenset({"normal", "gaussian", "uniform", "beta", "gamma", "poisson"})
 DISTRIBUTIONS |= {"exponential", "laplace", "student", "dirichlet", "categorical"}
 #: meta-calls: goals whose predicate is known only when they are called
 META = frozenset({("call", n) for n in range(1, 9)} | {("not", 1), ("once", 1)})
+#: goals that collect the answers of a goal into a list: ``findall/3`` (every answer) and
+#: ``all/3`` (every answer, failing when there is none)
+COLLECTIONS = frozenset({("findall", 3), ("all", 3)})
+#: control constructs: goals made of goals, never atoms of their own
+CONTROL = frozenset({(",", 2), (";", 2), ("\\+", 1), ("forall", 2)}) | COLLECTIONS
+#: ``name<X>``, ProbLog's aggregate in the last argument of a clause head (library(aggregate))
+AGGREGATE = "<>"
 #: built-ins of ProbLog this front end does not implement, refused where called, and why
 NOT_SUPPORTED = {
-    ("findall", 3): "collecting the answers of a goal into a list is not implemented yet",
-    ("findall", 4): "collecting the answers of a goal into a list is not implemented yet",
-    ("forall", 2): "not implemented yet: write \\+ (Cond, \\+ Action) with a helper predicate",
-    ("all", 3): "collecting the answers of a goal into a list is not implemented yet",
-    ("aggregate_all", 3): "aggregates over the answers of a goal are not implemented yet",
-    ("bagof", 3): "collecting the answers of a goal into a list is not implemented yet",
-    ("setof", 3): "collecting the answers of a goal into a list is not implemented yet",
+    ("findall", 4): "ProbLog has findall/3 only",
+    ("aggregate_all", 3): "ProbLog has no aggregate_all/3: use findall/3 or all/3 with"
+    " length/2, sum_list/2, max_list/2, or library(aggregate)'s sum<X> in a clause head",
+    ("bagof", 3): "ProbLog has no bagof/3: use all/3",
+    ("setof", 3): "ProbLog has no setof/3: use all/3 and sort/2",
     ("assert", 1): "assert and retract change the program while it runs",
     ("assertz", 1): "assert and retract change the program while it runs",
     ("asserta", 1): "assert and retract change the program while it runs",
@@ -503,6 +509,16 @@ class _Parser:
                     args.append(self.term(999))
                 self.close(")", opener)
                 return Struct(name, tuple(args)), 0
+            if (  # name<X>: an aggregate of library(aggregate), in a clause head
+                self.at("<")
+                and self.peek().pos == tok.endpos
+                and self.peek(1).kind == "var"
+                and self.at(">", 2)
+            ):
+                self.next()
+                var, _ = self.primary(0)
+                self.next()
+                return Struct(AGGREGATE, (Struct(name), var)), 0
             return Struct(name), 0
         if tok.kind == "op" and tok.text == "(":
             inner = self.term(1200)
@@ -616,7 +632,12 @@ class _Parser:
         if term.indicator == ("\\+", 1):
             negated = _text(term.args[0], True)
             raise self.error(f"{what} cannot be negated: \\+ {negated} is not supported", tok)
-        if is_builtin(term) or term.indicator in META or term.indicator in NOT_SUPPORTED:
+        if (
+            is_builtin(term)
+            or term.indicator in META
+            or term.indicator in NOT_SUPPORTED
+            or term.indicator in CONTROL
+        ):
             name, arity = term.indicator
             raise self.error(f"cannot define the built-in {name}/{arity}", tok)
         return term
@@ -679,11 +700,16 @@ class _Parser:
         while self.at(";"):
             self.next()
             items.append(self.head_item())
-        bodies: list[tuple[Literal, ...]] = [()]
+        body: Term | None = None
         if self.at(":-") or self.at("<-"):
             body_tok = self.next()
-            bodies = self.dnf(self.term(1200), body_tok)
+            body = self.term(1200)
         self.end()
+        if any(_aggregates(h) for _, h, _, _ in items) or body and _aggregates(body):
+            prob, head, tok, nn = items[0]
+            head, body = self.aggregate(head, body, len(items) == 1 and prob is None, tok)
+            items[0] = (prob, head, tok, nn)
+        bodies = [()] if body is None else self.dnf(body, body_tok)
         outside = [t for p, h, _, _ in items for t in (h, p) if isinstance(t, (Struct, Var))]
         bodies = [self.existentials(b, outside, loc, start) for b in bodies]
         prob, head, tok, nn = items[0]
@@ -728,6 +754,53 @@ class _Parser:
             self.evidences.append(self.evidence(head, tok, loc))
         else:
             self.clauses.extend(Clause(head, b, None, loc) for b in bodies)
+
+    def aggregate(
+        self, head: Struct, body: Term | None, plain: bool, tok: _Token
+    ) -> tuple[Struct, Term]:
+        """ProbLog's ``h(G..., sum<X>) :- Body.`` (library(aggregate)): for each group G...
+        of the body's answers, h(G..., S) with S the sum (``avg``, ``min``, ``max``, or any
+        predicate of a list and a result) of X over the group's answers in a world, as
+        ``h(G..., S) :- all([[G...], X], Body, L), _enum_groups(L, [G...], Xs), call(sum, Xs,
+        S).``"""
+        *group, last = head.args or (None,)
+        if (
+            not plain
+            or body is None
+            or not (isinstance(last, Struct) and last.functor == AGGREGATE)
+            or any(_aggregates(t) for t in group)
+            or _aggregates(body)
+        ):
+            raise self.error(
+                "an aggregate such as sum<X> is the last argument of the head of a rule, and"
+                " nowhere else",
+                tok,
+            )
+        if "aggregate" not in self.libraries:
+            raise self.error(
+                f"{_text(last.args[0], True)}<{last.args[1]}> in a clause head needs"
+                " ':- use_module(library(aggregate)).' first",
+                tok,
+            )
+        function, var = last.args
+        fresh = [Var(f"_{name}{self.helpers}") for name in ("Result", "Answers", "Values")]
+        self.helpers += 1
+        result, answers, values = fresh
+        keys = _list(group)
+        goal = Struct(
+            ",",
+            (
+                Struct("all", (_list([keys, var]), body, answers)),
+                Struct(
+                    ",",
+                    (
+                        Struct("_enum_groups", (answers, keys, values)),
+                        Struct("call", (function, values, result)),
+                    ),
+                ),
+            ),
+        )
+        return Struct(head.functor, (*group, result)), goal
 
     def negative_heads(self) -> None:
         """ProbLog's negative head literals, ``p::\\+ a :- body.``: a derivation of a holds
@@ -861,27 +934,53 @@ class _Parser:
         self, body: tuple[Literal, ...], outside: list[Term], loc: Location, tok: _Token
     ) -> tuple[Literal, ...]:
         """``\\+ G`` and ``once(G)`` where some variables of G occur nowhere else in the clause
-        (``\\+ path(X, _)``: no path from X to anything): G becomes a helper predicate over
+        (``\\+ path(X, _)``: no path from X to anything), or where G is a conjunction (also
+        from ``forall(C, A)``, read as ``\\+ (C, \\+ A)``): G becomes a helper predicate over
         its other variables, ``_exists<n>(X) :- path(X, _).``, so that the helper holds when
-        some values of the local variables make G true, as ProbLog reads them."""
+        some values of the local variables make G true, as ProbLog reads them. The goal of a
+        findall/3 or all/3 becomes a helper predicate too (:meth:`collection`)."""
         out: list[Literal] = []
         for i, lit in enumerate(body):
             goal = lit.atom if isinstance(lit, Neg) else lit
+            others = set(variables(*outside, *(b for j, b in enumerate(body) if j != i)))
+            if goal.indicator in COLLECTIONS and not isinstance(lit, Neg):
+                out.append(self.collection(goal, others, loc, tok))
+                continue
             once = goal.indicator == ("once", 1) and not isinstance(lit, Neg)
             inner = goal.args[0] if once else goal
             if not (isinstance(lit, Neg) or once) or not isinstance(inner, Struct):
                 out.append(lit)
                 continue
-            others = set(variables(*outside, *(b for j, b in enumerate(body) if j != i)))
             shared = [v for v in variables(inner) if v in others]
-            if len(shared) == len(variables(inner)):
+            if len(shared) == len(variables(inner)) and inner.indicator not in CONTROL:
                 out.append(lit)
                 continue
             helper = Struct(f"_exists{self.helpers}", tuple(shared))
             self.helpers += 1
-            self.clauses.extend(Clause(helper, b, None, loc) for b in self.dnf(inner, tok))
+            self.helper_clauses(helper, self.dnf(inner, tok), loc, tok)
             out.append(Struct("once", (helper,)) if once else Neg(helper))
         return tuple(out)
+
+    def helper_clauses(
+        self, helper: Struct, bodies: list[tuple[Literal, ...]], loc: Location, tok: _Token
+    ) -> None:
+        """The clauses ``helper :- body`` of a helper predicate, their negations of goals
+        with local variables made helpers in turn."""
+        for b in bodies:
+            self.clauses.append(Clause(helper, self.existentials(b, [helper], loc, tok), None, loc))
+
+    def collection(self, goal: Struct, others: set[Var], loc: Location, tok: _Token) -> Struct:
+        """``findall(T, G, L)`` or ``all(T, G, L)`` with G made a helper predicate over T and
+        the variables of G that G binds or the clause shares, ``_collect<n>(T, X...) :- G.``:
+        the grounder lists the helper's answers (one per binding of those variables, as
+        ProbLog's findall/3 takes them)."""
+        template, inner, result = goal.args
+        bound = _bound_by(inner)
+        kept = [v for v in variables(inner) if v in bound or v in others]
+        helper = Struct(f"_collect{self.helpers}", (template, *kept))
+        self.helpers += 1
+        self.helper_clauses(helper, self.dnf(inner, tok), loc, tok)
+        return Struct(goal.functor, (template, helper, result))
 
     def single_body(
         self, bodies: list[tuple[Literal, ...]], heads: tuple[Struct, ...], loc: Location
@@ -903,11 +1002,12 @@ class _Parser:
             return self.dnf(t.args[0], tok) + self.dnf(t.args[1], tok)
         if isinstance(t, Struct) and t.indicator == ("\\+", 1):
             inner = self.dnf(t.args[0], tok)
-            if any(len(c) != 1 for c in inner):
-                raise self.error(
-                    "\\+ of a conjunction is not supported: define a helper predicate", tok
-                )
+            if any(len(c) != 1 for c in inner):  # existentials() makes it a helper predicate
+                return [(Neg(t.args[0]),)]
             return [tuple(c[0].atom if isinstance(c[0], Neg) else Neg(c[0]) for c in inner)]
+        if isinstance(t, Struct) and t.indicator == ("forall", 2):  # \+ (Cond, \+ Action)
+            cond, action = t.args
+            return self.dnf(Struct("\\+", (Struct(",", (cond, Struct("\\+", (action,)))),)), tok)
         if isinstance(t, Struct) and t.indicator == ("->", 2):
             raise self.error(
                 "if-then-else ( -> ) is not part of ProbLog's language: write the two cases as"
@@ -937,6 +1037,30 @@ class _Parser:
         if output not in variables(head) or extra:
             raise self.error(f"the head {head} must use the inputs and output of nn(...)", tok)
         return NeuralPredicate(net.functor, tuple(ins), output, tuple(dom), head, loc)
+
+
+def _aggregates(t: Term) -> bool:
+    """Whether ``t`` holds an aggregate ``name<X>``."""
+    return isinstance(t, Struct) and (t.functor == AGGREGATE or any(map(_aggregates, t.args)))
+
+
+def _list(items: list[Term]) -> Struct:
+    out = Struct("[]")
+    for item in reversed(items):
+        out = Struct(".", (item, out))
+    return out
+
+
+def _bound_by(goal: Term) -> set[Var]:
+    """The variables that proving ``goal`` binds: not those only under a negation, nor the
+    template and goal of a nested findall/3 or all/3."""
+    if isinstance(goal, Struct) and goal.indicator in ((",", 2), (";", 2)):
+        return _bound_by(goal.args[0]) | _bound_by(goal.args[1])
+    if isinstance(goal, Struct) and goal.indicator in (("\\+", 1), ("forall", 2)):
+        return set()
+    if isinstance(goal, Struct) and goal.indicator in COLLECTIONS:
+        return set(variables(goal.args[2]))
+    return set(variables(goal))
 
 
 def _internal(t: Term) -> object:
