@@ -319,3 +319,24 @@ def test_random_programs_match_problog(text):
 
 def test_all_templates_match_problog():
     assert_same(all_templates_program(CORE))  # every world enumerated: the core templates
+
+
+def test_first_argument_indexing_keeps_the_clauses_order():
+    """Clauses tried by first argument (constants, compounds, variables mixed) still answer in
+    program order: findall/3 lists them as ProbLog does."""
+    facts = ["p(a, 1).", "0.5::p(X, 2) :- q(X).", "p(f(a), 3).", "p(a, 4).", "0.3::p(b, 5)."]
+    facts += ["p(1, 6).", "p(1.0, 7).", "0.6::p(a, 8).", "p(f(b), 9).", "p(c, 10)."]
+    text = (
+        "\n".join(facts)
+        + """
+q(a). q(b). q(f(a)).
+s(K, L) :- member(K, [a, b, f(a), 1, c]), findall(V, p(K, V), L).
+member(X, [X|_]).
+member(X, [_|T]) :- member(X, T).
+query(s(_, _)).
+"""
+    )
+    ours = {
+        atom_text(a): p for a, p in brute_force_probabilities(ground(parse_program(text))).items()
+    }
+    assert {a: p for a, p in ours.items() if p > 0} == pytest.approx(problog(text))

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from itertools import product
 
+from .horn import closure
+
 #: the most answers of one goal that are neither certain nor impossible (2^16 lists)
 MAX_UNCERTAIN = 16
 
@@ -24,8 +26,8 @@ Bodies = Callable[[Hashable], Iterable[tuple]]
 
 
 def certain(roots: list, bodies: Bodies) -> set:
-    """The atoms among those ``roots`` reach that hold in every world: the least fixpoint of
-    'some body has only positive, certain atoms'."""
+    """The atoms among those ``roots`` reach that hold in every world: the least model of
+    their bodies with positive atoms only."""
     reached, todo = set(roots), list(roots)
     while todo:
         for body in bodies(todo.pop()):
@@ -33,15 +35,9 @@ def certain(roots: list, bodies: Bodies) -> set:
                 if atom not in reached:
                     reached.add(atom)
                     todo.append(atom)
-    out: set = set()
-    changed = True
-    while changed:
-        changed = False
-        for head in reached - out:
-            if any(all(pos and a in out for a, pos in body) for body in bodies(head)):
-                out.add(head)
-                changed = True
-    return out
+    return closure(
+        (h, [a for a, _ in body]) for h in reached for body in bodies(h) if all(p for _, p in body)
+    )
 
 
 def proofs(atom: Hashable, bodies: Bodies, memo: dict, path: set) -> int:

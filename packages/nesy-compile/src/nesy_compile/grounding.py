@@ -35,6 +35,7 @@ from .ground_program import (
     ProbFact,
     atom_text,
 )
+from .horn import closure
 from .program import (
     BUILTINS,
     COLLECTIONS,
@@ -230,6 +231,17 @@ def _match(pattern: object, ground: object, env: dict, trail: list) -> bool:
             and all(_match(p, g, env, trail) for p, g in zip(pattern[1:], ground[1:], strict=True))
         )
     return pattern == ground
+
+
+def _first_arg(t: object) -> object:
+    """What indexes a term by its first argument: the argument itself when atomic, name and
+    arity when compound, None when a variable or when there is no argument."""
+    if not isinstance(t, tuple) or len(t) < 2:
+        return None
+    a = t[1]
+    if type(a) is _V:
+        return None
+    return (a[0], len(a)) if isinstance(a, tuple) else a
 
 
 def _indicator(t: object) -> tuple[str, int]:
@@ -758,6 +770,8 @@ class _Grounder:
         self.negated = False  # a rule body holds a negated atom: prune() before the result
         self.possible: set | None = None  # the atoms that can hold, once pruned
         self.complete: set = set()  # calls whose tables hold all their answers
+        self.index: dict[tuple[str, int], dict] = {}  # predicate -> first argument -> clauses
+        self.merged: dict[tuple, list[_Source]] = {}  # (predicate, first argument) -> clauses
         self.waiting: dict[object, tuple[set, Location]] = {}  # collected call -> callers
 
     # --- scheduling ----------------------------------------------------------------------------
@@ -851,8 +865,27 @@ class _Grounder:
                 )
 
     # --- evaluation ----------------------------------------------------------------------------
+    def candidates(self, key: object) -> list[_Source]:
+        """The clauses whose heads may match the call ``key``, in program order: those whose
+        first argument is a variable or has the name of the call's (first-argument indexing:
+        a call on one of many facts tries that fact, not all of them)."""
+        pred, first = _indicator(key), _first_arg(key)
+        sources = self.sources.get(pred, [])
+        if first is None or len(sources) < 8:
+            return sources
+        index = self.index.get(pred)
+        if index is None:
+            index = self.index[pred] = {}
+            for pos, src in enumerate(sources):
+                index.setdefault(_first_arg(src.head), []).append((pos, src))
+        merged = self.merged.get((pred, first))
+        if merged is None:
+            pairs = sorted([*index.get(first, ()), *index.get(None, ())], key=lambda x: x[0])
+            merged = self.merged[(pred, first)] = [src for _, src in pairs]
+        return merged
+
     def evaluate(self, key: object, table: _Table) -> None:
-        for src in self.sources.get(_indicator(key), ()):
+        for src in self.candidates(key):
             env: dict = {}
             trail: list = []
             if not _unify(src.head, key, env, trail):
@@ -1138,41 +1171,23 @@ class _Grounder:
 
     def prune(self) -> None:
         """Drop what cannot hold, as ProbLog's grounding does: a rule body with a negated atom
-        that holds in every world (derived by rules from such atoms alone), then, to a
-        fixpoint, a body with an atom that no rule, fact or choice can derive. A query with
-        variables then lists only the answers that can hold."""
-        certain: set = set()
-        changed = True
-        while changed:
-            changed = False
-            for head, bodies in self.rules.items():
-                if head not in certain and any(
-                    all(pos and a in certain for a, pos in body) for body in bodies
-                ):
-                    certain.add(head)
-                    changed = True
+        that holds in every world (derived by rules from such atoms alone), then a body with
+        an atom that no rule, fact or choice can derive. A query with variables then lists
+        only the answers that can hold. Linear in the ground program (two least models)."""
+        certain = closure(
+            (h, [a for a, _ in b])
+            for h, bs in self.rules.items()
+            for b in bs
+            if all(p for _, p in b)
+        )
         for head in list(self.rules):
             self.rules[head] = {
                 b: None for b in self.rules[head] if not any(not p and a in certain for a, p in b)
             }
         chosen = {a for atoms in self.choices for a in atoms}
-        derivable: set = set()
-        changed = True
-        while changed:
-            changed = False
-            for head in self.prob:
-                if head not in derivable and any(
-                    all(not p or a in derivable or a in chosen for a, p in body)
-                    for _, body in self.prob[head]
-                ):
-                    derivable.add(head)
-                    changed = True
-            for head, bodies in self.rules.items():
-                if head not in derivable and any(
-                    all(not p or a in derivable or a in chosen for a, p in body) for body in bodies
-                ):
-                    derivable.add(head)
-                    changed = True
+        bodies = [(h, b) for h, bs in self.rules.items() for b in bs]
+        bodies += [(h, b) for h, inst in self.prob.items() for _, b in inst]
+        derivable = closure((h, [a for a, p in b if p and a not in chosen]) for h, b in bodies)
         for head in list(self.rules):
             if head not in derivable:
                 del self.rules[head]
