@@ -15,8 +15,9 @@ forward and forward + backward (gradient of the summed roots w.r.t. the labels) 
 - the NumPy reference (layered evaluation, forward only).
 
 It prints milliseconds (median of repeats after warm-up), the ratios the issue sets targets for
-(generic / KLay direct <= 1.5, PySDD looped / generic >= 100 at batch 256, jax / torch <= 2) and
-the peak extra memory of each variant (Linux VmHWM, reset between variants).
+(generic / KLay direct <= 1.5, PySDD looped / generic >= 100 at batch 256, jax / torch <= 2),
+the seconds of JAX's first call at that batch size (tracing and XLA compilation) and the peak
+extra memory of each variant (Linux VmHWM, reset between variants).
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ def main() -> None:
             f"\n{item['name']}: {stats['nodes']} nodes, {stats['edges']} edges, {stats['layers']}"
             f" layers, {len(item['keys'])} label keys"
         )
-        print(header + "   generic/klay  pysdd/generic  jax/torch")
+        print(header + "   generic/klay  pysdd/generic  jax/torch  jax jit s")
         generic = nesy_torch.lower(layered, dynamic=item["keys"], klay=False)
         try:
             smoothed = layerize(smooth(item["circuit"]))  # KLay needs smooth circuits
@@ -202,7 +203,9 @@ def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, flo
     if not backward:
         labels = {k: x[:, i] for i, k in enumerate(item["keys"])}
         fns["numpy"] = lambda: evaluate_layered(layered, labels)
-    row = {}
+    began = time.perf_counter()
+    fns["jax"]()  # the first call traces and compiles
+    row = {"jax jit s": time.perf_counter() - began}
     for name, fn in fns.items():
         row[name], memory[name] = measure(fn, budget)
     return row
@@ -215,7 +218,7 @@ def cells(row: dict[str, float]) -> str:
     times = " ".join(f"{row[v]:>11.3f}" if v in row else f"{'-':>11}" for v in COLUMNS)
     return (
         f"{times}   {ratio('generic', 'klay direct')}      {ratio('pysdd loop', 'generic')}"
-        f"   {ratio('jax', 'generic')}"
+        f"   {ratio('jax', 'generic')}   {row['jax jit s']:>8.2f}"
     )
 
 

@@ -106,7 +106,9 @@ def _layers(steps: list[Step], num_nodes: int, roots: np.ndarray) -> Callable[[A
         return buf[roots], buf
 
     def backward(buf: Array, cotangent: Array):
-        ct = jnp.zeros_like(buf).at[roots].add(cotangent)
+        # Opaque zeros: with a constant cotangent (the gradient of a sum) the scatter below
+        # would be all constants, and XLA would fold it at compile time, for seconds.
+        ct = jax.lax.optimization_barrier(jnp.zeros_like(buf)).at[roots].add(cotangent)
         for step in reversed(steps):
             _, pullback = jax.vjp(step.reduce, buf[step.index])
             out_ct = jax.lax.dynamic_slice_in_dim(ct, step.first, step.size, axis=0)
