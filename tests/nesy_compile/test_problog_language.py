@@ -22,7 +22,7 @@ def answers(text: str) -> dict[str, float]:
     "text, where, words",
     [
         (":- initialization(main).", "prog.pl:1:1", "unknown directive"),
-        (":- use_module(library(nope)).", "prog.pl:1:1", "the libraries aggregate, apply, lists"),
+        (":- use_module(library(nope)).", "prog.pl:1:1", "aggregate, apply, lists, string"),
         ("t(sum<X>) :- p(X).", "prog.pl:1:1", "needs ':- use_module(library(aggregate)).'"),
         ("t(sum<X>).", "prog.pl:1:1", "the last argument of the head of a rule"),
         ("t(sum<X>, a) :- p(X).", "prog.pl:1:1", "the last argument of the head of a rule"),

@@ -623,6 +623,44 @@ def _enum_groups(args: tuple, env: dict, trail: list, loc: Location) -> Iterator
         _undo(env, trail, mark)
 
 
+def _plain_text(t: object, loc: Location) -> str:
+    """The text of a bound term as library(string) reads it: an atom's or a string's
+    characters without quotes, a number's digits."""
+    if not _is_ground(t):
+        raise UnsafeVariableError(f"{loc}: library(string) needs bound text, got {_short(t)}")
+    if isinstance(t, str):
+        return t[1:-1] if len(t) >= 2 and t[0] == t[-1] == '"' else t
+    return _text(t)
+
+
+def _join(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    """``'$join'(Separator, Terms, Out)``: Out the atom of the terms' texts, separated."""
+    items, end = _list_items(args[1], env)
+    if end != "[]":
+        raise GroundingError(f"{loc}: library(string) joins a list, got {_show(args[1], env)}")
+    separator = _plain_text(_resolve(args[0], env), loc)
+    out = separator.join(_plain_text(_resolve(x, env), loc) for x in items)
+    if _unify(args[2], out, env, trail):
+        yield
+
+
+def _chars(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    """``'$chars'(Text, Chars)``: the one-character atoms of Text."""
+    if _unify(args[1], _make_list(_plain_text(_resolve(args[0], env), loc)), env, trail):
+        yield
+
+
+def _to_integer(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
+    """``'$integer'(Text, N)``: the integer that Text spells."""
+    text = _plain_text(_resolve(args[0], env), loc)
+    try:
+        value = int(text)
+    except ValueError:
+        raise GroundingError(f"{loc}: str2int/2 of {text!r}, which is not an integer") from None
+    if _unify(args[1], value, env, trail):
+        yield
+
+
 def _memberchk(args: tuple, env: dict, trail: list, loc: Location) -> Iterator[None]:
     items, _ = _list_items(_ground_arg(_resolve(args[1], env), "memberchk/2's list", loc), {})
     for item in items:
@@ -656,6 +694,9 @@ _BUILTINS: dict[tuple[str, int], Callable[[tuple, dict, list, Location], Iterato
     ("msort", 2): _sorter(unique=False),
     ("memberchk", 2): _memberchk,
     ("_enum_groups", 3): _enum_groups,
+    ("$join", 3): _join,
+    ("$chars", 2): _chars,
+    ("$integer", 2): _to_integer,
 }
 
 

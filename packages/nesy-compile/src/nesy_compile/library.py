@@ -82,13 +82,21 @@ max([X|T], Acc, Max) :- X >= Acc, max(T, X, Max).
 max([X|T], Acc, Max) :- X < Acc, max(T, Acc, Max).
 """
 
+#: ProbLog's library(string): atoms and strings joined, split into characters, read as integers
+STRING = """
+concat(Terms, Out) :- '$join'('', Terms, Out).
+join(Separator, Terms, Out) :- '$join'(Separator, Terms, Out).
+lst2str(Terms, Out) :- '$join'('', Terms, Out).
+str2lst(Text, Chars) :- '$chars'(Text, Chars).
+str2int(Text, N) :- '$integer'(Text, N).
+"""
+
 #: library name -> its clauses
-LIBRARIES = {"lists": LISTS, "apply": APPLY, "aggregate": AGGREGATE}
+LIBRARIES = {"lists": LISTS, "apply": APPLY, "aggregate": AGGREGATE, "string": STRING}
 
 #: libraries of ProbLog that are refused, and why
 UNSUPPORTED_LIBRARIES = {
     "assoc": "association lists are not: use lists",
-    "string": "strings are not",
     "cut": "ProbLog's cut is not",
     "db": "database access is not",
     "record": "assert and retract are not",

@@ -232,7 +232,7 @@ BUILTINS = frozenset(
     | {(name, 1) for name in TYPE_CHECKS}
     | {("functor", 3), ("arg", 3), ("length", 2), ("between", 3), ("succ", 2)}
     | {("compare", 3), ("sort", 2), ("msort", 2), ("memberchk", 2)}
-    | {("_enum_groups", 3)}
+    | {("_enum_groups", 3), ("$join", 3), ("$chars", 2), ("$integer", 2)}
 )
 #: ProbLog's continuous distributions (DC-ProbLog, Distributional Clauses): refused by name
 DISTRIBUTIONS = frozenset({"normal", "gaussian", "uniform", "beta", "gamma", "poisson"})
@@ -526,6 +526,18 @@ class _Parser:
             return inner, 0
         if tok.kind == "op" and tok.text == "[":
             return self.list_rest(tok), 0
+        if (
+            tok.kind == "op"
+            and (tok.text in _INFIX or tok.text in _PREFIX)
+            and self.peek().text
+            in (
+                ",",
+                ")",
+                "]",
+                "|",
+            )
+        ):
+            return Struct(tok.text), 0  # an operator standing alone is an atom: join(-, L, S)
         if tok.kind == "op" and tok.text in _PREFIX:
             nxt = self.peek()
             if tok.text == "-" and nxt.kind in ("int", "float") and nxt.pos == tok.endpos:
