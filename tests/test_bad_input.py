@@ -103,6 +103,7 @@ def test_deep_nesting_works_up_to_the_limit_and_is_a_located_error_beyond():
         (RunConfig, "lr", 0.0),
         (RunConfig, "augment", -2),
         (RunConfig, "seed", -1),
+        (RunConfig, "weight_decay", -0.1),
         (RunConfig, "backend", "tf"),
         (TrainConfig, "batch_size", 0),
         (TrainConfig, "lr", float("nan")),

@@ -119,3 +119,42 @@ def test_jax_resume_from_a_foreign_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(NesyError, match="cannot resume from checkpoint"):
         jax_training.fit_jax(model, train, val, TrainConfig(progress=False, checkpoint=checkpoint))
     assert checkpoint.exists()
+
+
+@pytest.mark.parametrize("centre", [True, False])
+def test_jax_centres_the_images_as_torch_does(centre):
+    torch.manual_seed(0)
+    task = mnist_addition(1)
+    model = TaskModel(task, centre_images=centre).eval()
+    other = jax_model.JaxTaskModel(task, centre_images=centre)
+    train, _ = addition_splits(model, task, images=64)
+    images, targets = train.batch(np.arange(16))
+    with torch.no_grad():
+        expected = model.loss(model(images), targets).item()
+    params = jax_params_of(model)
+    loss = float(other.loss(params, images.numpy(), targets.numpy()))
+    assert loss == pytest.approx(expected, rel=1e-4)
+    uncentred = jax_model.JaxTaskModel(task, centre_images=not centre)
+    assert float(uncentred.loss(params, images.numpy(), targets.numpy())) != pytest.approx(loss)
+    digits = images.flatten(0, 1).numpy()
+    np.testing.assert_array_equal(other.classify(params, digits), model.classify(digits))
+
+
+@pytest.mark.parametrize("centre", [True, False])
+def test_a_jax_run_gets_the_recipe_options(centre, monkeypatch):
+    from nesy_models.experiment import RunConfig, run
+
+    seen = {}
+    real_fit = jax_training.fit_jax
+
+    def fit_recording(model, train, val, config):
+        seen["centre"], seen["weight_decay"] = model.centre, config.weight_decay
+        return real_fit(model, train, val, config)
+
+    monkeypatch.delenv("NESY_DATA", raising=False)
+    monkeypatch.setattr(jax_training, "fit_jax", fit_recording)
+    config = RunConfig(
+        backend="jax", train_size=32, progress=False, centre_images=centre, weight_decay=0.05
+    )
+    run(config)
+    assert seen == {"centre": centre, "weight_decay": 0.05}

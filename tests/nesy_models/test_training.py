@@ -14,7 +14,7 @@ from nesy_ir.errors import NesyError
 from nesy_models.data import DigitImages, addition_dataset, sudoku_dataset
 from nesy_models.experiment import digit_accuracy
 from nesy_models.learners import Split, TrainConfig, evaluate, fit, learning_rate
-from nesy_models.models import TaskModel
+from nesy_models.models import LeNet, TaskModel
 from nesy_models.options import LOGIC, SEMANTICS
 from nesy_models.tasks import mnist_addition, sudoku
 
@@ -304,3 +304,50 @@ def test_a_tiny_product_t_norm_score_keeps_its_gradient():
     model.loss(out, targets[valid]).backward()
     grad = model.net.classifier[1].weight.grad
     assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_lenet_centres_its_images_from_0_1_to_minus_1_1_by_default():
+    seen = []
+    images = torch.stack([torch.zeros(28, 28), torch.ones(28, 28), torch.full((28, 28), 0.25)])
+    centred, plain = LeNet(), LeNet(centre=False)
+    plain.load_state_dict(centred.state_dict())
+    for net in (centred, plain):
+        net.encoder.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0]))
+        net(images)
+    assert seen[0][:, 0, 0, 0].tolist() == [-1.0, 1.0, -0.5]  # what the convolutions see
+    assert seen[1][:, 0, 0, 0].tolist() == [0.0, 1.0, 0.25]
+    assert TaskModel(mnist_addition(1)).net.centre
+    assert not TaskModel(mnist_addition(1), centre_images=False).net.centre
+
+
+@pytest.mark.parametrize(
+    "options, weight_decay, centre",
+    [([], 0.01, True), (["--weight-decay", "0.05", "--no-centre-images"], 0.05, False)],
+)
+def test_the_recipe_options_reach_the_optimiser_and_the_network(
+    options, weight_decay, centre, tmp_path, monkeypatch
+):
+    import nesy_models.experiment as experiment
+    from nesy_ir.cli import main
+
+    seen = {}
+    real_fit = experiment.fit
+
+    def fit_recording(model, train, val, config):
+        seen["centre"] = model.net.centre
+        return real_fit(model, train, val, config)
+
+    class AdamW(torch.optim.AdamW):
+        def __init__(self, params, **kwargs):
+            seen["weight_decay"] = kwargs["weight_decay"]
+            super().__init__(params, **kwargs)
+
+    monkeypatch.delenv("NESY_DATA", raising=False)
+    monkeypatch.setattr(experiment, "fit", fit_recording)
+    monkeypatch.setattr(torch.optim, "AdamW", AdamW)
+    out = tmp_path / "metrics.json"
+    argv = ["train", "mnist-addition", "--train-size", "32", "--no-progress", *options]
+    assert main([*argv, "--json-file", str(out)]) == 0
+    assert seen == {"centre": centre, "weight_decay": weight_decay}
+    metrics = json.loads(out.read_text())
+    assert (metrics["weight_decay"], metrics["centre_images"]) == (weight_decay, centre)

@@ -84,6 +84,19 @@ def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
     p.add_argument("--epochs", type=int, default=1, help="training epochs")
     p.add_argument("--batch-size", type=int, default=32, help="examples per batch")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate (AdamW)")
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=1e-2,
+        help="AdamW's weight decay (0: plain Adam)",
+    )
+    p.add_argument(
+        "--centre-images",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="scale the images from [0, 1] to [-1, 1] before the network, as DeepProbLog and"
+        " DeepLog do (default; --no-centre-images feeds them in [0, 1])",
+    )
     p.add_argument("--schedule", choices=SCHEDULES, default="constant", help="learning rate")
     p.add_argument("--augment", type=int, default=0, help="random image shifts (pixels)")
     p.add_argument("--patience", type=int, default=5, help="early stopping on validation loss")

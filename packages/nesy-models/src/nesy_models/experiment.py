@@ -24,6 +24,7 @@ from .checks import (
     at_least,
     engine_setup,
     learner_options,
+    non_negative,
     one_of,
     training_options,
     write_atomically,
@@ -51,6 +52,8 @@ class RunConfig:
     epochs: int = 1
     batch_size: int = 32
     lr: float = 1e-3
+    weight_decay: float = 1e-2
+    centre_images: bool = True
     schedule: str = "constant"
     augment: int = 0
     patience: int = 5
@@ -78,6 +81,7 @@ class RunConfig:
         one_of("tnorm", self.tnorm, FUZZY)
         one_of("backend", self.backend, BACKENDS)
         training_options(self)
+        non_negative("weight_decay", self.weight_decay)
         if self.train_size is not None:
             at_least("train_size", self.train_size, 1)
         if len(self.sudoku_examples) != 3:
@@ -152,9 +156,13 @@ def run(config: RunConfig) -> dict:
     if config.backend == "jax":
         from .models.jax_model import JaxTaskModel
 
-        model = JaxTaskModel(task, config.semantics, config.logic, config.tnorm)
+        model = JaxTaskModel(
+            task, config.semantics, config.logic, config.tnorm, centre_images=config.centre_images
+        )
     else:
-        model = TaskModel(task, config.semantics, config.logic, config.tnorm)
+        model = TaskModel(
+            task, config.semantics, config.logic, config.tnorm, centre_images=config.centre_images
+        )
     compile_seconds = time.perf_counter() - began
     train, val, test, test_digits = make_splits(config, task, model)
     checkpoint = Path(config.checkpoint) if config.checkpoint else None
@@ -162,6 +170,7 @@ def run(config: RunConfig) -> dict:
         epochs=config.epochs,
         batch_size=config.batch_size,
         lr=config.lr,
+        weight_decay=config.weight_decay,
         schedule=config.schedule,
         augment=config.augment,
         patience=config.patience,

@@ -69,8 +69,11 @@ def _conv_pool_relu(x, p):
     return jax.nn.relu(x)
 
 
-def lenet(params: Params, images):
-    """(features (M, 84), logits (M, classes)) of images (M, 28, 28)."""
+def lenet(params: Params, images, centre: bool = True):
+    """(features (M, 84), logits (M, classes)) of images (M, 28, 28) in [0, 1]; ``centre``
+    maps them to [-1, 1] first, as the torch :class:`~nesy_models.models.LeNet` does."""
+    if centre:
+        images = 2 * images - 1
     x = _conv_pool_relu(images[:, None], params["conv1"])
     x = _conv_pool_relu(x, params["conv2"]).reshape(len(images), -1)
     x = jax.nn.relu(x @ params["fc1"]["w"] + params["fc1"]["b"])
@@ -82,11 +85,18 @@ class JaxTaskModel:
     """The JAX counterpart of :class:`nesy_models.models.TaskModel` (same options)."""
 
     def __init__(
-        self, task: Task, semantics="prob", logic="architecture", tnorm="product", samples=8
+        self,
+        task: Task,
+        semantics="prob",
+        logic="architecture",
+        tnorm="product",
+        samples=8,
+        centre_images: bool = True,
     ):
         import nesy_jax
 
         self.task, self.semantics, self.logic, self.samples = task, semantics, logic, samples
+        self.centre = centre_images
         circuit_semantics = tnorm if semantics == "prob-fuzzy" else semantics
         compiled = task.compiled(circuit_semantics if logic != "none" else "prob")
         self.compiled = compiled
@@ -107,7 +117,7 @@ class JaxTaskModel:
         """(digits (B, P, C), scores (B, V) or None, head logits (B, V) or None); ``key``
         draws prob-fuzzy's samples in training (None: its mean labels, as in evaluation)."""
         batch, positions = images.shape[:2]
-        features, logits = lenet(params, images.reshape(-1, 28, 28))
+        features, logits = lenet(params, images.reshape(-1, 28, 28), self.centre)
         logits = logits.reshape(batch, positions, -1)
         if self.semantics == "prob-fuzzy":
             concentration = jax.nn.softplus(logits) + 1e-3
@@ -134,7 +144,8 @@ class JaxTaskModel:
     def digit_logits(self, params: Params, images):
         """The digit network's logits (B, P, C) alone (what an EM learner's M-step trains)."""
         batch, positions = images.shape[:2]
-        return lenet(params, images.reshape(-1, 28, 28))[1].reshape(batch, positions, -1)
+        logits = lenet(params, images.reshape(-1, 28, 28), self.centre)[1]
+        return logits.reshape(batch, positions, -1)
 
     def _split(self, x):
         return jnp.split(x, np.cumsum(self.readout.group_sizes)[:-1], axis=1)
@@ -158,4 +169,4 @@ class JaxTaskModel:
 
     def classify(self, params: Params, images: np.ndarray) -> np.ndarray:
         """The digit network's class of each image (M, 28, 28)."""
-        return np.asarray(lenet(params, jnp.asarray(images))[1].argmax(-1))
+        return np.asarray(lenet(params, jnp.asarray(images), self.centre)[1].argmax(-1))

@@ -59,7 +59,8 @@ class Output:
 
 
 class TaskModel(nn.Module):
-    """LeNet + (circuit and/or task head) for ``task``; see the module docstring."""
+    """LeNet + (circuit and/or task head) for ``task``; see the module docstring.
+    ``centre_images``: the network maps its [0, 1] images to [-1, 1] (:class:`LeNet`)."""
 
     def __init__(
         self,
@@ -68,6 +69,7 @@ class TaskModel(nn.Module):
         logic: str = "architecture",
         tnorm: str = "product",
         samples: int = 8,
+        centre_images: bool = True,
     ):
         super().__init__()
         if semantics not in SEMANTICS:
@@ -105,7 +107,7 @@ class TaskModel(nn.Module):
         )
         self._complements = bool(readout.value_complement.any())
         classes, images = len(task.classes), len(task.terms)
-        self.net = LeNet(classes)
+        self.net = LeNet(classes, centre=centre_images)
         self.head = TaskHead(images, sum(self.group_sizes)) if logic != "architecture" else None
 
     def forward(self, images: torch.Tensor, network_only: bool = False) -> Output:
