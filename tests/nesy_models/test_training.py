@@ -207,6 +207,26 @@ def test_resume_from_a_foreign_checkpoint_is_a_clear_error(tmp_path):
     assert checkpoint.exists()  # nothing the user saved is lost
 
 
+def test_resume_with_another_image_scale_is_refused(tmp_path):
+    """A checkpoint keeps the image scale its network trained on; older checkpoints, saved
+    before images were centred, took [0, 1]."""
+    task = mnist_addition(1)
+    checkpoint = tmp_path / "run.pt"
+    model = TaskModel(task, centre_images=False)
+    train, val = addition_splits(model, task, images=40)
+    fit(model, train, val, TrainConfig(progress=False, checkpoint=checkpoint))
+    with pytest.raises(NesyError, match="trained on images in \\[0, 1\\].*--no-centre-images"):
+        fit(TaskModel(task), train, val, TrainConfig(progress=False, checkpoint=checkpoint))
+    state = torch.load(checkpoint, weights_only=False)
+    del state["centre_images"]
+    torch.save(state, checkpoint)
+    with pytest.raises(NesyError, match="--no-centre-images"):
+        fit(TaskModel(task), train, val, TrainConfig(progress=False, checkpoint=checkpoint))
+    resumed = TaskModel(task, centre_images=False)
+    history = fit(resumed, train, val, TrainConfig(epochs=2, progress=False, checkpoint=checkpoint))
+    assert len(history.epochs) == 2  # the first epoch read back, the second trained
+
+
 def _ddp_worker(rank: int, world: int, init: str, out: str) -> None:
     torch.distributed.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     _one_step(out)

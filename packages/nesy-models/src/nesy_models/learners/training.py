@@ -262,8 +262,14 @@ def _save(path: Path, model, optimiser, history: History, best_state) -> None:
         "history": asdict(history),
         "best_state": best_state,
         "rng": torch.get_rng_state(),
+        "centre_images": _centred(model),
     }
     write_atomically(path, lambda tmp: torch.save(state, tmp))
+
+
+def _centred(model) -> bool | None:
+    """Whether the model's perception network maps its images to [-1, 1] (None: no LeNet)."""
+    return getattr(getattr(model, "net", None), "centre", None)
 
 
 def _resume(path: Path, model, optimiser) -> tuple[History, dict | None]:
@@ -273,6 +279,14 @@ def _resume(path: Path, model, optimiser) -> tuple[History, dict | None]:
     state = read_checkpoint(path, _load, "a nesy checkpoint")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} is not a nesy checkpoint: it holds a {type(state).__name__}")
+    centred = _centred(model)
+    saved = state.get("centre_images", False)  # checkpoints from before the option: [0, 1]
+    if centred is not None and saved is not None and saved != centred:
+        scale = {True: ("[-1, 1]", "--centre-images"), False: ("[0, 1]", "--no-centre-images")}
+        raise NesyError(
+            f"cannot resume from checkpoint {path}: its network was trained on images in"
+            f" {scale[saved][0]}, this one takes {scale[centred][0]}: resume with {scale[saved][1]}"
+        )
     try:
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
