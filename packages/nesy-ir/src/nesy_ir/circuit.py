@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .errors import CircuitError
 from .nodes import Kind, Node
 from .terms import Var
-from .traverse import postorder, size
+from .traverse import postorder
 
 
 def is_leaf(node: Node) -> bool:
@@ -64,10 +64,9 @@ class Circuit:
         depth: dict[int, int] = {}
         for n in order:
             depth[id(n)] = 0 if is_leaf(n) else 1 + max(depth[id(c)] for c in n.children)
-        nodes, edges = size(self.roots)
         return {
-            "nodes": nodes,
-            "edges": edges,
+            "nodes": len(order),
+            "edges": sum(len(n.children) for n in order),
             "leaves": sum(is_leaf(n) and not n.is_op("neg") for n in order),
             "plus": sum(n.is_op("plus") for n in order),
             "times": sum(n.is_op("times") for n in order),

@@ -128,13 +128,17 @@ class Node:
         return f"<{self.kind.value}@{self.structure}: {text}>"
 
 
+_NO_VARS: frozenset[str] = frozenset()
+
+
 def _free_vars(kind: Kind, arg: Any, children: tuple[Node, ...]) -> frozenset[str]:
     if kind is Kind.ATOM:
         names = {t.name for t in arg.args if isinstance(t, Var)}
         if isinstance(arg.rvar, Var):
             names.add(arg.rvar.name)
         return frozenset(names)
-    free = frozenset().union(*(c.free for c in children)) if children else frozenset()
+    frees = [c.free for c in children if c.free]  # circuits: none, and no set is built
+    free = frees[0] if len(frees) == 1 else frozenset().union(*frees) if frees else _NO_VARS
     if kind is Kind.AGG:
         free = free - {arg.var}
     return free
