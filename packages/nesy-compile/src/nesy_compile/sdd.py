@@ -12,12 +12,13 @@ outside ``to_sdd``; every SDD node the bridge keeps is referenced, so it stays v
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Container, Hashable, Iterable, Iterator
 
 from nesy_ir.errors import NesyError
 from nesy_ir.install import install_hint
 from nesy_ir.nodes import Kind, Node
 from nesy_ir.properties import bool_key, bool_keys
+from nesy_ir.rewrite.wmc import WeightedCount
 from nesy_ir.terms import BOOL_DOMAIN
 
 from .options import VTREES
@@ -74,6 +75,7 @@ class SddBridge:
         self.meter: Meter | None = None
         self._sdd: dict[Node, SddNode] = {}  # IR node -> its SDD (compiled or read back)
         self._ir: dict[int, Node] = {}  # SDD node id -> IR node
+        self._counted: dict[WeightedCount, dict[int, tuple[Node, int]]] = {}  # per counter
         self._prime: dict[Node, SddNode] = {}  # IR of a decision element -> the element's prime
         self._decisions: set[Node] = set()
 
@@ -175,28 +177,67 @@ class SddBridge:
     # --- SDD -> IR ------------------------------------------------------------------------------
     def to_ir(self, sdd: SddNode) -> Node:
         """The IR d-DNNF of ``sdd``: a decision node is the (+) of its elements prime (x) sub,
-        with false elements dropped, true primes and subs left out, (+) and (x) flattened."""
+        with false elements dropped, true primes and subs left out, (+) and (x) flattened (the
+        rewrites' normal form, so that they keep the nodes the determinism oracle knows).
+
+        One pass, memoised by SDD node id across calls: time linear in the size of the d-DNNF
+        it builds (flattening copies a conjunction into every element that has it).
+        """
         memo = self._ir
-        stack = [(sdd, False)]
-        while stack:
-            s, expanded = stack.pop()
-            if s.id in memo:
-                continue
-            if s.is_decision() and not expanded:
-                stack.append((s, True))
-                for p, q in s.elements():
-                    stack.extend((x, False) for x in (p, q) if x.id not in memo)
-                continue
-            if s.is_true() or s.is_false():
-                out = TRUE if s.is_true() else FALSE
+        for s, elements in self._unseen(sdd, memo):
+            if elements is not None:
+                out = self._decision_ir(elements)
             elif s.is_literal():
                 out = self._literal_ir(s.literal)
             else:
-                out = self._decision_ir(s)
+                out = TRUE if s.is_true() else FALSE
             memo[s.id] = out
             if out not in self._sdd:
                 self._sdd[out] = self._keep(s)
         return memo[sdd.id]
+
+    def count(self, sdd: SddNode, counter: WeightedCount, over: Iterable[str] | None = None):
+        """The weighted count of ``sdd`` by ``counter`` (summed over the variables ``over``,
+        all of the counter's by default), or None where the counter's transformation needs
+        more than a d-DNNF: :meth:`WeightedCount.__call__` of the SDD's d-DNNF, without it.
+
+        One pass over the SDD, memoised by node id per counter across calls: a literal becomes
+        its weight, a decision node the (+) of its elements' prime (x) sub, each SDD node and
+        element visited once, so time and circuit size are linear in the SDD's size. Nothing
+        is checked: an SDD is deterministic and decomposable by construction.
+        """
+        if not counter.exact:
+            return None
+        memo = self._counted.setdefault(counter, {})
+        for s, elements in self._unseen(sdd, memo):
+            if elements is not None:
+                products = [
+                    counter.combine("times", [memo[p.id], memo[q.id]])
+                    for p, q in elements
+                    if not q.is_false()
+                ]
+                memo[s.id] = counter.combine("plus", products)
+            elif s.is_literal():
+                memo[s.id] = counter.leaf(self._literal_ir(s.literal))
+            else:
+                memo[s.id] = counter.leaf(TRUE if s.is_true() else FALSE)
+            self._keep(s)  # its id stays its own: the memo stays valid
+        return counter.finish(memo[sdd.id], over)
+
+    def _unseen(self, sdd: SddNode, memo: Container[int]) -> Iterator[tuple[SddNode, list]]:
+        """The SDD nodes below ``sdd`` whose ids are not in ``memo``, children first, each
+        with its elements (decision nodes) or None; ``memo`` is filled as they are yielded."""
+        stack: list[tuple[SddNode, list | None]] = [(sdd, None)]
+        while stack:
+            s, elements = stack.pop()
+            if s.id in memo:
+                continue
+            if elements is None and s.is_decision():
+                elements = s.elements()
+                stack.append((s, elements))
+                stack.extend((x, None) for e in elements for x in e if x.id not in memo)
+                continue
+            yield s, elements
 
     def _literal_ir(self, lit: int) -> Node:
         key = self.keys[abs(lit) - 1]
@@ -205,16 +246,18 @@ class SddBridge:
             raise NesyError(f"no atom known for Boolean variable {key}: pass atoms as keys")
         return atom if lit > 0 else Node(Kind.APPLY, "bool", "neg", (atom,))
 
-    def _decision_ir(self, s: SddNode) -> Node:
+    def _decision_ir(self, elements: list) -> Node:
         memo, parts = self._ir, []
-        for p, q in s.elements():
-            if q.is_false():
+        for p, q in elements:
+            prime, sub = memo[p.id], memo[q.id]
+            if sub is FALSE:
                 continue
-            if q.is_true() and memo[p.id].is_op("plus"):  # flat already: no rewrite changes it
-                parts.extend(memo[p.id].children)
+            if sub is TRUE and prime.is_op("plus"):  # flat already: no rewrite changes it
+                parts.extend(prime.children)
                 continue
-            factors = [f for x in (p, q) for f in _factors(memo[x.id]) if f is not TRUE]
-            element = _fold("times", factors)
+            element = _fold(
+                "times", [f for x in (prime, sub) for f in _factors(x) if f is not TRUE]
+            )
             if element not in self._prime:
                 self._prime[element] = self._keep(p)
             parts.append(element)
