@@ -69,14 +69,11 @@ class Node:
         if node is not None:
             return node
         node = object.__new__(cls)
-        for name, value in (
-            ("kind", kind),
-            ("structure", structure),
-            ("arg", arg),
-            ("children", children),
-            ("free", _free_vars(kind, arg, children)),
-        ):
-            object.__setattr__(node, name, value)
+        _SET_KIND(node, kind)  # the slots' own setters: __setattr__ refuses, by design
+        _SET_STRUCTURE(node, structure)
+        _SET_ARG(node, arg)
+        _SET_CHILDREN(node, children)
+        _SET_FREE(node, _free_vars(kind, arg, children))
         _TABLE[key] = node
         return node
 
@@ -129,6 +126,11 @@ class Node:
 
 
 _NO_VARS: frozenset[str] = frozenset()
+
+
+_SET_KIND, _SET_STRUCTURE, _SET_ARG, _SET_CHILDREN, _SET_FREE = (
+    getattr(Node, name).__set__ for name in ("kind", "structure", "arg", "children", "free")
+)
 
 
 def _free_vars(kind: Kind, arg: Any, children: tuple[Node, ...]) -> frozenset[str]:

@@ -10,20 +10,25 @@ from .terms import Var
 
 
 def postorder(roots: Iterable[Node]) -> list[Node]:
-    """Every node reachable from ``roots``, once, children before parents (iterative)."""
+    """Every node reachable from ``roots``, once, children before parents (iterative): the order
+    of a recursive depth-first walk, first child first. Time linear in nodes and edges."""
     order: list[Node] = []
     seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(list(roots))]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+    for root in roots:
+        if id(root) in seen:
             continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        stack.extend((c, False) for c in reversed(node.children) if id(c) not in seen)
+        seen.add(id(root))
+        stack = [(root, iter(root.children))]
+        while stack:
+            node, children = stack[-1]
+            for c in children:  # resumes where it left off: each edge looked at once
+                if id(c) not in seen:
+                    seen.add(id(c))
+                    stack.append((c, iter(c.children)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     return order
 
 

@@ -10,6 +10,7 @@ built in one pass from a compiled d-DNNF.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from ..nodes import Kind, Node
@@ -29,13 +30,10 @@ def merge_unshared(roots: Iterable[Node]) -> tuple[Node, ...]:
     roots = tuple(roots)
     kept = set(roots)  # a root stays a node: merging it would copy its operands
     order = postorder(roots)
-    parents: dict[Node, int] = {}
-    for n in order:
-        for c in n.children:
-            parents[c] = parents.get(c, 0) + 1
+    parents = Counter(c for n in order for c in n.children)
     laws: dict[tuple[str, str], bool] = {}  # (structure, role) -> associative? asked once
 
-    def associative(n: Node) -> bool:
+    def merges(n: Node) -> bool:
         if n.kind is not Kind.APPLY or n.arg not in ASSOCIATIVE:
             return False
         key = (n.structure, n.arg)
@@ -45,15 +43,21 @@ def merge_unshared(roots: Iterable[Node]) -> tuple[Node, ...]:
 
     done: dict[Node, Node] = {}
     for n in order:
-        if not associative(n):
-            done[n] = n.with_children(done[c] for c in n.children)
-            continue
-        kids: list[Node] = []
-        for c in n.children:
-            m = done[c]
-            if m.is_op(n.arg) and c not in kept and (parents[c] - 1) * (len(m.children) - 1) <= 1:
-                kids.extend(m.children)
-            else:
-                kids.append(m)
-        done[n] = n.with_children(kids)
+        if not n.children:
+            done[n] = n
+        elif not merges(n):
+            done[n] = n.with_children([done[c] for c in n.children])
+        else:
+            kids: list[Node] = []
+            for c in n.children:
+                m = done[c]
+                if (
+                    m.is_op(n.arg)
+                    and c not in kept
+                    and (parents[c] - 1) * (len(m.children) - 1) <= 1
+                ):
+                    kids.extend(m.children)
+                else:
+                    kids.append(m)
+            done[n] = n.with_children(kids)
     return tuple(done[r] for r in roots)

@@ -139,7 +139,7 @@ class WeightedCount:
         for _, vs in parts:
             have |= vs
         if role == "plus":
-            kids = [self.smoothed(v, have & ~vs) for v, vs in parts]
+            kids = [self.smoothed(v, have ^ vs) for v, vs in parts]  # vs is in have
         else:
             kids = [v for v, _ in parts]
         return self.op(role, kids), have
@@ -154,10 +154,12 @@ class WeightedCount:
         where a kid is that (0 * x: an unsatisfiable part is not smoothed): built small, not
         simplified afterwards."""
         absorbing = self.absorbing.get(role)
-        if absorbing is not None and any(k is absorbing for k in kids):
+        if absorbing is not None and absorbing in kids:  # nodes compare by identity
             return absorbing
         neutral = self.neutral[role]
-        return fold(role, [k for k in kids if k is not neutral], self.s)
+        if neutral in kids:
+            kids = [k for k in kids if k is not neutral]
+        return fold(role, kids, self.s)
 
     def total(self, x: str) -> Node | None:
         """sum_X w[X]; None when it is the neutral element (normalised labels)."""
@@ -176,8 +178,10 @@ class WeightedCount:
             self.seen |= unseen
             weighty = (x for x in self._variables(unseen) if self.total(x) is not None)
             self.weighty |= sum(self.bit[x] for x in weighty)
+        if not missing & self.weighty:
+            return value
         extra = [self.totals[x] for x in self._variables(missing & self.weighty)]
-        return self.op("times", [value, *extra]) if extra else value
+        return self.op("times", [value, *extra])
 
     def _variables(self, bits: int) -> Iterator[str]:
         """The variables in the bit set ``bits``, lowest bit first."""
