@@ -417,6 +417,7 @@ def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats)
             raise NesyError("the weighted count in prob is not exact on a d-DNNF")
         return value
 
+    t = time.perf_counter()
     alone = {  # each unit's own count: one for a fact, the total of a choice's distribution
         u: counted(choice[u] if isinstance(u, int) else bridge.manager.true(), xs)
         for u, xs in members.items()
@@ -428,4 +429,5 @@ def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats)
             others = [alone[u] for u in members if u not in units]
             roots.append(apply("times", counted(sdd, over), *others))
             meter.step()
+    stats["count_s"] = time.perf_counter() - t
     return roots, ctx, labelling
