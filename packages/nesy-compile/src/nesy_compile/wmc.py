@@ -122,8 +122,9 @@ def compile_cnf(
     ``progress`` counts the SDD apply operations on stderr (None: if stderr is a terminal).
 
     The statistics: variables, clauses, seconds of SDD compilation (``sdd_s``) and of the
-    weighted count (``count_s``: one pass over the SDD, time linear in its size, then
-    :func:`nesy_ir.rewrite.merge.merge_unshared`, linear in the circuit); SDD size and node
+    weighted count (``count_s``, and of CPU ``count_cpu_s``: one pass over the SDD, time linear
+    in its size, then :func:`nesy_ir.rewrite.merge.merge_unshared`, linear in the circuit,
+    then validating the circuit); SDD size and node
     count; the size of the one pass's circuit before merging (``ddnnf_nodes``, ``ddnnf_edges``:
     the SDD as a d-DNNF, one (+) per decision node and one (x) per element of two non-constant
     parts, a literal one leaf, smoothing factors where labels are not normalised); the circuit
@@ -138,13 +139,13 @@ def compile_cnf(
     )
     with Meter("SDD compilation", progress=progress, unit=" applies") as bridge.meter:
         sdd = bridge.to_sdd(cnf_bool_formula(cnf))
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     weights = {f"X{i}": [atom(f"x{i}", (), structure, Var(f"X{i}"))] for i in range(1, n + 1)}
     counted = bridge.count(sdd, WeightedCount(structure, weights, Context(labelling=labels)))
     if counted is None:  # never: tau[bool->S] of every WMC structure counts a d-DNNF
         raise NesyError(f"the weighted count in {structure} is not exact on a d-DNNF")
     circuit = Circuit(merge_unshared([counted]), ["wmc"])
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     nodes, edges = size([counted])
     if cnf.num_vars <= MAX_ENUMERATED_VARS:
         formula = _wmc_over(cnf_bool_formula(cnf), cnf.num_vars, structure)
@@ -157,6 +158,7 @@ def compile_cnf(
         "vtree": vtree,
         "sdd_s": t1 - t0,
         "count_s": t2 - t1,
+        "count_cpu_s": c2 - c1,
         "sdd_size": sdd.size(),
         "sdd_nodes": sdd.count(),
         "ddnnf_nodes": nodes,
