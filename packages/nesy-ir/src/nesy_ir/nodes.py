@@ -139,8 +139,10 @@ def _free_vars(kind: Kind, arg: Any, children: tuple[Node, ...]) -> frozenset[st
         if isinstance(arg.rvar, Var):
             names.add(arg.rvar.name)
         return frozenset(names)
-    frees = [c.free for c in children if c.free]  # circuits: none, and no set is built
-    free = frees[0] if len(frees) == 1 else frozenset().union(*frees) if frees else _NO_VARS
+    free = _NO_VARS
+    for c in children:  # circuits: no free variables, and no set is built
+        if c.free and c.free is not free:
+            free = free | c.free if free else c.free
     if kind is Kind.AGG:
         free = free - {arg.var}
     return free

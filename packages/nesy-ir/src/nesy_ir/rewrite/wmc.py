@@ -18,7 +18,7 @@ from ..nodes import Kind, Node, fold
 from ..properties import bool_key, literal
 from ..registry import get_algebra, get_transformation
 from ..terms import BOOL_DOMAIN, Var
-from ..traverse import substitute
+from ..traverse import postorder, substitute
 from .engine import Context, Rule, RuleSet
 
 
@@ -192,28 +192,12 @@ class WeightedCount:
 
     def _resolve(self, formula: Node) -> tuple[Node, int]:
         done = self.done
-        for g in _unseen_postorder(formula, done):
+        for g in postorder([formula], skip=done):
             if g.kind is Kind.APPLY and g.arg != "neg":  # _is_ddnnf: negation on literals only
                 done[g] = self.combine(g.arg, [done[c] for c in g.children])
             else:
                 done[g] = self.leaf(g)
         return done[formula]
-
-
-def _unseen_postorder(root: Node, seen: dict) -> list[Node]:
-    """The nodes below ``root`` not in ``seen`` (nor below one that is), children first."""
-    order: list[Node] = []
-    visited: set[Node] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-        elif node not in seen and node not in visited:
-            visited.add(node)
-            stack.append((node, True))
-            stack.extend((c, False) for c in node.children if c not in seen and c not in visited)
-    return order
 
 
 def _const(algebra, s: str, truth: bool) -> Node:
@@ -234,7 +218,7 @@ def _is_ddnnf(formula: Node, plus_condition: str | None, ctx: Context) -> bool:
         return False
     keys: dict[Node, int] = ctx.memo.setdefault(("ddnnf", plus_condition), {})
     bits: dict = ctx.memo.setdefault(("ddnnf bits",), {})
-    for g in _unseen_postorder(formula, keys):
+    for g in postorder([formula], skip=keys):
         if g.kind is Kind.ATOM:
             if isinstance(g.arg.rvar, bool):
                 keys[g] = 0
