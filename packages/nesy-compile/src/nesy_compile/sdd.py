@@ -1,10 +1,13 @@
-"""The bridge between nesy-ir Boolean formulas and PySDD: compile, read back, decide exclusivity.
+"""The bridge between nesy-ir Boolean formulas and PySDD: compile, count, read back, decide
+exclusivity.
 
 One :class:`SddBridge` owns one SDD manager whose variables 1..n stand for an ordered list of
 Boolean keys (:func:`nesy_ir.properties.bool_key`: the reification variable ``"X"`` of an atom
 ``a[X]@bool``, or a plain Boolean atom itself). ``to_sdd`` compiles a quantifier-free Boolean
-formula bottom-up; ``to_ir`` reads an SDD back as an IR d-DNNF (decision nodes become
-deterministic (+) over decomposable (x)); ``exclusive`` is the determinism oracle for
+formula bottom-up; ``count`` reads a weighted model count off an SDD in one pass (the circuit
+that nesy-compile's weighted model counting and program translation build); ``to_ir`` reads an
+SDD back as an IR d-DNNF (decision nodes become deterministic (+) over decomposable (x)), for
+the generic rewrites; ``exclusive`` is the determinism oracle for
 :class:`nesy_ir.rewrite.Context`. The manager runs without garbage collection and minimisation
 outside ``to_sdd``; every SDD node the bridge keeps is referenced, so it stays valid.
 """
@@ -214,7 +217,9 @@ class SddBridge:
                 self._sdd[out] = self._keep(s)
         return memo[sdd.id]
 
-    def count(self, sdd: SddNode, counter: WeightedCount, over: Iterable[str] | None = None):
+    def count(
+        self, sdd: SddNode, counter: WeightedCount, over: Iterable[str] | None = None
+    ) -> Node | None:
         """The weighted count of ``sdd`` by ``counter`` (summed over the variables ``over``,
         all of the counter's by default), or None where the counter's transformation needs
         more than a d-DNNF: :meth:`WeightedCount.__call__` of the SDD's d-DNNF, without it.
