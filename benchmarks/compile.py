@@ -1,31 +1,38 @@
 """Compile time and circuit size of nesy_compile, next to PySDD and ProbLog.
 
-Three parts, each printed as one aligned table:
+Four parts, each printed as one aligned table:
 
 * (a) MNIST addition (the DeepLog paper, Appendix C): the standard encoding (N = 1, 2; N = 3 with
   ``--large``) and the carry encoding (N = 1, 2, 4, 15; 100 with ``--large``). Grounding
   (``ground(parse_program(text))``) and ``translate(gp, "prob", vtree)`` are timed separately;
-  the table shows ``cp.stats`` (sdd_size, sdd_s, rewrite_s, circuit_nodes, circuit_edges) and the
-  number of layers of ``nesy_ir.layerize.layerize(cp.circuit)``. The standard encoding with
+  the table shows ``cp.stats`` (sdd_size, sdd_s, count_s, rewrite_s, circuit_nodes, circuit_edges)
+  and the number of layers of ``nesy_ir.layerize.layerize(cp.circuit)``. The standard encoding with
   N = 4 is not run: its ground program has 10^8 rule bodies (one per pair of 4-digit numbers;
   N = 3 has 10^6, a Boolean formula of 1.0M nodes and 3.0M edges, 4 GB of memory), a hundred
   times N = 3, which is past this machine's memory.
-* (b) random 3-CNFs with n = 20, 30, 40 variables and m = round(2.5 n) clauses (seeded):
-  ``nesy_compile.wmc.compile_cnf(cnf, "prob", vtree, time_budget_s=60)`` against compiling the
-  same CNF with PySDD directly (conjoin the clause disjunctions in one ``SddManager`` with the
-  same vtree type), in the same run.
+* (b) random 3-CNFs with n = 20, 30, 40, 50, 60 variables and m = round(2.5 n) clauses (drawn
+  in that order from one seeded generator): ``nesy_compile.wmc.compile_cnf(cnf, "prob", vtree)``
+  against compiling the same CNF with PySDD directly (conjoin the clause disjunctions in one
+  ``SddManager`` with the same vtree type), in the same run. Each side runs in a child process,
+  stopped after ``--cnf-timeout`` seconds (120) or ``--cnf-memory`` GiB of address space (8):
+  such a case prints ``timeout`` or ``memory``.
 * (c) grounding time of our grounder against ProbLog's (``LogicFormula.create_from``) for MNIST
   standard N = 1, 2 and carry N = 4. ProbLog has no ``nn(...)``: the neural predicate is replaced
   by the annotated disjunction ``0.1::digit(X,0); ...; 0.1::digit(X,9) :- image(X).`` and an
   ``image(tensor(c)).`` fact per tensor constant. ProbLog runs in a child process; a case that
   takes more than 60 s prints ``timeout``.
+* (d) a size sweep: the time from the SDD to the circuit (``compile_cnf``'s ``count_s`` and
+  ``count_cpu_s``) per element of the SDD (``sdd_size``) and per circuit edge, on random 3-CNFs
+  with n = 10 to 40 variables and 1.5 n or 2.5 n clauses: flat when that step is linear in the
+  SDD's size (CPU time, the least of three runs, so that other jobs on the machine count less).
 
 Times are single runs (``time.perf_counter``) in seconds.
 
 Usage::
 
     .venv/bin/python benchmarks/compile.py [--vtree right] [--carry-vtree balanced]
-        [--cnf-vtree balanced] [--seed 0] [--large]
+        [--cnf-vtree balanced] [--seed 0] [--large] [--cnf-timeout 120] [--cnf-memory 8]
+        [--parts abcd]
 
 The right vtree is the faster one on the standard encoding; on the carry encoding it is far
 slower than the balanced one (carry N=15 did not finish in minutes), hence one option each.
@@ -34,10 +41,13 @@ slower than the balanced one (carry N=15 did not finish in minutes), hence one o
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing as mp
+import os
 import platform
 import random
 import re
+import resource
 import sys
 import time
 
@@ -52,6 +62,8 @@ from nesy_ir.layerize import layerize
 from tables import table  # benchmarks/ is on sys.path when this script runs
 
 PROBLOG_TIMEOUT_S = 60.0
+SWEEP_VARS = (10, 15, 20, 25, 30, 35, 40)
+SWEEP_REPEATS = 3
 
 
 def ms(s: float) -> str:
@@ -94,6 +106,7 @@ def part_mnist(vtree: str, carry_vtree: str, large: bool) -> None:
                 ms(t1 - t0),
                 ms(t2 - t1),
                 ms(s["sdd_s"]),
+                ms(s["count_s"]),
                 ms(s["rewrite_s"]),
                 s["sdd_size"],
                 s["circuit_nodes"],
@@ -111,6 +124,7 @@ def part_mnist(vtree: str, carry_vtree: str, large: bool) -> None:
             "ground ms",
             "translate ms",
             "sdd ms",
+            "count ms",
             "rewrite ms",
             "sdd_size",
             "circuit nodes",
@@ -124,8 +138,8 @@ def part_mnist(vtree: str, carry_vtree: str, large: bool) -> None:
 # ---------------------------------------------------------------- (b) random 3-CNFs
 
 
-def random_cnf(n: int, rng: random.Random) -> CNF:
-    m = round(2.5 * n)
+def random_cnf(n: int, rng: random.Random, ratio: float = 2.5) -> CNF:
+    m = round(ratio * n)
     clauses = []
     for _ in range(m):
         vs = rng.sample(range(1, n + 1), 3)
@@ -137,11 +151,11 @@ def random_cnf(n: int, rng: random.Random) -> CNF:
     return CNF(n, tuple(clauses), weights)
 
 
-def pysdd_compile(cnf: CNF, vtree: str) -> tuple[float, int]:
-    """(seconds, manager size) of compiling ``cnf`` with PySDD alone."""
+def pysdd_compile(cnf: CNF, vtree: str) -> dict:
+    """Wall and CPU seconds of compiling ``cnf`` with PySDD alone, and the SDD's size."""
     from pysdd.sdd import SddManager, Vtree
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     n = cnf.num_vars
     mgr = SddManager.from_vtree(Vtree(n, list(range(1, n + 1)), vtree))
     f = mgr.true()
@@ -150,55 +164,144 @@ def pysdd_compile(cnf: CNF, vtree: str) -> tuple[float, int]:
         for lit in clause:
             c = c | (mgr.literal(lit) if lit > 0 else -mgr.literal(-lit))
         f = f & c
-    dt = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     mgr.garbage_collect()
-    return dt, f.size()
+    return {"wall": wall, "cpu": cpu, "size": f.size()}
 
 
-def part_cnf(vtree: str, seed: int) -> None:
+def ours_compile(cnf: CNF, vtree: str) -> dict:
+    """Wall and CPU seconds of compile_cnf, and its statistics (sdd_s, count_s, sizes)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    _circuit, _labels, s = compile_cnf(cnf, "prob", vtree)
+    return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0, **s}
+
+
+def _limited_child(fn, args, memory_gb: float, q) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (int(memory_gb * 2**30),) * 2)
+    gc.freeze()  # the collector leaves the parent's objects alone (no copy-on-write walks)
+    try:
+        q.put(fn(*args))
+    except MemoryError:
+        q.put("memory")
+
+
+def limited(fn, args: tuple, timeout_s: float, memory_gb: float):
+    """``fn(*args)`` in a child process, or "timeout" past ``timeout_s`` seconds, or "memory"
+    past ``memory_gb`` GiB of address space (a MemoryError, or the child dying)."""
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_limited_child, args=(fn, args, memory_gb, q))
+    p.start()
+    try:
+        return q.get(timeout=timeout_s)
+    except Exception:  # queue.Empty: timed out, or the child died (out of memory)
+        return "timeout" if p.is_alive() else "memory"
+    finally:
+        if p.is_alive():
+            p.terminate()
+        p.join()
+
+
+def part_cnf(vtree: str, seed: int, timeout_s: float, memory_gb: float) -> None:
     rng = random.Random(seed)
     rows = []
-    for n in (20, 30, 40):
+    for n in (20, 30, 40, 50, 60):
         cnf = random_cnf(n, rng)
-        t0 = time.perf_counter()
-        circuit, _labels, s = compile_cnf(cnf, "prob", vtree, time_budget_s=60)
-        ours = time.perf_counter() - t0
-        py_s, py_size = pysdd_compile(cnf, vtree)
-        rows.append(
-            [
-                f"cnf n={n}",
-                len(cnf.clauses),
-                ms(ours),
-                ms(s["sdd_s"]),
-                ms(s["to_ir_s"]),
-                ms(s["rewrite_s"]),
-                s["sdd_size"],
-                s["after"]["nodes"],
-                s["after"]["edges"],
-                ms(py_s),
-                py_size,
-                ratio(py_s, ours),
-                ratio(py_s, s["sdd_s"]),
-            ]
+        ours = limited(ours_compile, (cnf, vtree), timeout_s, memory_gb)
+        py = limited(pysdd_compile, (cnf, vtree), timeout_s, memory_gb)
+        row = [f"cnf n={n}", len(cnf.clauses)]
+        if isinstance(ours, dict):
+            row += [ms(ours["wall"]), ms(ours["cpu"]), ms(ours["sdd_s"]), ms(ours["count_s"])]
+            after = ours["after"]
+            row += [ours["sdd_size"], after["nodes"], after["edges"], after["depth"]]
+        else:
+            row += [ours] + ["-"] * 7
+        row += (
+            [ms(py["wall"]), ms(py["cpu"]), py["size"]] if isinstance(py, dict) else [py, "-", "-"]
         )
+        if isinstance(ours, dict) and isinstance(py, dict):
+            row += [ratio(py[k], ours[k]) for k in ("wall", "cpu")]
+            row += [ratio(py["wall"], ours["sdd_s"])]
+        else:
+            row += ["-"] * 3
+        rows.append(row)
         print(f"  done cnf n={n}", file=sys.stderr, flush=True)
     table(
         f"(b) random 3-CNF (m = round(2.5 n), seed {seed}): compile_cnf(cnf, 'prob', {vtree!r})"
-        " vs PySDD alone (same vtree type); times in ms; x = ours / pysdd",
+        " vs PySDD alone (same vtree type), each in a child process stopped after"
+        f" {timeout_s:g} s or {memory_gb:g} GiB; wall and CPU times in ms;"
+        " x = ours / pysdd",
         [
             "formula",
             "m",
-            "ours total",
-            "ours sdd",
-            "to_ir",
-            "rewrite",
-            "ours sdd_size",
+            "ours ms",
+            "ours cpu",
+            "sdd ms",
+            "count ms",
+            "sdd_size",
             "circuit nodes",
             "circuit edges",
+            "depth",
             "pysdd ms",
+            "pysdd cpu",
             "pysdd size",
-            "total x",
+            "x",
+            "cpu x",
             "sdd x",
+        ],
+        rows,
+    )
+
+
+# ---------------------------------------------------------------- (d) count time against size
+
+
+def part_sweep(vtree: str, seed: int, timeout_s: float, memory_gb: float) -> None:
+    """The SDD -> circuit step (compile_cnf's count_s and count_cpu_s: the weighted count in one
+    pass over the SDD, then merging) against the SDD's size, on random 3-CNFs of growing n; the
+    run of least CPU time of SWEEP_REPEATS, each in a child process."""
+    rng = random.Random(seed)
+    rows = []
+    for n in SWEEP_VARS:
+        for ratio_ in (1.5, 2.5):
+            cnf = random_cnf(n, rng, ratio_)
+            name = f"n={n} m={len(cnf.clauses)}"
+            runs = []
+            while len(runs) < SWEEP_REPEATS and all(isinstance(r, dict) for r in runs):
+                runs.append(limited(ours_compile, (cnf, vtree), timeout_s, memory_gb))
+            done = [r for r in runs if isinstance(r, dict)]
+            if not done:
+                rows.append([name, 0, runs[0], "-", "-", "-", "-", "-"])
+                continue
+            s = min(done, key=lambda r: r["count_cpu_s"])
+            size, edges, cpu = s["sdd_size"], s["after"]["edges"], s["count_cpu_s"]
+            rows.append(
+                [
+                    name,
+                    size,
+                    ms(s["sdd_s"]),
+                    ms(s["count_s"]),
+                    ms(cpu),
+                    f"{1e6 * cpu / size:.2f}",
+                    edges,
+                    f"{1e6 * cpu / edges:.2f}",
+                ]
+            )
+        print(f"  done sweep n={n}", file=sys.stderr, flush=True)
+    rows.sort(key=lambda r: r[1])
+    table(
+        f"(d) time from the SDD to the circuit against the SDD's size (random 3-CNFs, seed {seed},"
+        f" m = round(1.5 n) and round(2.5 n), vtree {vtree!r}; the run of least count CPU time"
+        f" of {SWEEP_REPEATS}); times in ms, us = CPU microseconds",
+        [
+            "formula",
+            "sdd_size",
+            "sdd ms",
+            "count ms",
+            "count cpu",
+            "us / sdd_size",
+            "circuit edges",
+            "us / edge",
         ],
         rows,
     )
@@ -285,6 +388,9 @@ def main() -> None:
     ap.add_argument("--cnf-vtree", default="balanced", choices=VTREES, help="random CNFs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--large", action="store_true", help="also standard N=3 and carry N=100")
+    ap.add_argument("--cnf-timeout", type=float, default=120.0, help="seconds per CNF and side")
+    ap.add_argument("--cnf-memory", type=float, default=8.0, help="GiB per CNF and side")
+    ap.add_argument("--parts", default="abcd", help="which parts to run, e.g. 'bd'")
     args = ap.parse_args()
 
     import numpy
@@ -298,13 +404,18 @@ def main() -> None:
     print(
         f"python {platform.python_version()}, numpy {numpy.__version__},"
         f" problog {problog.version.version}, {platform.machine()},"
-        f" {mp.cpu_count()} CPU cores"
+        f" {mp.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.2f}"
     )
     print()
-    part_mnist(args.vtree, args.carry_vtree, args.large)
-    part_cnf(args.cnf_vtree, args.seed)
-    part_grounding()
-    print(f"total {time.perf_counter() - start:.1f} s")
+    parts = {
+        "a": lambda: part_mnist(args.vtree, args.carry_vtree, args.large),
+        "b": lambda: part_cnf(args.cnf_vtree, args.seed, args.cnf_timeout, args.cnf_memory),
+        "c": part_grounding,
+        "d": lambda: part_sweep(args.cnf_vtree, args.seed, args.cnf_timeout, args.cnf_memory),
+    }
+    for name in args.parts:
+        parts[name]()
+    print(f"total {time.perf_counter() - start:.1f} s, load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

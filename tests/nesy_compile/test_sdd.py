@@ -3,15 +3,17 @@ oracle; budgets."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nesy_compile.sdd import VTREES, CompileBudgetError, SddBridge, compile_formula
-from nesy_ir import Var, apply, atom, const
+from nesy_ir import Circuit, Labelling, Var, apply, atom, const, evaluate_circuit
 from nesy_ir.errors import NesyError
 from nesy_ir.properties import bool_keys, is_ddnnf, truth_tables
-from nesy_ir.rewrite import rewrite, rule_set
+from nesy_ir.rewrite import Context, rewrite, rule_set
+from nesy_ir.rewrite.wmc import WeightedCount
 
 ATOMS = [atom("a", (i,), "bool", Var(f"X{i}")) for i in range(4)] + [atom("b", ("c",), "bool")]
 
@@ -111,3 +113,30 @@ def test_minimised_compilation_keeps_the_meaning():
     keys = bool_keys([f])
     before, after = truth_tables([f, d], keys)
     assert (before == after).all() and is_ddnnf(d, max_vars=0, oracle=bridge.exclusive)
+
+
+@given(bool_formulas(), st.sampled_from(VTREES), st.integers(0, 2**16))
+def test_count_is_the_weighted_count_of_the_read_back_d_dnnf(f, vtree, seed):
+    """One pass over the SDD gives the value WeightedCount gives on the IR d-DNNF (checked
+    there), summed over all variables or a superset of those the formula mentions."""
+    rng = np.random.default_rng(seed)
+    reified = ATOMS[:4]
+    weights = {
+        a.arg.rvar.name: [atom("w", (i,), "prob", a.arg.rvar)] for i, a in enumerate(reified)
+    }
+    labels = Labelling(
+        {"b(c)": bool(rng.integers(2)), **{f"w({i})": rng.uniform(0, 1, 3) for i in range(4)}}
+    )
+    labels = labels.with_values({"w(1)[false]": rng.uniform(0, 1, 3)})  # not normalised
+    bridge = SddBridge(ATOMS, vtree)
+    sdd = bridge.to_sdd(f)
+    over = sorted({*(k for k in bool_keys([f]) if isinstance(k, str)), "X3"})
+    for vars_ in (None, over):
+        counter = WeightedCount("prob", weights, Context(labelling=labels))
+        expected = WeightedCount("prob", weights, Context(labelling=labels))(
+            bridge.to_ir(sdd), vars_
+        )
+        got = bridge.count(sdd, counter, vars_)
+        assert got is bridge.count(sdd, counter, vars_)  # memoised per counter
+        values = evaluate_circuit(Circuit([got, expected]), labels)
+        assert np.allclose(values["root0"], values["root1"])

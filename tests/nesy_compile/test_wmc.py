@@ -4,18 +4,27 @@ structure and for every vtree; the DeepLog formula itself evaluates to it too.""
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nesy_compile.cnf import CNF
-from nesy_compile.sdd import CompileBudgetError
-from nesy_compile.wmc import brute_force_wmc, cnf_bool_formula, compile_cnf, wmc_formula
+from nesy_compile.sdd import CompileBudgetError, SddBridge
+from nesy_compile.wmc import (
+    _labelling,
+    _wmc_over,
+    brute_force_wmc,
+    cnf_bool_formula,
+    compile_cnf,
+    wmc_formula,
+)
 from nesy_ir import evaluate, evaluate_circuit
 from nesy_ir.errors import LabelError, NesyError
 from nesy_ir.nodes import Kind
+from nesy_ir.rewrite import Context, to_circuit
 
 
 @st.composite
@@ -125,3 +134,47 @@ def test_budget_reaches_compile_cnf():
 def test_brute_force_refuses_large_inputs():
     with pytest.raises(ValueError, match="too many"):
         brute_force_wmc(CNF(30, (), {}))
+
+
+def _random_3cnf(n: int, ratio: float, seed: int, structure: str) -> CNF:
+    """A random 3-CNF as benchmarks/compile.py draws them; weights normalised for about half
+    the variables, free (negative too, in real) for the others."""
+    rng = random.Random(seed)
+    clauses = tuple(
+        tuple(v if rng.random() < 0.5 else -v for v in rng.sample(range(1, n + 1), 3))
+        for _ in range(round(ratio * n))
+    )
+    low = -1.0 if structure == "real" else 0.0
+    weights: dict[int, float] = {}
+    for v in range(1, n + 1):
+        weights[v] = rng.uniform(low, 1.0)
+        weights[-v] = 1.0 - weights[v] if rng.random() < 0.5 else rng.uniform(low, 1.0)
+    return CNF(n, clauses, weights)
+
+
+def _rewritten(cnf: CNF, structure: str, vtree: str):
+    """The circuit of the generic rewrites (what compile_cnf built before it counted on the SDD
+    itself): the DeepLog formula over the read-back d-DNNF, the SDD as determinism oracle."""
+    bridge = SddBridge([f"X{i}" for i in range(1, cnf.num_vars + 1)], vtree)
+    ddnnf = bridge.to_ir(bridge.to_sdd(cnf_bool_formula(cnf)))
+    formula, labels = _wmc_over(ddnnf, cnf.num_vars, structure), _labelling(cnf, structure)
+    ctx = Context(labelling=labels, exclusive=bridge.exclusive, deterministic=bridge.deterministic)
+    return to_circuit(formula, ["wmc"], ctx=ctx)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(3, 16),
+    st.sampled_from([1.0, 2.5, 4.3]),
+    st.integers(0, 2**16),
+    st.sampled_from(["prob", "logprob", "real"]),
+    st.sampled_from(["balanced", "right", "vertical"]),
+)
+def test_random_3cnfs_count_as_brute_force_and_as_the_rewrites(n, ratio, seed, structure, vtree):
+    cnf = _random_3cnf(n, ratio, seed, structure)
+    expected = brute_force_wmc(cnf)
+    assert value(cnf, structure, vtree) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    circuit, labels, _ = compile_cnf(cnf, structure, vtree)
+    got = float(evaluate_circuit(circuit, labels)["wmc"])
+    before = float(evaluate_circuit(_rewritten(cnf, structure, vtree), labels)["wmc"])
+    assert got == pytest.approx(before, rel=1e-9, abs=1e-12)

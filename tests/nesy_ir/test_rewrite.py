@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from tests.nesy_ir.strategies import closed_formulas, random_labels
 
-from nesy_ir import Labelling, Var, aggregate, atom, transform
+from nesy_ir import Labelling, Var, aggregate, apply, atom, transform
 from nesy_ir.algebras import BUILTIN_ALGEBRAS
 from nesy_ir.circuit import Circuit
 from nesy_ir.evaluate import evaluate, evaluate_circuit
@@ -303,3 +305,49 @@ def test_fixed_labels_become_constants():
     assert circuit.stats()["nodes"] == 3  # q + r
     labels = Labelling({"p": 0.0, "q": 0.4, "r": 0.1})  # p[false] = 1, the fixed value
     assert np.allclose(evaluate_circuit(circuit, labels)["root0"], evaluate(f, labels))
+
+
+# --- merging operands into their parents without copying -------------------------------------
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(case=formula_cases)
+def test_merge_unshared_keeps_the_value_and_never_grows(case):
+    from nesy_ir.rewrite.merge import merge_unshared
+
+    f, seed = case
+    labels = random_labels(f.structure, seed)
+    circuit = to_circuit(f, labelling=labels, optimised=False)  # unflattened: much to merge
+    merged = Circuit(merge_unshared(circuit.roots), circuit.names)
+    expected = evaluate_circuit(circuit, labels)["root0"]
+    assume(not np.any(np.isnan(expected)))
+    got = evaluate_circuit(merged, labels)["root0"]
+    if get_algebra(f.structure).name == "logprob":  # log(1 - p) near p = 1: see above
+        expected, got = np.exp(expected), np.exp(got)
+    assert same(expected, got)
+    assert size(merged.roots) <= size(circuit.roots)  # (nodes, edges): nodes never grow
+    assert size(merged.roots)[1] <= size(circuit.roots)[1]  # nor edges
+
+
+def test_merge_unshared_copies_no_edge():
+    from nesy_ir.rewrite.merge import merge_unshared
+
+    a, b, c, d, e = (atom(x, (), "prob") for x in "abcde")
+    times = partial(apply, "times")
+    alone, pair, triple = times(a, b), times(c, d), times(a, c, e)
+    # alone: one parent, merged; pair: two parents and two operands, merged (4 edges either
+    # way); triple: two parents and three operands, kept (merging would copy 2 edges)
+    roots = (
+        apply("plus", times(alone, e), times(pair, a)),
+        apply("plus", times(pair, b), times(triple, b), times(triple, d)),
+    )
+    merged = merge_unshared(roots)
+    assert merged == (
+        apply("plus", times(a, b, e), times(c, d, a)),
+        apply("plus", times(c, d, b), times(triple, b), times(triple, d)),
+    )
+    assert size(merged) < size(roots)
+    shared = apply("plus", a, b)  # a root that is also an operand stays a node: not merged
+    assert merge_unshared([shared, apply("plus", shared, c)]) == (shared, apply("plus", shared, c))
+    negated = apply("neg", apply("neg", a))  # only (+) and (x) merge
+    assert merge_unshared([negated]) == (negated,)

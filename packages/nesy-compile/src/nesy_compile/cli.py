@@ -107,7 +107,7 @@ def _compile_cnf(args: argparse.Namespace) -> int:
     what = "2^n worlds enumerated" if before["what"] == "enumeration" else "the d-DNNF"
     print(f"  circuit before rewriting ({what}): " + _sizes(before, sizes))
     print(
-        f"  circuit after rewriting ({structure}, {stats['rewrite_s']:.3f} s): "
+        f"  circuit after rewriting ({structure}, {stats['count_s']:.3f} s): "
         + _sizes(stats["after"], sizes)
     )
     print("  circuit after smoothing (for KLay): " + _sizes(stats["smoothed"], sizes))

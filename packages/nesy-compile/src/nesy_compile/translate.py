@@ -4,8 +4,9 @@ Probabilistic semantics (DeepLog, sec. 6.3.1): each query is the aggregation ove
 values of the probabilistic atoms of ``tau[bool->prob](F and C)`` times their labels, where F is
 the query's Boolean formula (least model, computed as a fixpoint so cycles are handled) and C
 says that exactly one alternative of each annotated disjunction or neural predicate holds. F and C
-are compiled with PySDD into a d-DNNF, whose weighted count nesy-ir resolves in one step (the work
-of its ``resolve_wmc`` rule) and its rewrites simplify into a circuit.
+are compiled with PySDD into an SDD, a d-DNNF whose weighted count is read off in one pass over
+it (the work of nesy-ir's ``resolve_wmc`` rule, done on the SDD), and the rewrites simplify the
+counts into a circuit.
 
 Fuzzy semantics (sec. 6.3.2, Appendix B): the same F evaluated directly in a t-norm structure
 (godel, lukasiewicz, product), the labels of the atoms read as truth degrees.
@@ -36,8 +37,8 @@ from .ground_program import EvidenceError, GroundAtom, GroundEvidence, GroundPro
 from .options import SEMANTICS
 from .progress import Deadline, Meter
 
-#: Rewrite passes: probabilistic queries arrive as weighted counts of compiled d-DNNFs (resolved
-#: by :class:`WeightedCount`), to simplify and factor; fuzzy ones get the full pipeline.
+#: Rewrite passes: probabilistic queries arrive as weighted counts of compiled SDDs (read off
+#: by :meth:`SddBridge.count`), to simplify and factor; fuzzy ones get the full pipeline.
 PASSES = {True: (("simplify", "factor"),), False: PIPELINE}
 TRUE, FALSE = Node(Kind.CONST, "bool", True), Node(Kind.CONST, "bool", False)
 #: The name of the root for the conjunction of the evidence.
@@ -378,8 +379,9 @@ def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats)
     facts) f mentions, times the weighted count of each unit it does not mention: the units are
     independent, so the SDDs stay as small as the query.
 
-    The counts are resolved here, in one step per d-DNNF (:class:`WeightedCount`, the work of
-    the ``resolve_wmc`` rule, shared across the queries): the formula itself, one aggregation
+    The counts are resolved here, in one pass per SDD (:meth:`SddBridge.count` with one
+    :class:`WeightedCount`, the work of the ``resolve_wmc`` rule, shared across the queries:
+    time linear in the SDDs' size, an SDD being a d-DNNF): the formula itself, one aggregation
     per variable and query, costs time and memory quadratic in the number of variables (each
     aggregation holds the set of its free variables), too much for MNIST addition with 100
     digits.
@@ -390,11 +392,6 @@ def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats)
     bridge = SddBridge(list(w.literal.values()), vtree)
     with Meter("SDD compilation", deadline, progress, unit=" nodes") as meter:
         sdds, mentioned, choice = _compile_with_constraints(bridge, forms, w, meter)
-    with Meter("reading SDDs back", deadline, progress, len(sdds), " queries") as meter:
-        ddnnfs = []
-        for s in sdds:
-            ddnnfs.append(bridge.to_ir(s))
-            meter.step()
     stats["sdd_s"] = time.perf_counter() - t
     stats["sdd_size"] = bridge.manager.size()
     labelling = Labelling(w.labels)
@@ -405,12 +402,7 @@ def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats)
         for a in w.literal
         if (key := atom_text(a) + "[false]") in w.labels
     }
-    ctx = Context(
-        labelling=labelling,
-        exclusive=bridge.exclusive,
-        deterministic=bridge.deterministic,
-        fixed=fixed,
-    )
+    ctx = Context(labelling=labelling, fixed=fixed)
     members: dict[int | str, list[str]] = {}  # unit -> the names of its variables, in order
     for x in w.literal.values():
         members.setdefault(_unit(w, x), []).append(x.arg.rvar.name)
@@ -419,21 +411,23 @@ def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats)
     }
     count = WeightedCount("prob", weights, ctx)
 
-    def counted(d: Node, over: list[str]) -> Node:
-        value = count(d, over)
-        if value is None:  # SDDs are decomposable and deterministic: never the case
-            raise NesyError("the compiled SDD was not read back as a d-DNNF")
+    def counted(sdd, over: list[str]) -> Node:
+        value = bridge.count(sdd, count, over)
+        if value is None:  # tau[bool->prob] counts d-DNNFs: never the case
+            raise NesyError("the weighted count in prob is not exact on a d-DNNF")
         return value
 
+    t = time.perf_counter()
     alone = {  # each unit's own count: one for a fact, the total of a choice's distribution
-        u: counted(bridge.to_ir(choice[u]) if isinstance(u, int) else TRUE, xs)
+        u: counted(choice[u] if isinstance(u, int) else bridge.manager.true(), xs)
         for u, xs in members.items()
     }
     roots = []
-    with Meter("weighted counts", deadline, progress, len(ddnnfs), " queries") as meter:
-        for d, units in zip(ddnnfs, mentioned, strict=True):
+    with Meter("weighted counts", deadline, progress, len(sdds), " queries") as meter:
+        for sdd, units in zip(sdds, mentioned, strict=True):
             over = [x for u in units for x in members[u]]
             others = [alone[u] for u in members if u not in units]
-            roots.append(apply("times", counted(d, over), *others))
+            roots.append(apply("times", counted(sdd, over), *others))
             meter.step()
+    stats["count_s"] = time.perf_counter() - t
     return roots, ctx, labelling

@@ -5,10 +5,12 @@ The weighted model count of F with literal weights w is the formula
     sum_{X1 in bool} ... sum_{Xn in bool} tau[bool->S](F) * x1[X1]@S * ... * xn[Xn]@S
 
 where F is the CNF over the reified Boolean atoms ``x{i}[X{i}]@bool`` and the label of
-``x{i}[true]@S`` is w(i), that of ``x{i}[false]@S`` is w(-i). :func:`compile_cnf` replaces F by
-the d-DNNF PySDD compiles, so that nesy-ir's rewrites push tau to the leaves (with the SDD as
-the determinism oracle) and resolve every aggregation: the result is a circuit linear in the
-d-DNNF.
+``x{i}[true]@S`` is w(i), that of ``x{i}[false]@S`` is w(-i). :func:`compile_cnf` compiles F
+with PySDD and resolves the whole formula in one pass over the SDD, which is a d-DNNF
+(deterministic and decomposable by construction): a literal becomes its weight, a decision node
+the sum of its elements' products, a variable an operand misses its weight's total (the work of
+nesy-ir's ``resolve_wmc`` rule, :class:`nesy_ir.rewrite.wmc.WeightedCount`, on the SDD itself).
+The circuit is linear in the SDD's size, and so is the time to build it.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from nesy_ir import (
     transform,
 )
 from nesy_ir.errors import LabelError, NesyError
-from nesy_ir.nodes import Kind
-from nesy_ir.rewrite import Context, optimise, to_circuit
-from nesy_ir.traverse import postorder, size
+from nesy_ir.rewrite import Context, to_circuit
+from nesy_ir.rewrite.merge import merge_unshared
+from nesy_ir.rewrite.wmc import WeightedCount
+from nesy_ir.traverse import size
 
 from .cnf import CNF
 from .progress import Meter
@@ -118,33 +121,34 @@ def compile_cnf(
 
     ``progress`` counts the SDD apply operations on stderr (None: if stderr is a terminal).
 
-    The statistics: variables, clauses, seconds of SDD compilation (``sdd_s``), of reading the
-    SDD back as IR (``to_ir_s``) and of rewriting and lowering (``rewrite_s``); SDD size and node
-    count; the d-DNNF's IR size; the circuit before rewriting (``before``: the enumeration of
-    all 2^n worlds for n <= 12, else the d-DNNF) and after (``after``).
+    The statistics: variables, clauses, seconds of SDD compilation (``sdd_s``) and of the
+    weighted count (``count_s``, and of CPU ``count_cpu_s``: one pass over the SDD, time linear
+    in its size, then :func:`nesy_ir.rewrite.merge.merge_unshared`, linear in the circuit,
+    then validating the circuit); SDD size and node
+    count; the size of the one pass's circuit before merging (``ddnnf_nodes``, ``ddnnf_edges``:
+    the SDD as a d-DNNF, one (+) per decision node and one (x) per element of two non-constant
+    parts, a literal one leaf, smoothing factors where labels are not normalised); the circuit
+    before (``before``: the enumeration of all 2^n worlds for n <= 12, else that d-DNNF) and
+    after (``after``).
     """
     labels = _labelling(cnf, structure)
     t0 = time.perf_counter()
-    keys = [f"X{i}" for i in range(1, cnf.num_vars + 1)]
-    bridge = SddBridge(keys, vtree, time_budget_s, size_budget, minimize)
+    n = cnf.num_vars
+    bridge = SddBridge(
+        [f"X{i}" for i in range(1, n + 1)], vtree, time_budget_s, size_budget, minimize
+    )
     with Meter("SDD compilation", progress=progress, unit=" applies") as bridge.meter:
         sdd = bridge.to_sdd(cnf_bool_formula(cnf))
-    t1 = time.perf_counter()
-    ddnnf = bridge.to_ir(sdd)
-    t2 = time.perf_counter()
-    formula = _wmc_over(ddnnf, cnf.num_vars, structure)
-    ctx = Context(labelling=labels, exclusive=bridge.exclusive, deterministic=bridge.deterministic)
-    optimised = optimise(formula, ctx=ctx)
-    stuck = _unresolved(optimised)
-    if stuck is not None:
-        raise NesyError(
-            f"rewriting left the aggregation over {stuck} on a Boolean formula, which lowering"
-            " would enumerate: the determinism of the d-DNNF was not shown"
-        )
-    circuit = to_circuit(optimised, ["wmc"], ctx=ctx, optimised=False)
-    t3 = time.perf_counter()
-    nodes, edges = size([ddnnf])
+    t1, c1 = time.perf_counter(), time.process_time()
+    weights = {f"X{i}": [atom(f"x{i}", (), structure, Var(f"X{i}"))] for i in range(1, n + 1)}
+    counted = bridge.count(sdd, WeightedCount(structure, weights, Context(labelling=labels)))
+    if counted is None:  # never: tau[bool->S] of every WMC structure counts a d-DNNF
+        raise NesyError(f"the weighted count in {structure} is not exact on a d-DNNF")
+    circuit = Circuit(merge_unshared([counted]), ["wmc"])
+    t2, c2 = time.perf_counter(), time.process_time()
+    nodes, edges = size([counted])
     if cnf.num_vars <= MAX_ENUMERATED_VARS:
+        formula = _wmc_over(cnf_bool_formula(cnf), cnf.num_vars, structure)
         before = {"what": "enumeration", **to_circuit(formula, ["wmc"], optimised=False).stats()}
     else:
         before = {"what": "d-DNNF", "nodes": nodes, "edges": edges}
@@ -153,8 +157,8 @@ def compile_cnf(
         "clauses": len(cnf.clauses),
         "vtree": vtree,
         "sdd_s": t1 - t0,
-        "to_ir_s": t2 - t1,
-        "rewrite_s": t3 - t2,
+        "count_s": t2 - t1,
+        "count_cpu_s": c2 - c1,
         "sdd_size": sdd.size(),
         "sdd_nodes": sdd.count(),
         "ddnnf_nodes": nodes,
@@ -163,20 +167,6 @@ def compile_cnf(
         "after": circuit.stats(),
     }
     return circuit, labels, stats
-
-
-def _unresolved(root: Node) -> str | None:
-    """The variable of an aggregation left over a transformed Boolean formula, or None.
-
-    Aggregations over weights alone (sum_X w[X], kept where the labels are not normalised) or
-    over constants (an unsatisfiable CNF) are cheap to expand and fine.
-    """
-    logic: dict[Node, bool] = {}
-    for n in postorder([root]):
-        logic[n] = n.kind is Kind.TRANSFORM or any(logic[c] for c in n.children)
-        if n.kind is Kind.AGG and logic[n]:
-            return n.arg.var
-    return None
 
 
 def brute_force_wmc(cnf: CNF) -> float:

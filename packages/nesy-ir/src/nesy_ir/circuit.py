@@ -8,13 +8,15 @@ unary node, an extension of the source's two-operation circuits. A circuit may h
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from .errors import CircuitError
 from .nodes import Kind, Node
 from .terms import Var
-from .traverse import postorder, size
+from .traverse import postorder
 
 
 def is_leaf(node: Node) -> bool:
@@ -47,30 +49,39 @@ class Circuit:
         names = tuple(names) if names is not None else tuple(f"root{i}" for i in range(len(roots)))
         if len(names) != len(roots):
             raise CircuitError(f"{len(roots)} roots but {len(names)} names")
-        for node in reversed(postorder(roots)):  # outermost problem first
+        object.__setattr__(self, "roots", roots)
+        object.__setattr__(self, "names", names)
+        for node in reversed(self._order):  # outermost problem first
             problem = circuit_problem(node)
             if problem:
                 raise CircuitError(f"not a circuit: {problem}")
-        object.__setattr__(self, "roots", roots)
-        object.__setattr__(self, "names", names)
+
+    @cached_property
+    def _order(self) -> list[Node]:
+        return postorder(self.roots)
 
     def nodes(self) -> list[Node]:
         """All nodes, children first."""
-        return postorder(self.roots)
+        return list(self._order)
 
     def stats(self) -> dict[str, int]:
         """Sizes: nodes, edges, leaves, (+) and (x) nodes, transformations, depth."""
-        order = self.nodes()
-        depth: dict[int, int] = {}
+        order = self._order
+        depth: dict[Node, int] = {}
+        roles = Counter(n.arg for n in order if n.kind is Kind.APPLY)
+        leaves = 0
         for n in order:
-            depth[id(n)] = 0 if is_leaf(n) else 1 + max(depth[id(c)] for c in n.children)
-        nodes, edges = size(self.roots)
+            if is_leaf(n):
+                depth[n] = 0
+                leaves += not n.is_op("neg")
+            else:
+                depth[n] = 1 + max(map(depth.__getitem__, n.children))
         return {
-            "nodes": nodes,
-            "edges": edges,
-            "leaves": sum(is_leaf(n) and not n.is_op("neg") for n in order),
-            "plus": sum(n.is_op("plus") for n in order),
-            "times": sum(n.is_op("times") for n in order),
+            "nodes": len(order),
+            "edges": sum(len(n.children) for n in order),
+            "leaves": leaves,
+            "plus": roles["plus"],
+            "times": roles["times"],
             "transform": sum(n.kind is Kind.TRANSFORM for n in order),
-            "depth": max((depth[id(r)] for r in self.roots), default=0),
+            "depth": max((depth[r] for r in self.roots), default=0),
         }

@@ -69,14 +69,11 @@ class Node:
         if node is not None:
             return node
         node = object.__new__(cls)
-        for name, value in (
-            ("kind", kind),
-            ("structure", structure),
-            ("arg", arg),
-            ("children", children),
-            ("free", _free_vars(kind, arg, children)),
-        ):
-            object.__setattr__(node, name, value)
+        _SET_KIND(node, kind)  # the slots' own setters: __setattr__ refuses, by design
+        _SET_STRUCTURE(node, structure)
+        _SET_ARG(node, arg)
+        _SET_CHILDREN(node, children)
+        _SET_FREE(node, _free_vars(kind, arg, children))
         _TABLE[key] = node
         return node
 
@@ -128,13 +125,24 @@ class Node:
         return f"<{self.kind.value}@{self.structure}: {text}>"
 
 
+_NO_VARS: frozenset[str] = frozenset()
+
+
+_SET_KIND, _SET_STRUCTURE, _SET_ARG, _SET_CHILDREN, _SET_FREE = (
+    getattr(Node, name).__set__ for name in ("kind", "structure", "arg", "children", "free")
+)
+
+
 def _free_vars(kind: Kind, arg: Any, children: tuple[Node, ...]) -> frozenset[str]:
     if kind is Kind.ATOM:
         names = {t.name for t in arg.args if isinstance(t, Var)}
         if isinstance(arg.rvar, Var):
             names.add(arg.rvar.name)
         return frozenset(names)
-    free = frozenset().union(*(c.free for c in children)) if children else frozenset()
+    free = _NO_VARS
+    for c in children:  # circuits: no free variables, and no set is built
+        if c.free and c.free is not free:
+            free = free | c.free if free else c.free
     if kind is Kind.AGG:
         free = free - {arg.var}
     return free

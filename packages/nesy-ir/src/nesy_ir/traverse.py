@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 from .nodes import AtomArg, Kind, Node
 from .terms import Var
 
 
-def postorder(roots: Iterable[Node]) -> list[Node]:
-    """Every node reachable from ``roots``, once, children before parents (iterative)."""
+def postorder(roots: Iterable[Node], skip: Container[Node] = ()) -> list[Node]:
+    """Every node reachable from ``roots``, once, children before parents (iterative): the order
+    of a recursive depth-first walk, first child first. Nodes in ``skip`` are left out, and so
+    is what is reachable only through them (for passes that remember what they did). Time
+    linear in the nodes and edges walked."""
     order: list[Node] = []
     seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(list(roots))]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+    for root in roots:
+        if id(root) in seen or root in skip:
             continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        stack.extend((c, False) for c in reversed(node.children) if id(c) not in seen)
+        seen.add(id(root))
+        stack = [(root, iter(root.children))]
+        while stack:
+            node, children = stack[-1]
+            for c in children:  # resumes where it left off: each edge looked at once
+                if id(c) not in seen and c not in skip:
+                    seen.add(id(c))
+                    stack.append((c, iter(c.children)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     return order
 
 

@@ -11,14 +11,14 @@ once, linear in the size of F instead of linear per variable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from ..laws import SEMIRING
 from ..nodes import Kind, Node, fold
 from ..properties import bool_key, literal
 from ..registry import get_algebra, get_transformation
 from ..terms import BOOL_DOMAIN, Var
-from ..traverse import substitute
+from ..traverse import postorder, substitute
 from .engine import Context, Rule, RuleSet
 
 
@@ -90,20 +90,59 @@ class WeightedCount:
         self.weights = weights
         self.bit = {x: 1 << i for i, x in enumerate(self.names)}  # bits in sorted-name order
         self.totals: dict[str, Node | None] = {}
+        self.seen = self.weighty = 0  # bit sets: variables whose total is known, not neutral
         self.done: dict[Node, tuple[Node, int]] = {}
         self.neutral = {r: _const(self.algebra, structure, r == "times") for r in ("plus", "times")}
+        self.absorbing = {  # zero for (x), where the structure declares it absorbing
+            r: _const(self.algebra, structure, r == "plus")
+            for r in ("plus", "times")
+            if self.algebra.has(f"{r}.absorbing")
+        }
+        #: Whether counting a d-DNNF is exact: tau maps literals to indicators and commutes
+        #: with a (+) of exclusive operands.
+        self.exact = self.tau.indicator and self.tau.homomorphism.get("plus") in PLUS_EXACT
 
     def __call__(self, formula: Node, over: Iterable[str] | None = None) -> Node | None:
         """The count of the Boolean ``formula`` summed over the variables ``over`` (all of them
         by default; they must include every weighted variable the formula mentions); None when
-        the formula is not a d-DNNF whose literals tau maps to indicators."""
-        plus = self.tau.homomorphism.get("plus")
-        if not self.tau.indicator or not _is_ddnnf(formula, plus, self.ctx):
+        the formula is not a d-DNNF whose literals tau maps to indicators.
+
+        Two passes over the nodes not counted before (check it is a d-DNNF, count): time linear
+        in their edges, plus one factor per variable a (+) operand misses whose total is not
+        neutral (none for normalised labels); variables are bit sets, one word per 64.
+        """
+        if not self.exact or not _is_ddnnf(formula, self.tau.homomorphism["plus"], self.ctx):
             return None
-        value, have = self._resolve(formula)
+        return self.finish(self._resolve(formula), over)
+
+    def finish(self, counted: tuple[Node, int], over: Iterable[str] | None = None) -> Node:
+        """The count of a counted d-DNNF, ``(value, its variables)``, summed over ``over``."""
+        value, have = counted
         everything = (1 << len(self.names)) - 1
         want = everything if over is None else sum(self.bit[x] for x in set(over))
         return self.smoothed(value, want & ~have)
+
+    def leaf(self, g: Node) -> tuple[Node, int]:
+        """(value, variables) of a literal or constant of a d-DNNF: a weighted variable's literal
+        is its weight, another literal stays an indicator."""
+        lit = literal(g)
+        if lit is not None and lit[0] in self.bit:
+            return self.weight(*lit), self.bit[lit[0]]
+        if g.kind is Kind.CONST:
+            return _const(self.algebra, self.s, g.arg), 0
+        return Node(Kind.TRANSFORM, self.s, "bool", (g,)), 0
+
+    def combine(self, role: str, parts: list[tuple[Node, int]]) -> tuple[Node, int]:
+        """(value, variables) of a (+) or (x) of counted operands: each operand of a (+)
+        multiplied by the totals of the variables it misses (smoothing)."""
+        have = 0
+        for _, vs in parts:
+            have |= vs
+        if role == "plus":
+            kids = [self.smoothed(v, have ^ vs) for v, vs in parts]  # vs is in have
+        else:
+            kids = [v for v, _ in parts]
+        return self.op(role, kids), have
 
     def weight(self, x: str, value: bool) -> Node:
         """The weights of ``x = value``, label slots the context fixes written as constants."""
@@ -111,10 +150,16 @@ class WeightedCount:
         return self.op("times", [self.ctx.fixed.get(w, w) for w in ws])
 
     def op(self, role: str, kids: list[Node]) -> Node:
-        """The (+) or (x) of ``kids`` without its neutral constants: built small, not simplified
-        afterwards."""
+        """The (+) or (x) of ``kids`` without its neutral constants, or its absorbing constant
+        where a kid is that (0 * x: an unsatisfiable part is not smoothed): built small, not
+        simplified afterwards."""
+        absorbing = self.absorbing.get(role)
+        if absorbing is not None and absorbing in kids:  # nodes compare by identity
+            return absorbing
         neutral = self.neutral[role]
-        return fold(role, [k for k in kids if k is not neutral], self.s)
+        if neutral in kids:
+            kids = [k for k in kids if k is not neutral]
+        return fold(role, kids, self.s)
 
     def total(self, x: str) -> Node | None:
         """sum_X w[X]; None when it is the neutral element (normalised labels)."""
@@ -127,52 +172,32 @@ class WeightedCount:
         return self.totals[x]
 
     def smoothed(self, value: Node, missing: int) -> Node:
-        """``value`` times the totals of the variables in the bit set ``missing``."""
-        extra = []
-        while missing:
-            low = missing & -missing
-            missing ^= low
-            if (t := self.total(self.names[low.bit_length() - 1])) is not None:
-                extra.append(t)
-        return self.op("times", [value, *extra]) if extra else value
+        """``value`` times the totals of the variables in the bit set ``missing``: one factor
+        per variable whose total is not neutral (the others cost one bit operation)."""
+        if unseen := missing & ~self.seen:
+            self.seen |= unseen
+            weighty = (x for x in self._variables(unseen) if self.total(x) is not None)
+            self.weighty |= sum(self.bit[x] for x in weighty)
+        if not missing & self.weighty:
+            return value
+        extra = [self.totals[x] for x in self._variables(missing & self.weighty)]
+        return self.op("times", [value, *extra])
+
+    def _variables(self, bits: int) -> Iterator[str]:
+        """The variables in the bit set ``bits``, lowest bit first."""
+        while bits:
+            low = bits & -bits
+            bits ^= low
+            yield self.names[low.bit_length() - 1]
 
     def _resolve(self, formula: Node) -> tuple[Node, int]:
-        done, s = self.done, self.s
-        for g in _unseen_postorder(formula, done):
-            lit = literal(g)
-            if lit is not None and lit[0] in self.bit:
-                done[g] = (self.weight(lit[0], lit[1]), self.bit[lit[0]])
-            elif g.kind is Kind.CONST:
-                done[g] = (_const(self.algebra, s, g.arg), 0)
-            elif lit is not None or g.kind is Kind.ATOM:  # other literals stay indicators
-                done[g] = (Node(Kind.TRANSFORM, s, "bool", (g,)), 0)
-            else:  # (+) or (x): _is_ddnnf allows negation on literals only
-                parts = [done[c] for c in g.children]
-                have = 0
-                for _, vs in parts:
-                    have |= vs
-                if g.arg == "plus":
-                    kids = [self.smoothed(v, have & ~vs) for v, vs in parts]
-                else:
-                    kids = [v for v, _ in parts]
-                done[g] = (self.op(g.arg, kids), have)
+        done = self.done
+        for g in postorder([formula], skip=done):
+            if g.kind is Kind.APPLY and g.arg != "neg":  # _is_ddnnf: negation on literals only
+                done[g] = self.combine(g.arg, [done[c] for c in g.children])
+            else:
+                done[g] = self.leaf(g)
         return done[formula]
-
-
-def _unseen_postorder(root: Node, seen: dict) -> list[Node]:
-    """The nodes below ``root`` not in ``seen`` (nor below one that is), children first."""
-    order: list[Node] = []
-    visited: set[Node] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-        elif node not in seen and node not in visited:
-            visited.add(node)
-            stack.append((node, True))
-            stack.extend((c, False) for c in node.children if c not in seen and c not in visited)
-    return order
 
 
 def _const(algebra, s: str, truth: bool) -> Node:
@@ -182,16 +207,18 @@ def _const(algebra, s: str, truth: bool) -> Node:
 
 
 _NOT_DDNNF = -1
+#: The conditions under which tau commutes with (+) that make counting a d-DNNF exact.
+PLUS_EXACT = ("always", "deterministic")
 
 
 def _is_ddnnf(formula: Node, plus_condition: str | None, ctx: Context) -> bool:
     """Decomposable (checked with each node's variables as a bit set) and, where tau needs it,
     deterministic (checked by the context); each node checked once per context (ctx.memo)."""
-    if plus_condition not in ("always", "deterministic"):
+    if plus_condition not in PLUS_EXACT:
         return False
     keys: dict[Node, int] = ctx.memo.setdefault(("ddnnf", plus_condition), {})
     bits: dict = ctx.memo.setdefault(("ddnnf bits",), {})
-    for g in _unseen_postorder(formula, keys):
+    for g in postorder([formula], skip=keys):
         if g.kind is Kind.ATOM:
             if isinstance(g.arg.rvar, bool):
                 keys[g] = 0
