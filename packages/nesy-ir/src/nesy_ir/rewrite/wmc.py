@@ -93,7 +93,7 @@ class WeightedCount:
         self.seen = self.weighty = 0  # bit sets: variables whose total is known, not neutral
         self.done: dict[Node, tuple[Node, int]] = {}
         self.neutral = {r: _const(self.algebra, structure, r == "times") for r in ("plus", "times")}
-        self.absorbing = {  # zero for (x), where the structure declares it absorbing
+        self.absorbing = {  # zero for (x), one for (+), where the structure declares them
             r: _const(self.algebra, structure, r == "plus")
             for r in ("plus", "times")
             if self.algebra.has(f"{r}.absorbing")
