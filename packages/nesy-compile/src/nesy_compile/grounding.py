@@ -233,6 +233,11 @@ def _match(pattern: object, ground: object, env: dict, trail: list) -> bool:
     return pattern == ground
 
 
+#: predicates of at least this many clauses are indexed by first argument (below, trying every
+#: clause costs less than the index)
+INDEXED = 8
+
+
 def _first_arg(t: object) -> object:
     """What indexes a term by its first argument: the argument itself when atomic, name and
     arity when compound, None when a variable or when there is no argument."""
@@ -610,11 +615,11 @@ def _enum_groups(args: tuple, env: dict, trail: list, loc: Location) -> Iterator
     """``_enum_groups(Pairs, Key, Values)``: for each key of the list of ``[Key, Value]``
     pairs, in order of first occurrence, its values in order (aggregates in clause heads)."""
     items, end = _list_items(args[0], env)
-    if end != "[]" or not all(_is_list(x) and len(_list_items(x, env)[0]) == 2 for x in items):
+    pairs = [_list_items(x, env) for x in items]
+    if end != "[]" or any(len(p) != 2 or rest != "[]" for p, rest in pairs):
         raise GroundingError(f"{loc}: grouping needs a list of [Key, Value] pairs")
     groups: dict = {}
-    for pair in items:
-        key, value = _list_items(pair, env)[0]
+    for (key, value), _ in pairs:
         groups.setdefault(_resolve(key, env), []).append(value)
     for key, values in groups.items():
         mark = len(trail)
@@ -814,6 +819,7 @@ class _Grounder:
         self.index: dict[tuple[str, int], dict] = {}  # predicate -> first argument -> clauses
         self.merged: dict[tuple, list[_Source]] = {}  # (predicate, first argument) -> clauses
         self.waiting: dict[object, tuple[set, Location]] = {}  # collected call -> callers
+        self.lists: dict[tuple, list] = {}  # (complete call, findall or all) -> its lists
 
     # --- scheduling ----------------------------------------------------------------------------
     def call(self, key: object, depth: int, loc: Location) -> _Table:
@@ -912,7 +918,7 @@ class _Grounder:
         a call on one of many facts tries that fact, not all of them)."""
         pred, first = _indicator(key), _first_arg(key)
         sources = self.sources.get(pred, [])
-        if first is None or len(sources) < 8:
+        if first is None or len(sources) < INDEXED:
             return sources
         index = self.index.get(pred)
         if index is None:
@@ -990,8 +996,8 @@ class _Grounder:
             for items, chosen in self.collected(key, name, src.location):
                 mark = len(trail)
                 if _unify(result, _make_list(a[1] for a in items), env, trail):
-                    self.negated |= not all(chosen.values())
-                    lits.extend(chosen.items())
+                    self.negated |= not all(p for _, p in chosen)
+                    lits.extend(chosen)
                     self.solve(src, i + 1, env, trail, lits, caller, depth, done)
                     del lits[len(lits) - len(chosen) :]
                 _undo(env, trail, mark)
@@ -1019,9 +1025,16 @@ class _Grounder:
         self.solve(src, i + 1, env, trail, lits, caller, depth, done)
         lits.pop()
 
-    def collected(self, key: object, name: str, loc: Location) -> list[tuple[list, dict]]:
+    def collected(self, key: object, name: str, loc: Location) -> list[tuple[list, list]]:
         """The lists of answers of the complete call ``key`` that findall/3 (``name``) or
-        all/3 makes, each with the literals that select it (:mod:`nesy_compile.collect`)."""
+        all/3 makes, each with the literals that select it (:mod:`nesy_compile.collect`);
+        computed once per call, however often the clauses that collect it run again."""
+        found = self.lists.get((key, name))
+        if found is None:
+            found = self.lists[(key, name)] = self.selected(key, name, loc)
+        return found
+
+    def selected(self, key: object, name: str, loc: Location) -> list[tuple[list, list]]:
         answers = self.tables[key].answers
         sure = certain(answers, self.bodies)
         if len(answers) - len(sure) > MAX_UNCERTAIN:
@@ -1039,11 +1052,9 @@ class _Grounder:
                         f" gives {_short(a[1])}: ProbLog lists one element per proof, which nesy"  # type: ignore[index]
                         " does not; all/3 lists one element per answer"
                     )
-        out = []
-        for items, chosen in selections(answers, sure):
-            if items or name == "findall":
-                out.append((items, dict(chosen)))
-        return out
+        return [
+            (items, lits) for items, lits in selections(answers, sure) if items or name == "findall"
+        ]
 
     def bodies(self, atom: object) -> list[tuple]:
         """The ground bodies of ``atom``, a probabilistic clause's with its fresh atom."""

@@ -153,16 +153,12 @@ def run(config: RunConfig) -> dict:
     torch.manual_seed(config.seed)
     task = make_task(config)
     began = time.perf_counter()
+    model_class = TaskModel
     if config.backend == "jax":
-        from .models.jax_model import JaxTaskModel
-
-        model = JaxTaskModel(
-            task, config.semantics, config.logic, config.tnorm, centre_images=config.centre_images
-        )
-    else:
-        model = TaskModel(
-            task, config.semantics, config.logic, config.tnorm, centre_images=config.centre_images
-        )
+        from .models.jax_model import JaxTaskModel as model_class
+    model = model_class(
+        task, config.semantics, config.logic, config.tnorm, centre_images=config.centre_images
+    )
     compile_seconds = time.perf_counter() - began
     train, val, test, test_digits = make_splits(config, task, model)
     checkpoint = Path(config.checkpoint) if config.checkpoint else None
