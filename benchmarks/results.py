@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nesy_models.experiment import RunConfig, run, write_json
+from nesy_models.tasks import GROUNDED_DIGITS
 
 OUT = Path("out/results")
 
@@ -178,6 +179,18 @@ FLAGS = {"dimension": "dim"}
 RECORDED = {"centre_images": False}
 
 
+def recorded(options: dict) -> dict:
+    """The options the rows were recorded with that are no longer the defaults: images in
+    [0, 1]; MNIST addition's standard encoding grounded up to N = 3 (the linear-sum compiler,
+    which gives the same values, became the default after)."""
+    grounded = (
+        options.get("task", "mnist-addition") == "mnist-addition"
+        and options.get("encoding", "standard") == "standard"
+        and options.get("digits", 1) <= GROUNDED_DIGITS
+    )
+    return RECORDED | ({"compiler": "grounding"} if grounded else {})
+
+
 def seeded(options: dict, seed: int | str) -> dict:
     """The options of one run: ViSudo-PC's split is the seed too."""
     return options | {"split": seed} if options.get("task") == "visudo" else options
@@ -188,8 +201,8 @@ def command(options: dict, epochs: int, seed: int | str) -> str:
     task = options.get("task", "mnist-addition")
     flags = "".join(
         f" --{FLAGS.get(k, k).replace('_', '-')} {v}"
-        for k, v in seeded(options, seed).items()
-        if k != "task"
+        for k, v in (seeded(options, seed) | recorded(options)).items()
+        if k not in ("task", "centre_images")
     )
     return (
         f"nesy train {task}{flags} --no-centre-images --epochs {epochs} --seed {seed}"
@@ -249,7 +262,7 @@ def main() -> None:
                 continue
             print(command(options, epochs, seed), flush=True)
             config = RunConfig(
-                **seeded(options, seed) | RECORDED,
+                **seeded(options, seed) | recorded(options),
                 epochs=epochs,
                 seed=seed,
                 data_dir=args.data_dir,

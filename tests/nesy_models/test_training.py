@@ -155,6 +155,31 @@ def test_standard_four_digit_sums_are_the_law_of_the_two_numbers(backend):
     assert (roots.argmax(1).numpy() == split.targets[:20, 0]).all()
 
 
+@pytest.mark.parametrize("semantics", ["prob", "godel"])
+def test_linear_sum_and_grounded_circuits_score_sums_alike(semantics):
+    """The standard encoding's two compilers give every sum the same value (N = 2)."""
+    shared, grounded = mnist_addition(2), mnist_addition(2, compiler="grounding")
+    assert shared.compiled(semantics).stats["compiler"] == "linear-sum"
+    assert "compiler" not in grounded.compiled(semantics).stats
+    probs = torch.softmax(torch.randn(5, 4, 10, generator=torch.Generator().manual_seed(0)), -1)
+    scores = []
+    for task in (shared, grounded):
+        model = TaskModel(task, semantics).double().eval()
+        x = probs.double().flatten(1)[:, model.label_index]
+        scores.append(model.circuit.matrix(x)[:, model.value_root])
+    assert scores[0].shape == (5, 199)
+    torch.testing.assert_close(scores[0], scores[1], rtol=1e-12, atol=1e-15)
+
+
+def test_compilers_outside_their_semantics_say_what_to_use():
+    with pytest.raises(NesyError, match="use --compiler grounding or auto"):
+        mnist_addition(1, compiler="linear-sum").compiled("product")
+    auto = mnist_addition(1).compiled("product")  # grounding, where the linear sum cannot
+    assert "compiler" not in auto.stats
+    with pytest.raises(NesyError, match="unknown compiler 'sdd'"):
+        mnist_addition(1, compiler="sdd")
+
+
 @pytest.mark.parametrize("semantics", ["product", "lukasiewicz"])
 def test_standard_four_digits_under_other_t_norms_say_what_to_use(semantics):
     with pytest.raises(NesyError, match="--digits 3 or less, or --encoding carry"):
@@ -205,6 +230,22 @@ def test_resume_from_a_foreign_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(NesyError, match="cannot resume from checkpoint"):
         fit(model, train, val, TrainConfig(progress=False, checkpoint=checkpoint))
     assert checkpoint.exists()  # nothing the user saved is lost
+
+
+def test_resume_with_another_compiler_names_the_options(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+
+    def run(compiler: str):
+        task = mnist_addition(2, compiler=compiler)
+        model = TaskModel(task)
+        data = [addition_dataset(generated_digits(40, s), 2, s) for s in (0, 1)]
+        train, val = (Split.of(task, model.groups, d) for d in data)
+        fit(model, train, val, TrainConfig(progress=False, checkpoint=checkpoint))
+
+    run("grounding")
+    with pytest.raises(NesyError, match="trained with: task, digits, encoding, compiler"):
+        run("auto")
+    assert checkpoint.exists()
 
 
 def test_resume_with_another_image_scale_is_refused(tmp_path):

@@ -20,6 +20,7 @@ from dataclasses import fields
 from .options import (
     BACKENDS,
     CHECKPOINT_HELP,
+    COMPILERS,
     DATA_DIR_HELP,
     EM_VARIANTS,
     FUZZY,
@@ -40,6 +41,14 @@ def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
             choices=("standard", "carry"),
             default="standard",
             help="the program: numbers built from digits, or school addition with carries",
+        )
+        p.add_argument(
+            "--compiler",
+            choices=COMPILERS,
+            default="auto",
+            help="how the standard encoding's sums are compiled: the linear-sum compiler (the"
+            " same values, the work shared across sums; prob and godel semantics), grounding the"
+            " program (up to 3 digits), or auto: the linear-sum compiler where it applies",
         )
     if task == "visudo":
         p.add_argument("--dim", dest="dimension", type=int, default=4, help="board size: 4 or 9")

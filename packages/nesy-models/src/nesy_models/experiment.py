@@ -33,7 +33,7 @@ from .data import DigitImages, IndexedExamples, addition_splits, load_mnist, sud
 from .data.visudo import visudo_splits
 from .learners import Split, TrainConfig, evaluate, fit
 from .models import TaskModel
-from .options import BACKENDS, FUZZY, LOGIC, SEMANTICS, TASKS
+from .options import BACKENDS, COMPILERS, FUZZY, LOGIC, SEMANTICS, TASKS
 from .tasks import ENCODINGS, Task, mnist_addition, sudoku, visudo
 
 
@@ -44,6 +44,7 @@ class RunConfig:
     task: str = "mnist-addition"
     digits: int = 1
     encoding: str = "standard"
+    compiler: str = "auto"
     semantics: str = "prob"
     logic: str = "architecture"
     tnorm: str = "product"
@@ -76,6 +77,7 @@ class RunConfig:
         one_of("task", self.task, TASKS)
         at_least("digits", self.digits, 1)
         one_of("encoding", self.encoding, ENCODINGS)
+        one_of("compiler", self.compiler, COMPILERS)
         one_of("semantics", self.semantics, SEMANTICS)
         one_of("logic", self.logic, LOGIC)
         one_of("tnorm", self.tnorm, FUZZY)
@@ -110,17 +112,17 @@ def make_task(config: RunConfig) -> Task:
     """The task of ``config``; one object per task in a process, so that runs after the first
     (other seeds, other semantics) reuse its compiled circuits."""
     if config.task == "mnist-addition":
-        return _task(config.task, config.digits, config.encoding)
+        return _task(config.task, config.digits, config.encoding, config.compiler)
     if config.task == "visudo":
         return _task(config.task, config.dimension)
     return _task(config.task)
 
 
 @functools.cache
-def _task(name: str, digits: int = 1, encoding: str = "standard") -> Task:
+def _task(name: str, digits: int = 1, encoding: str = "standard", compiler: str = "auto") -> Task:
     """The task ``name``; ``digits``: N of MNIST addition, or the board size of visudo."""
     if name == "mnist-addition":
-        return mnist_addition(digits, encoding)
+        return mnist_addition(digits, encoding, compiler)
     if name == "sudoku":
         return sudoku()
     if name == "visudo":

@@ -10,6 +10,12 @@ SEMANTICS = ("prob", *FUZZY, "prob-fuzzy")
 #: Where the logic sits: in the architecture, in the loss, or nowhere (the neural baseline).
 LOGIC = ("architecture", "loss", "none")
 SCHEDULES = ("constant", "cosine")
+#: How MNIST addition's standard encoding is compiled: ``auto`` by the linear-sum compiler under
+#: the semantics it gives (prob, godel), by grounding the program otherwise; ``linear-sum`` or
+#: ``grounding`` only. The linear-sum circuit has each sum's value, as the program's does, and
+#: shares the work across sums (N = 3: 6,497 nodes against 22,204, compiled in 0.2 s instead of
+#: a minute).
+COMPILERS = ("auto", "linear-sum", "grounding")
 #: How a model learns: backpropagation through the logic (a differentiable engine), or EM (an
 #: E-step by any inference engine, an M-step through the network only).
 LEARNERS = ("backprop", "em")

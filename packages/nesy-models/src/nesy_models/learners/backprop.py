@@ -41,6 +41,6 @@ class Backprop:
     def loss(self, model: TaskModel, net, images: torch.Tensor, targets: torch.Tensor):
         """The batch's mean -log P(y|x) through the engine."""
         if self.engine == "exact":
-            return model.loss(net(images), targets)
+            return model.loss(net(images, targets=targets), targets)
         probs = net(images, network_only=True).digits
         return -bethe_log_likelihood(model.task, probs, targets).mean()

@@ -294,7 +294,12 @@ def _resume(path: Path, model, optimiser) -> tuple[History, dict | None]:
         return History(**state["history"]), state["best_state"]
     except (RuntimeError, KeyError, TypeError, ValueError) as e:
         what = f"it has no {e}" if isinstance(e, KeyError) else str(e)
-        raise NesyError(f"cannot resume from checkpoint {path}: {what}") from None
+        hint = ""
+        if isinstance(e, RuntimeError):  # another circuit's buffers: another task or compiler
+            hint = (
+                " (resume with the options it was trained with: task, digits, encoding, compiler)"
+            )
+        raise NesyError(f"cannot resume from checkpoint {path}: {what}{hint}") from None
 
 
 def _load(path: Path):

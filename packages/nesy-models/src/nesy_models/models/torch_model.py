@@ -44,18 +44,26 @@ from .networks import LeNet, TaskHead, classify
 EPS = float(torch.finfo(torch.float32).tiny)
 #: Draws of the symbols per example that score a task without a circuit.
 SCORE_SAMPLES = 1000
+#: Circuits of at least this many edges score, in training, only the observed values' roots
+#: (their cones, :mod:`nesy_torch.cone`): MNIST addition's circuits score every sum, of which a
+#: batch observes a few (N = 4: 32 of 19,999). Below it the whole circuit costs less than
+#: selecting a cone (measured: docs/benchmarks.md, "MNIST addition training speed").
+CONE_EDGES = 10_000
 
 
 @dataclass
 class Output:
     """What a forward pass gives: digit probabilities (B, P, C); circuit scores of every group
-    value (B, V) (None without logic in the architecture or the loss, or for the network alone);
-    head logits (B, V); the digit network's logits (B, P, C)."""
+    value (B, V) (None without logic in the architecture or the loss, for the network alone, or
+    where only the observed values were scored); head logits (B, V); the digit network's logits
+    (B, P, C); circuit scores of the observed value of each group (B, G), where only they were
+    asked for (training on a large circuit: see :data:`CONE_EDGES`)."""
 
     digits: torch.Tensor
     scores: torch.Tensor | None
     logits: torch.Tensor | None
     digit_logits: torch.Tensor | None = None
+    observed: torch.Tensor | None = None
 
 
 class TaskModel(nn.Module):
@@ -90,12 +98,14 @@ class TaskModel(nn.Module):
             compiled = task.compiled(self.circuit_semantics if logic != "none" else "prob")
         keys = tuple(atom_text(a) for a in compiled.neural) if compiled is not None else ()
         self.compiled = compiled
-        self.circuit = None
+        self.circuit = self.cone = None
         if logic != "none" and compiled is not None:
             import nesy_torch
 
             self.circuit = nesy_torch.lower(compiled.circuit, compiled.labelling, dynamic=keys)
             keys = tuple(self.circuit.keys)
+            if compiled.circuit.stats()["edges"] >= CONE_EDGES:
+                self.cone = nesy_torch.lower_cone(compiled.circuit, compiled.labelling, keys)
         readout = Readout.of(task, compiled, keys)
         self.groups, self.group_sizes = readout.groups, list(readout.group_sizes)
         for name in ("label_index", "value_root", "value_complement", "offsets"):
@@ -110,9 +120,13 @@ class TaskModel(nn.Module):
         self.net = LeNet(classes, centre=centre_images)
         self.head = TaskHead(images, sum(self.group_sizes)) if logic != "architecture" else None
 
-    def forward(self, images: torch.Tensor, network_only: bool = False) -> Output:
+    def forward(
+        self, images: torch.Tensor, network_only: bool = False, targets: torch.Tensor | None = None
+    ) -> Output:
         """The outputs for images (B, P, 28, 28), P the task's image terms in order;
-        ``network_only``: the digit network's alone (what an EM learner's M-step trains)."""
+        ``network_only``: the digit network's alone (what an EM learner's M-step trains);
+        ``targets`` (B, G), in training: a large circuit scores only these values
+        (:attr:`Output.observed`), enough for :meth:`loss`."""
         batch, positions = images.shape[:2]
         features, logits = self.net(images.flatten(0, 1))
         features = features.view(batch, positions, -1)
@@ -124,9 +138,11 @@ class TaskModel(nn.Module):
         else:
             digits = logits.softmax(-1)
             labels = digits.flatten(1)[None]
-        scores = None
+        scores = observed = None
         if self.compiled is None:
             scores = _sampled_scores(self.task, self.groups, digits.detach())
+        elif self.cone is not None and targets is not None:
+            observed = self._observed_scores(labels, targets)
         elif self.circuit is not None:
             x = labels if self._same_labels else labels[..., self.label_index]  # (S, B, K)
             if len(x) == 1:
@@ -138,7 +154,18 @@ class TaskModel(nn.Module):
             if self._complements:
                 scores = torch.where(self.value_complement, 1.0 - scores, scores)
         head = self.head(features) if self.head is not None else None
-        return Output(digits, scores, head, logits)
+        return Output(digits, scores, head, logits, observed)
+
+    def _observed_scores(self, labels: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """(B, G): the circuit's score of each group's observed value, from the cones of their
+        roots alone; ``labels`` (S, B, P*C) as :meth:`forward` makes them."""
+        x = labels if self._same_labels else labels[..., self.label_index]
+        flat = targets + self.offsets
+        roots = self.value_root[flat].repeat(len(x), 1)
+        scores = self.cone(x.flatten(0, 1), roots).view(len(x), *flat.shape).mean(0)
+        if self._complements:
+            scores = torch.where(self.value_complement[flat], 1.0 - scores, scores)
+        return scores
 
     def _sampled_labels(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A Dirichlet per image from the logits; (mean digits, samples (S, B, P*C)) (the mean
@@ -159,7 +186,10 @@ class TaskModel(nn.Module):
         if out.logits is not None:  # the task head
             terms.append(self._group_log_softmax(out.logits))
         # -sum over groups of each term's log-probability of the true value, batch mean
-        return functools.reduce(operator.add, (_nll(t, flat) for t in terms))
+        losses = [_nll(t, flat) for t in terms]
+        if out.observed is not None:
+            losses.append(-out.observed.clamp_min(EPS).log().sum(1).mean())
+        return functools.reduce(operator.add, losses)
 
     def predict(self, out: Output) -> torch.Tensor:
         """(B, G): the index of each group's predicted value (without a circuit: the answer of

@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-from nesy_compile import linear_sum
+from nesy_compile import compile_program, linear_sum
 from nesy_compile.examples import (
     mnist_addition_carry,
     mnist_addition_standard,
@@ -19,25 +19,29 @@ from nesy_compile.ground_program import GroundAtom
 from nesy_compile.translate import CompiledProgram
 from nesy_ir.errors import NesyError
 
+from ..options import COMPILERS
 from .factor_graph import Factor, FactorGraph
 from .task import JointAnswer, Task
 
-#: The largest N whose standard-encoding program is compiled by grounding (10^(2N) proofs, about
-#: 4 GB at N = 3); beyond it, its sum goes to the linear-sum compiler.
+#: The largest N whose standard-encoding program can be compiled by grounding (10^(2N) proofs,
+#: about 4 GB and a minute at N = 3).
 GROUNDED_DIGITS = 3
 
 ENCODINGS = ("standard", "carry")
 
 
-def mnist_addition(n: int, encoding: str = "standard") -> Task:
+def mnist_addition(n: int, encoding: str = "standard", compiler: str = "auto") -> Task:
     """MNIST addition of two ``n``-digit numbers (data: :class:`nesy_models.data.AdditionSet`).
 
     Images a0..a(n-1) then b0..b(n-1): each number most significant digit first in the standard
     encoding, least significant first in the carry encoding (as the programs read them). The
-    standard encoding's queries are compiled by grounding up to :data:`GROUNDED_DIGITS` digits,
-    by the linear-sum compiler beyond (the same values, without its 10^(2N) proofs)."""
+    standard encoding's queries are compiled as ``compiler`` says
+    (:data:`nesy_models.options.COMPILERS`): the
+    linear-sum compiler gives the same values without the program's 10^(2N) proofs."""
     if n < 1:
         raise NesyError(f"digits must be at least 1, not {n}")
+    if compiler not in COMPILERS:
+        raise NesyError(f"unknown compiler {compiler!r} (known: {', '.join(COMPILERS)})")
     terms = tuple(f"a{i}" for i in range(n)) + tuple(f"b{i}" for i in range(n))
     classes = tuple(range(10))
     if encoding == "standard":
@@ -49,7 +53,7 @@ def mnist_addition(n: int, encoding: str = "standard") -> Task:
             group_of=lambda q: ("sum", int(q[1][-1])) if q[0] == "addition" else None,
             targets_of=lambda data: data.sums.reshape(-1, 1),
             vtree="right",
-            compiler=None if n <= GROUNDED_DIGITS else functools.partial(_standard_sum, n),
+            compiler=functools.partial(_standard_sum, n, compiler),
             symbolic=functools.partial(standard_sum, n),
             factor_graph=standard_graph() if n == 1 else None,
         )
@@ -73,16 +77,25 @@ def mnist_addition(n: int, encoding: str = "standard") -> Task:
     raise NesyError(f"unknown encoding {encoding!r} (known: {', '.join(ENCODINGS)})")
 
 
-def _standard_sum(n: int, semantics: str) -> CompiledProgram:
-    if semantics not in linear_sum.SEMANTICS:
-        raise NesyError(
-            f"the standard encoding with {n} digits is compiled by the linear-sum compiler, which"
-            f" gives the {' and '.join(linear_sum.SEMANTICS)} semantics only, not {semantics!r}:"
-            f" use --digits {GROUNDED_DIGITS} or less, or --encoding carry"
+def _standard_sum(n: int, compiler: str, semantics: str) -> CompiledProgram:
+    """The standard encoding's queries under ``semantics``, compiled by ``compiler``."""
+    if compiler != "grounding" and semantics in linear_sum.SEMANTICS:
+        return linear_sum.compile_linear_sum(
+            mnist_addition_standard_sum(n), mnist_addition_standard_query(n), semantics
         )
-    return linear_sum.compile_linear_sum(
-        mnist_addition_standard_sum(n), mnist_addition_standard_query(n), semantics
-    )
+    if compiler == "linear-sum":
+        raise NesyError(
+            f"the linear-sum compiler gives the {' and '.join(linear_sum.SEMANTICS)} semantics"
+            f" only, not {semantics!r}: use --compiler grounding or auto"
+        )
+    if n > GROUNDED_DIGITS:
+        raise NesyError(
+            f"the standard encoding with {n} digits has 10^{2 * n} proofs, too many to ground;"
+            f" the linear-sum compiler gives the {' and '.join(linear_sum.SEMANTICS)} semantics"
+            f" only, not {semantics!r}: use --digits {GROUNDED_DIGITS} or less, or --encoding"
+            " carry"
+        )
+    return compile_program(mnist_addition_standard(n), semantics, "right")
 
 
 def standard_sum(n: int, digits: np.ndarray) -> np.ndarray:

@@ -1,0 +1,78 @@
+"""The cone path (only the roots each example asks for) equals the whole circuit and the NumPy
+reference, in every built-in structure, values and gradients."""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+
+from tests.backend_strategies import circuits, labels_for  # noqa: E402
+from tests.nesy_torch.test_conformance import STRUCTURES, _close  # noqa: E402
+
+from nesy_ir import evaluate_circuit  # noqa: E402
+from nesy_ir.errors import NesyError  # noqa: E402
+from nesy_torch import lower, lower_cone  # noqa: E402
+
+BATCH = 5
+
+
+def _asked(data, circuit, groups: int) -> np.ndarray:
+    roots = st.integers(0, len(circuit.roots) - 1)
+    return np.array(data.draw(st.lists(roots, min_size=BATCH * groups, max_size=BATCH * groups)))
+
+
+def _matrix(module, labels: dict) -> torch.Tensor:
+    columns = [np.asarray(labels[k], dtype=float) for k in module.keys]
+    return torch.as_tensor(np.stack(columns, 1) if columns else np.zeros((BATCH, 0)))
+
+
+@pytest.mark.parametrize("structure", STRUCTURES)
+@given(data=st.data(), seed=st.integers(0, 2**16), groups=st.integers(1, 3))
+def test_values_equal_reference(structure, data, seed, groups):
+    circuit = data.draw(circuits(structure))
+    labels = labels_for(circuit, seed, batch=BATCH)
+    roots = _asked(data, circuit, groups).reshape(BATCH, groups)
+    cone = lower_cone(circuit, dynamic=labels, dtype=torch.float64)
+    got = cone(_matrix(cone, labels), roots).numpy()
+    want = evaluate_circuit(circuit, labels)
+    for b in range(BATCH):
+        for g in range(groups):
+            value = np.broadcast_to(np.asarray(want[circuit.names[roots[b, g]]], float), (BATCH,))
+            _close(got[b, g : g + 1], value[b : b + 1])
+
+
+@pytest.mark.parametrize("structure", ["prob", "logprob", "real", "maxprod", "product"])
+@settings(max_examples=40)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_gradients_equal_whole_circuit(structure, data, seed):
+    circuit = data.draw(circuits(structure))
+    labels = labels_for(circuit, seed, batch=BATCH)
+    roots = _asked(data, circuit, 2).reshape(BATCH, 2)
+    whole = lower(circuit, dynamic=labels, dtype=torch.float64, klay=False)
+    cone = lower_cone(circuit, dynamic=labels, dtype=torch.float64)
+    assert cone.keys == whole.keys
+    x = _matrix(cone, labels).requires_grad_()
+    want = whole.matrix(x).gather(1, torch.as_tensor(roots))
+    got = cone(x, roots)
+    assume(want.requires_grad and torch.isfinite(want).all())
+    (dwant,) = torch.autograd.grad(want.sum(), x)
+    (dgot,) = torch.autograd.grad(got.sum(), x)
+    np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
+    np.testing.assert_allclose(dgot, dwant, rtol=1e-9, atol=1e-12)
+
+
+def test_bad_roots_are_refused():
+    from nesy_ir import Circuit, apply, atom
+
+    a, b = atom("a", (), "prob"), atom("b", (), "prob")
+    cone = lower_cone(
+        Circuit([apply("times", a, b), apply("plus", a, b)], ["and", "or"]), dynamic=["a", "b"]
+    )
+    x = torch.tensor([[0.5, 0.25], [0.5, 0.25]])  # a, b of each example
+    with pytest.raises(NesyError, match=r"root indices must lie in 0\.\.1"):
+        cone(x, [[0], [2]])
+    with pytest.raises(NesyError, match="roots must be"):
+        cone(x, [0, 1])
+    np.testing.assert_allclose(cone(x, [[1, 0], [0, 0]]).numpy(), [[0.75, 0.125], [0.125, 0.125]])
