@@ -76,3 +76,24 @@ def test_bad_roots_are_refused():
     with pytest.raises(NesyError, match="roots must be"):
         cone(x, [0, 1])
     np.testing.assert_allclose(cone(x, [[1, 0], [0, 0]]).numpy(), [[0.75, 0.125], [0.125, 0.125]])
+
+
+def test_a_user_kernel_without_a_scatter_form_reduces_padded_nodes():
+    """A reduction registered by its dense form alone pads nodes with fewer children."""
+    from tests.nesy_torch.test_lowering_api import _tropical
+
+    from nesy_ir import Circuit, apply, atom
+    from nesy_ir.lowering import KERNELS
+    from nesy_torch import register_kernel
+
+    _tropical("softmax_cone_t")
+    KERNELS["softmax_cone_t"] = {"plus": "smooth_max_cone", "times": "sum"}
+    register_kernel("smooth_max_cone", lambda x: torch.logsumexp(x, dim=1), neutral=-np.inf)
+    a, b, c = (atom(n, (), "softmax_cone_t") for n in "abc")
+    ab, bc = apply("times", a, b), apply("times", b, c)
+    circuit = Circuit([apply("plus", ab, c), apply("plus", ab, bc, c)], ["two", "three"])
+    x = torch.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]], dtype=torch.float64)
+    whole = lower(circuit, dynamic="abc", dtype=torch.float64).matrix(x)
+    cone = lower_cone(circuit, dynamic="abc", dtype=torch.float64)
+    asked = torch.tensor([[0, 1], [1, 1]])  # example 0: both plus nodes, of 2 and 3 children
+    np.testing.assert_allclose(cone(x, asked).numpy(), whole.gather(1, asked).numpy())
