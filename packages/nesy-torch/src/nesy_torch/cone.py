@@ -65,6 +65,14 @@ class ConeCircuit(nn.Module):
                 f"dyn{i}", torch.as_tensor(sources, dtype=torch.long), persistent=False
             )
             self._dynamic.append((UNARY[name], f"dyn{i}"))
+        # where every leaf is a label as it comes: one gather of the labels (none if in order)
+        self._leaf_keys = None
+        if not static and list(groups) == ["identity"]:
+            keys = np.empty(len(layered.leaves), dtype=np.int64)
+            keys[plan.dynamic_leaf] = plan.dynamic_source
+            in_order = np.array_equal(keys, np.arange(len(plan.keys)))
+            self._leaf_keys = "" if in_order else "leaf_keys"
+            self.register_buffer("leaf_keys", torch.as_tensor(keys), persistent=False)
         self.to(device)
 
     def forward(self, x: Any, roots: Any) -> Tensor:
@@ -81,9 +89,12 @@ class ConeCircuit(nn.Module):
             raise NesyError(f"root indices must lie in 0..{len(self.names) - 1}")
         cone = self.index.cone(roots)
         batch = x.shape[1]
-        parts = [static.expand(-1, batch)]
-        parts += [fn(x.index_select(0, getattr(self, name))) for fn, name in self._dynamic]
-        h = torch.cat(parts).index_select(0, self.leaf_order)
+        if self._leaf_keys is not None:
+            h = x.index_select(0, self.leaf_keys) if self._leaf_keys else x
+        else:
+            parts = [static.expand(-1, batch)]
+            parts += [fn(x.index_select(0, getattr(self, name))) for fn, name in self._dynamic]
+            h = torch.cat(parts).index_select(0, self.leaf_order)
         for layer in cone.layers:
             inputs = np.concatenate([part.inputs for part in layer])
             gathered = h.index_select(0, torch.from_numpy(inputs).to(h.device))

@@ -161,8 +161,12 @@ class TaskModel(nn.Module):
         roots alone; ``labels`` (S, B, P*C) as :meth:`forward` makes them."""
         x = labels if self._same_labels else labels[..., self.label_index]
         flat = targets + self.offsets
-        roots = self.value_root[flat].repeat(len(x), 1)
-        scores = self.cone(x.flatten(0, 1), roots).view(len(x), *flat.shape).mean(0)
+        roots = self.value_root[flat]
+        if len(x) == 1:
+            scores = self.cone(x[0], roots)
+        else:
+            scores = self.cone(x.flatten(0, 1), roots.repeat(len(x), 1))
+            scores = scores.view(len(x), *flat.shape).mean(0)
         if self._complements:
             scores = torch.where(self.value_complement[flat], 1.0 - scores, scores)
         return scores
