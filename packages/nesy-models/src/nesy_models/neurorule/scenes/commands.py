@@ -52,6 +52,10 @@ def report(metrics: dict) -> str:
         f"composed relations' average precision: test {test['composed AP']:.1f} %,"
         f" zero-shot {zero['composed AP']:.1f} %"
     )
+    for kind in ("single-step", "through-object"):
+        lines.append(
+            f"  {kind}: test {test[f'{kind} AP']:.1f} %, zero-shot {zero[f'{kind} AP']:.1f} %"
+        )
     lines.append(
         f"{metrics['seconds_per_epoch']:.1f} s per epoch;"
         f" {1000 * metrics['train_seconds_per_image']:.2f} ms per training image,"
