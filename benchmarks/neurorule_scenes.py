@@ -8,7 +8,8 @@ the neural-only baseline as scenes grow.
 ``ablation``: each run is ``nesy train neurorule-scenes --variant V --seed S`` (the defaults:
 1,500 training scenes; ``--fuse``: the rule variants add the bridge's scores of the composed
 relations, NeuroRule's fused scores); its metrics go to
-``out/results/scenes-V[-fused]-seedS.json`` and a finished run is not redone. Prints, per
+``OUT/scenes-V[-fused]-seedS.json`` (``--out``, default ``out/results``) and a finished run is
+not redone (give a fresh ``--out`` after changing the generator). Prints, per
 variant, the median [Q1, Q3] over the seeds of PredCls recall (graph constraint and not), the
 composed relations' average precision and recall on the test and zero-shot scenes, and
 planted-rule precision and recall; writes a PNG of the composed AP.
@@ -34,10 +35,8 @@ from nesy_models.neurorule import NeuroRule
 from nesy_models.neurorule.scenes.config import ABLATION, SceneConfig, build_scene_model
 from nesy_models.neurorule.scenes.generate import scene_splits
 from nesy_models.neurorule.scenes.model import SceneModel, engine_relations
-from nesy_models.neurorule.scenes.relations import COMPOSED
+from nesy_models.neurorule.scenes.relations import COMPOSED, PREDICATES, SINGLE_STEP
 from nesy_models.neurorule.scenes.train import scene_loss, train_scenes
-
-OUT = Path("out/results")
 
 #: (label, split, metric key) of the ablation table
 COLUMNS = (
@@ -53,6 +52,14 @@ COLUMNS = (
     ("zero-shot composed ngR@20", "zero_shot", "composed ngR@20"),
 )
 
+#: (label, split, metric key) of the table of composed AP by kind of relation
+KIND_COLUMNS = (
+    ("single-step AP", "test", "single-step AP"),
+    ("through-object AP", "test", "through-object AP"),
+    ("zero-shot single-step AP", "zero_shot", "single-step AP"),
+    ("zero-shot through-object AP", "zero_shot", "through-object AP"),
+)
+
 
 def quartiles(values: list[float]) -> str:
     q1, q2, q3 = np.percentile(values, [25, 50, 75])
@@ -60,13 +67,14 @@ def quartiles(values: list[float]) -> str:
 
 
 def ablation(args: argparse.Namespace) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[dict]] = {}
     splits = None
     for variant in args.variants:
         for seed in args.seeds:
             fused = args.fuse and variant != "A"
-            path = OUT / f"scenes-{variant}{'-fused' if fused else ''}-seed{seed}.json"
+            path = out / f"scenes-{variant}{'-fused' if fused else ''}-seed{seed}.json"
             if not path.exists():
                 config = SceneConfig(**ABLATION[variant], seed=seed, fuse=fused)
                 if splits is None:
@@ -84,6 +92,12 @@ def ablation(args: argparse.Namespace) -> None:
         for key in ("precision", "recall"):
             cells.append(quartiles([r[key] for r in rules]) if rules[0] else "-")
         cells.append(f"{np.median([r['seconds_per_epoch'] for r in results]):.1f}")
+        print(f"| {variant} ({len(results)} seeds) | " + " | ".join(cells) + " |")
+    print(f"\ncomposed AP by kind: single-step ({', '.join(SINGLE_STEP)}), through other objects")
+    print("| variant | " + " | ".join(c[0] for c in KIND_COLUMNS) + " |")
+    print("|" + "---|" * (len(KIND_COLUMNS) + 1))
+    for variant, results in runs.items():
+        cells = [quartiles([r[split][key] for r in results]) for _, split, key in KIND_COLUMNS]
         print(f"| {variant} ({len(results)} seeds) | " + " | ".join(cells) + " |")
     for variant, results in runs.items():
         if results[0].get("rules"):
@@ -167,7 +181,7 @@ def speed(args: argparse.Namespace) -> None:
         corner = torch.randint(0, 50, (batch, n, 2))
         boxes = torch.cat([corner, corner + torch.randint(4, 14, (batch, n, 2))], dim=-1)
         inputs = (images, boxes, torch.randint(0, 7, (batch, n)), torch.full((batch,), n))
-        truths = torch.rand(batch, 9, n, n) < 0.1
+        truths = torch.rand(batch, len(PREDICATES), n, n) < 0.1
         row = []
         for variant in ("D", "A"):
             model = sized_model(variant, n)
@@ -197,6 +211,7 @@ def main() -> None:
         "--fuse", action="store_true", help="rule variants with fused scores (bridge + rules)"
     )
     a.add_argument("--plot", default="docs/img/neurorule_scenes_ablation.png")
+    a.add_argument("--out", default="out/results", help="folder of the runs' metrics (cache)")
     a.set_defaults(run=ablation)
     s = sub.add_parser("speed")
     s.add_argument("--objects", type=int, nargs="+", default=[5, 10, 20, 40])

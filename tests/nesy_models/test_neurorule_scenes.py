@@ -29,12 +29,13 @@ from nesy_models.neurorule.scenes.relations import (
     PLANTED,
     PREDICATES,
     PRIMITIVES,
+    SINGLE_STEP,
     ZERO_SHOT,
     primitive_truths,
     rule_holds,
     scene_truths,
 )
-from nesy_models.neurorule.scenes.train import unfold
+from nesy_models.neurorule.scenes.train import KINDS, unfold
 
 P = {name: i for i, name in enumerate(PREDICATES)}
 C = {name: i for i, name in enumerate(CATEGORIES)}
@@ -82,6 +83,22 @@ def test_the_zero_shot_split_shares_no_composed_category_pair_with_training(spli
         assert splits["zero_shot"].truths[i, len(PRIMITIVES) :].any()
 
 
+def test_carries_is_riding_reversed_and_held_out_for_a_disc_carrying_a_cross(splits):
+    assert SINGLE_STEP == ("carries",) and PLANTED["carries"] == (("riding", True),)
+    assert sorted(KINDS["single-step"] + KINDS["through-object"]) == [P[c] for c in COMPOSED]
+    for scenes in splits.values():
+        riding = scenes.truths[:, P["riding"]]
+        np.testing.assert_array_equal(scenes.truths[:, P["carries"]], riding.transpose(0, 2, 1))
+    carried = {
+        name: {(s, o) for head, s, o in composed_pairs(scenes) if head == "carries"}
+        for name, scenes in splits.items()
+    }
+    # training sees vehicles carry riders, a cross on a crate included, never on a disc
+    assert {("crate", "cross"), ("disc", "triangle")} <= carried["train"]
+    assert ("disc", "cross") not in carried["train"] | carried["valid"] | carried["test"]
+    assert carried["zero_shot"] == {("disc", "cross")}
+
+
 def test_splits_are_seeded():
     a, b = generate_scenes(5, seed=1), generate_scenes(5, seed=1)
     for x, y in zip(a.arrays(), b.arrays(), strict=True):
@@ -116,9 +133,17 @@ def test_primitive_relations_of_hand_made_boxes():
         ("left_of", 2, 4),
         ("travel_on", 0, 2),
         ("travel_in", 0, 3),
+        ("carries", 1, 0),
     ]:
         assert fact in holds, fact
-    for fact in [("riding", 1, 2), ("above", 0, 1), ("inside", 0, 3), ("near", 0, 1)]:
+    for fact in [
+        ("riding", 1, 2),
+        ("above", 0, 1),
+        ("inside", 0, 3),
+        ("near", 0, 1),
+        ("carries", 0, 1),
+        ("carries", 2, 1),
+    ]:
         assert fact not in holds, fact
     # a cross on a cross is on it, not riding it
     t = primitive_truths(np.array([[0, 0, 6, 6], [0, 6, 6, 12]]), np.array([C["cross"]] * 2), 64)
@@ -194,7 +219,8 @@ def test_unfold_rewrites_composed_relations_by_their_planted_bodies():
     assert unfold(PLANTED["same_frame"]) == PLANTED["same_frame"]
 
 
-def test_the_engine_recovers_a_planted_rule_from_true_primitives():
+@pytest.mark.parametrize(("head", "length"), [("travel_on", 2), ("carries", 1)])
+def test_the_engine_recovers_a_planted_rule_from_true_primitives(head, length):
     scenes = generate_scenes(150, seed=5)
     k = len(PRIMITIVES)
     facts = torch.as_tensor(scenes.truths[:, :k]).float()
@@ -202,15 +228,15 @@ def test_the_engine_recovers_a_planted_rule_from_true_primitives():
     composed = torch.zeros(len(scenes), len(COMPOSED), MAX_OBJECTS, MAX_OBJECTS)
     relations = torch.cat([facts, composed], dim=1)
     adjacency = torch.cat([relations, relations.transpose(-1, -2), eye], dim=1)
-    target = torch.as_tensor(scenes.truths[:, [P["travel_on"]]]).float()
+    target = torch.as_tensor(scenes.truths[:, [P[head]]]).float()
     torch.manual_seed(0)
     model = NeuroRule(
         MAX_OBJECTS,
         len(PREDICATES),
         rules=2,
-        length=2,
+        length=length,
         relations=PREDICATES,
-        heads=[P["travel_on"]],
+        heads=[P[head]],
     )
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(150):
@@ -221,7 +247,7 @@ def test_the_engine_recovers_a_planted_rule_from_true_primitives():
         loss.backward()
         optimizer.step()
     best = learned_rules(model, top=1)[0]
-    assert best.body == PLANTED["travel_on"], str(best)
+    assert best.body == PLANTED[head], str(best)
 
 
 def test_build_scenes_refuses_bad_layouts():

@@ -293,9 +293,9 @@ SCENES_DESCRIPTION = (
     "NeuroRule from pixels on generated scene graphs: a CNN's per-object features pooled from"
     " each box, a neuro-symbolic bridge giving each primitive relation's truth, and rules of up"
     " to 4 atoms, learned end to end, deriving the composed relations (travel_on, same_frame,"
-    " travel_in) that hidden Horn rules planted. Reports PredCls recall (R@K, mR@K, with and"
-    " without the graph constraint), recall of the composed relations on a zero-shot split of"
-    " unseen category pairs, and the planted rules recovered."
+    " travel_in, carries) that hidden Horn rules planted. Reports PredCls recall (R@K, mR@K,"
+    " with and without the graph constraint), recall of the composed relations on a zero-shot"
+    " split of unseen category pairs, and the planted rules recovered."
 )
 
 #: option -> (SceneConfig field, type, help); an option not given keeps the variant's value

@@ -17,7 +17,7 @@ from .config import ABLATION, SceneConfig
 from .explain import draw_prediction, object_names, scene_predictions
 from .generate import scene_splits
 from .recall import KS
-from .relations import COMPOSED
+from .relations import COMPOSED, SINGLE_STEP
 from .train import COMPOSED_IDS, scene_scores, train_scenes
 
 
@@ -52,6 +52,10 @@ def report(metrics: dict) -> str:
         f"composed relations' average precision: test {test['composed AP']:.1f} %,"
         f" zero-shot {zero['composed AP']:.1f} %"
     )
+    for kind in ("single-step", "through-object"):
+        lines.append(
+            f"  {kind}: test {test[f'{kind} AP']:.1f} %, zero-shot {zero[f'{kind} AP']:.1f} %"
+        )
     lines.append(
         f"{metrics['seconds_per_epoch']:.1f} s per epoch;"
         f" {1000 * metrics['train_seconds_per_image']:.2f} ms per training image,"
@@ -99,16 +103,20 @@ def train(args: argparse.Namespace) -> int:
 
 
 def best_composed(model, scenes, limit: int = 50):
-    """(scene index, prediction) of the most probable composed relation among the first
-    ``limit`` scenes, scored in one pass and explained alone (scene 0 and None if no composed
-    relation reaches 0.5)."""
+    """(scene index, prediction) of the most probable composed relation through another object
+    (the chains worth drawing) among the first ``limit`` scenes, scored in one pass and explained
+    alone (scene 0 and None if no such relation reaches 0.5)."""
     first = min(limit, len(scenes))
-    probability = scene_scores(model, scenes)[:first, list(COMPOSED_IDS)]
+    through = [i for i, head in zip(COMPOSED_IDS, COMPOSED, strict=True) if head not in SINGLE_STEP]
+    probability = scene_scores(model, scenes)[:first, through]
     for i, n in enumerate(scenes.counts[:first]):
         probability[i, :, n:] = probability[i, :, :, n:] = 0.0
         probability[i, :, range(n), range(n)] = 0.0
     index = int(np.unravel_index(probability.argmax(), probability.shape)[0])
-    composed = [p for p in scene_predictions(model, scenes, index) if p.predicate in COMPOSED]
+    predictions = scene_predictions(model, scenes, index)
+    composed = [
+        p for p in predictions if p.predicate in COMPOSED and p.predicate not in SINGLE_STEP
+    ]
     return (index, composed[0]) if composed else (0, None)
 
 

@@ -85,7 +85,7 @@ STACKS = {"ride": 0.4, "hover": 0.15, "tower": 0.15, "vehicle": 0.15, "rider": 0
 
 def _stack(rng: np.random.Generator, canvas: int, zero_shot: bool) -> list[tuple]:
     """A ground, what stands on it (:data:`STACKS`), and maybe a frame around the ground;
-    relative to (0, 0). The zero-shot stack is a cross riding a vehicle on a plank."""
+    relative to (0, 0). The zero-shot stack is a cross riding a disc on a plank."""
     ground = "plank" if zero_shot else str(rng.choice(["bar", "plank"]))
     gw, gh = _size(rng, ground, canvas)
     kinds = list(STACKS)
@@ -98,7 +98,8 @@ def _stack(rng: np.random.Generator, canvas: int, zero_shot: bool) -> list[tuple
     middle = {"ride": "vehicle", "hover": "vehicle", "vehicle": "vehicle", "tower": "rider"}
     riders = ["cross"] if zero_shot else ["triangle", "cross"]
     if kind in middle:
-        category = str(rng.choice(["disc", "crate"] if middle[kind] == "vehicle" else riders))
+        vehicles = ["disc"] if zero_shot else ["disc", "crate"]
+        category = str(rng.choice(vehicles if middle[kind] == "vehicle" else riders))
         w, h = _size(rng, category, canvas)
         x = int(rng.integers(0, max(1, gw - w + 1)))
         objects.append(_object(category, x, below - h, w, h))

@@ -12,7 +12,8 @@ Boxes are ``(x0, y0, x1, y1)`` in pixels, ``x1`` and ``y1`` exclusive. For disti
 - ``riding(s, o)``: s is on o, s is a rider and o a vehicle (the categories allow it).
 
 The composed relations follow from the :data:`PLANTED` rules alone (never of an object with
-itself), e.g. ``travel_on(X, Z) :- riding(X, Y), on(Y, Z).``
+itself): through other objects, e.g. ``travel_on(X, Z) :- riding(X, Y), on(Y, Z).``, or in a
+single step on the same pair, ``carries(X, Z) :- riding(Z, X).`` (:data:`SINGLE_STEP`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "PREDICATES",
     "PRIMITIVES",
     "RIDERS",
+    "SINGLE_STEP",
     "VEHICLES",
     "ZERO_SHOT",
     "composed_truths",
@@ -43,7 +45,7 @@ VEHICLES = frozenset({"disc", "crate"})
 GROUNDS = frozenset({"bar", "plank"})
 
 PRIMITIVES = ("left_of", "above", "on", "inside", "near", "riding")
-COMPOSED = ("travel_on", "same_frame", "travel_in")
+COMPOSED = ("travel_on", "same_frame", "travel_in", "carries")
 PREDICATES = PRIMITIVES + COMPOSED
 
 #: The hidden Horn rules: head -> body atoms (predicate, inverse), chained X, Y, ..., Z.
@@ -51,11 +53,16 @@ PLANTED: dict[str, tuple[tuple[str, bool], ...]] = {
     "travel_on": (("riding", False), ("on", False)),
     "same_frame": (("inside", False), ("inside", True)),
     "travel_in": (("riding", False), ("on", False), ("inside", False)),
+    "carries": (("riding", True),),
 }
 
+#: The composed relations whose rule is one atom on the same pair (no intermediate object).
+SINGLE_STEP = tuple(head for head in COMPOSED if len(PLANTED[head]) == 1)
+
 #: (subject category, object category) of composed triples never shown in training: the
-#: zero-shot split's composed triples have exactly these.
-ZERO_SHOT = frozenset({("cross", "plank"), ("cross", "frame")})
+#: zero-shot split's composed triples have exactly these (a cross travelling on a plank or in a
+#: frame, a disc carrying a cross: no cross rides a disc in training).
+ZERO_SHOT = frozenset({("cross", "plank"), ("cross", "frame"), ("disc", "cross")})
 
 NEAR = 0.1  # the largest gap between near boxes, as a share of the canvas side
 

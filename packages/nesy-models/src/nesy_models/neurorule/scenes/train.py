@@ -27,7 +27,7 @@ from .config import SceneConfig, build_scene_model
 from .generate import SceneSet, scene_splits
 from .model import SceneModel, SceneScores
 from .recall import average_precisions, recalls
-from .relations import CATEGORIES, COMPOSED, PLANTED, PREDICATES, rule_text
+from .relations import CATEGORIES, COMPOSED, PLANTED, PREDICATES, SINGLE_STEP, rule_text
 
 __all__ = [
     "evaluate",
@@ -41,6 +41,11 @@ __all__ = [
 ]
 
 COMPOSED_IDS = tuple(PREDICATES.index(c) for c in COMPOSED)
+#: The composed relations by kind: one atom on the same pair, or through other objects.
+KINDS = {
+    "single-step": tuple(PREDICATES.index(c) for c in SINGLE_STEP),
+    "through-object": tuple(PREDICATES.index(c) for c in COMPOSED if c not in SINGLE_STEP),
+}
 
 
 def tensors(scenes: SceneSet, rows: np.ndarray | slice = slice(None)) -> tuple[torch.Tensor, ...]:
@@ -111,15 +116,18 @@ def scene_scores(model: SceneModel, scenes: SceneSet, batch_size: int = 64) -> n
 
 def evaluate(model: SceneModel, scenes: SceneSet) -> dict[str, float]:
     """PredCls recalls of all relations, ``composed ...`` those of the composed only, ``AP
-    <predicate>`` each predicate's average precision and ``composed AP`` their mean over the
-    composed relations."""
+    <predicate>`` each predicate's average precision, ``composed AP`` their mean over the
+    composed relations and ``single-step AP``, ``through-object AP`` over those of each kind
+    (:data:`KINDS`; the relations with a true triple in ``scenes`` only)."""
     scores = scene_scores(model, scenes)
     report = recalls(scores, scenes.truths, scenes.counts)
     composed = recalls(scores, scenes.truths, scenes.counts, predicates=COMPOSED_IDS)
     report.update({f"composed {k}": v for k, v in composed.items()})
     precisions = average_precisions(scores, scenes.truths, scenes.counts)
     report.update({f"AP {PREDICATES[q]}": v for q, v in precisions.items()})
-    report["composed AP"] = float(np.mean([precisions[q] for q in COMPOSED_IDS if q in precisions]))
+    for name, ids in {"composed": COMPOSED_IDS, **KINDS}.items():
+        present = [precisions[q] for q in ids if q in precisions]
+        report[f"{name} AP"] = float(np.mean(present)) if present else float("nan")
     return report
 
 
