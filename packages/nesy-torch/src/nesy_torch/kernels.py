@@ -158,6 +158,10 @@ UNARY: dict[str, Unary] = {
 }
 
 
+#: The kernels above as shipped (those :func:`register_kernel` may replace in the tables).
+BUILTIN_REDUCTIONS, BUILTIN_UNARY = dict(REDUCTIONS), dict(UNARY)
+
+
 def register_kernel(name: str, fn: Callable, neutral: float | None = None) -> None:
     """Add (or replace) a kernel: unary ``fn(x (n, B))`` when ``neutral`` is None, else an n-ary
     reduction ``fn(x (size, width, B)) -> (size, B)`` over dimension 1 padded with ``neutral``."""
