@@ -5,8 +5,10 @@ with its own bookkeeping, and saves every gathered ``(edges, B)`` tensor for the
 at small batch that bookkeeping, not the arithmetic, is the cost, and at large batch the saved
 gathers are the memory. :class:`FusedPass` runs the layers without a graph and keeps only each
 layer's output (its frontier); backwards, layer by layer, it gathers the layer's inputs again,
-computes the gradient of each step's inputs (:func:`step_vjp`) and adds them into the previous
-frontier's gradient with one ``index_add_``.
+scales the outputs' gradients by each step's rule, spreads them to the children with one
+gather, multiplies per child where the rule says so, and adds them into the previous frontier's
+gradient with one ``index_add_`` (:func:`layer_backward`): a few kernels per layer whatever
+its number of steps.
 
 The gradients are autograd's own, by construction where a kernel has no formula here (the step
 is recomputed under autograd and differentiated: user kernels, log, log1mexp, the Lukasiewicz
@@ -20,12 +22,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from .kernels import BUILTIN_REDUCTIONS, BUILTIN_UNARY
+
+#: How a step's gradient is computed: ``rule(x, out, coef, shape)`` may scale the per-node
+#: gradients ``coef`` (size, B) in place, before they are spread to the children, and returns
+#: the per-child factor applied after (None: 1), in the step's shape; it returns ``_AUTOGRAD``
+#: where the formula does not hold (autograd then differentiates the step).
+Rule = Callable[[Tensor, Tensor, Tensor, "Shape"], Any]
 
 
 @dataclass(frozen=True)
@@ -43,13 +52,19 @@ class FusedStep:
     size: int
     shape: tuple[int, int] | None = None
     segments: Tensor | None = None
+    rule: Rule | None = field(init=False)  # how its gradient is computed (None: autograd)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule", _rule(self))
 
 
 @dataclass(frozen=True)
 class FusedLayer:
-    """A layer: its gather ``index`` and steps, or (``matrix`` set) one matrix product."""
+    """A layer: its gather ``index``, the output each gathered row goes to (``parent``) and its
+    steps, or (``matrix`` set) one matrix product."""
 
     index: Tensor | None
+    parent: Tensor | None = None
     steps: tuple[FusedStep, ...] = ()
     matrix: Tensor | None = None
 
@@ -79,89 +94,90 @@ def run_step(step: FusedStep, rows: Tensor) -> Tensor:
     return step.fn(rows)
 
 
-def step_vjp(step: FusedStep, rows: Tensor, out: Tensor, grad: Tensor) -> Tensor:
-    """The gradient of the step's gathered ``rows`` (E, B), given its outputs ``out`` and their
-    gradient ``grad`` (size, B)."""
-    kind, name = step.kind, step.kernel
-    if kind == "carry":
-        return grad
-    if kind == "unary" and step.fn is BUILTIN_UNARY.get(name) and name in _UNARY_VJPS:
-        return _UNARY_VJPS[name](out, grad)
-    builtin = BUILTIN_REDUCTIONS.get(name)
-    formula = _REDUCTION_VJPS.get(name)
-    if builtin is not None and formula is not None and step.fn in (builtin.dense, builtin.scatter):
-        if kind == "dense":
-            x = rows.view(*step.shape, rows.shape[1])
-            spread, count = _dense_spread, _dense_count
-        else:
-            x, segments, size = rows, step.segments, step.size
-            spread = lambda t: gather(t, segments)  # noqa: E731
-            count = lambda m: scatter_add(size, segments, m)  # noqa: E731
-        found = formula(x, out, grad, spread, count)
-        if found is not None:
-            return found.expand_as(x).reshape(rows.shape)
-    return _autograd_vjp(step, rows, grad)
+_AUTOGRAD = object()
 
 
-Spread = Callable[[Tensor], Tensor]
+@dataclass(frozen=True)
+class Shape:
+    """Per-node values to per-child values (``spread``) and back (``count``: their sum)."""
+
+    spread: Callable[[Tensor], Tensor]
+    count: Callable[[Tensor], Tensor]
 
 
-def _dense_spread(t: Tensor) -> Tensor:
-    return t.unsqueeze(1)
+def _shape(step: FusedStep) -> Shape:
+    if step.kind == "dense":
+        return Shape(lambda t: t.unsqueeze(1), lambda m: m.sum(dim=1))
+    segments, size = step.segments, step.size
+    return Shape(lambda t: gather(t, segments), lambda m: scatter_add(size, segments, m))
 
 
-def _dense_count(mask: Tensor) -> Tensor:
-    return mask.sum(dim=1)
+def _no_change(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> None:
+    return None
 
 
-def _sum_vjp(x: Tensor, out: Tensor, grad: Tensor, spread: Spread, count: Spread) -> Tensor:
-    return spread(grad)
+def _negate(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> None:
+    coef.neg_()
 
 
-def _prod_vjp(x: Tensor, out: Tensor, grad: Tensor, spread: Spread, count: Spread):
+def _times_out(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> None:
+    coef.mul_(out)
+
+
+def _prod(x: Tensor, out: Tensor, coef: Tensor, shape: Shape):
     if x.dim() == 3 and x.shape[1] == 2:  # dense, two factors: each gets the other
-        return x.flip(1) * spread(grad)
-    low, high = torch.aminmax(x)  # cheaper than (x == 0).any(), which it decides when signed
-    if not (low > 0 or high < 0) and bool((x == 0).any()):
-        return None  # torch's exact exclusive product, recomputed under autograd
-    return spread(grad * out) / x
+        return x.flip(1)
+    low, high = torch.aminmax(out)  # a zero factor (or an underflow) gives a zero product
+    if not (low.item() > 0 or high.item() < 0) and bool((out == 0).any()):
+        return _AUTOGRAD  # torch's exact exclusive product
+    coef.mul_(out)
+    return x.reciprocal()
 
 
-def _extremum_vjp(x: Tensor, out: Tensor, grad: Tensor, spread: Spread, count: Spread):
-    hit = (x == spread(out)).to(x.dtype)
-    return spread(grad / count(hit)) * hit
+def _extremum(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> Tensor:
+    hit = (x == shape.spread(out)).to(x.dtype)
+    coef.div_(shape.count(hit))
+    return hit
 
 
-def _logsumexp_vjp(x: Tensor, out: Tensor, grad: Tensor, spread: Spread, count: Spread):
+def _logsumexp(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> Tensor:
     total = out.masked_fill(out == -math.inf, math.inf)  # all children -inf: gradient 0
-    return torch.exp(x - spread(total)) * spread(grad)
+    return torch.exp(x - shape.spread(total))
 
 
-_UNARY_VJPS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
-    "identity": lambda out, grad: grad,
-    "complement": lambda out, grad: -grad,
-    "exp": lambda out, grad: grad * out,
+_UNARY_RULES: dict[str, Rule] = {"identity": _no_change, "complement": _negate, "exp": _times_out}
+
+#: The rules above hold for the built-in kernels only (a kernel a user replaced has none).
+_REDUCTION_RULES: dict[str, Rule] = {
+    "sum": _no_change,
+    "prod": _prod,
+    "max": _extremum,
+    "min": _extremum,
+    "logsumexp": _logsumexp,
 }
 
-#: The formulas above, for the built-in kernels only (a kernel a user replaced has none).
-_REDUCTION_VJPS = {
-    "sum": _sum_vjp,
-    "prod": _prod_vjp,
-    "max": _extremum_vjp,
-    "min": _extremum_vjp,
-    "logsumexp": _logsumexp_vjp,
-}
+
+def _rule(step: FusedStep) -> Rule | None:
+    if step.kind == "carry":
+        return _no_change
+    if step.kind == "unary":
+        return _UNARY_RULES.get(step.kernel) if step.fn is BUILTIN_UNARY.get(step.kernel) else None
+    builtin = BUILTIN_REDUCTIONS.get(step.kernel)
+    if builtin is None or step.fn not in (builtin.dense, builtin.scatter):
+        return None
+    return _REDUCTION_RULES.get(step.kernel)
 
 
 def _autograd_vjp(step: FusedStep, rows: Tensor, grad: Tensor) -> Tensor:
-    """The step recomputed under autograd and differentiated: any kernel, exactly as autograd."""
+    """The step recomputed under autograd and differentiated: any kernel, exactly as autograd
+    (in the step's shape)."""
     with torch.enable_grad():
         leaf = rows.detach().requires_grad_(True)
         out = run_step(step, leaf)
         if not out.requires_grad:
-            return torch.zeros_like(rows)
+            return _in_shape(step, torch.zeros_like(rows))
         (found,) = torch.autograd.grad(out, leaf, grad, allow_unused=True)
-    return torch.zeros_like(rows) if found is None else found
+    return _in_shape(step, torch.zeros_like(rows) if found is None else found)
 
 
 def layer_forward(layer: FusedLayer, h: Tensor) -> Tensor:
@@ -174,17 +190,38 @@ def layer_forward(layer: FusedLayer, h: Tensor) -> Tensor:
 
 
 def layer_backward(layer: FusedLayer, h: Tensor, out: Tensor, grad: Tensor) -> Tensor:
-    """The gradient of frontier ``h`` from the gradient of the layer's output ``out``."""
+    """The gradient of frontier ``h`` from the gradient of the layer's output ``out``: per-node
+    coefficients scaled step by step, spread to the children with one gather, times per-child
+    factors, added into ``h``'s rows with one ``index_add_``."""
     if layer.matrix is not None:
         return layer.matrix.t() @ grad
     gathered = gather(h, layer.index)
-    parts, start = [], 0
-    for s in layer.steps:
-        end = start + s.size
-        parts.append(step_vjp(s, _rows(gathered, s), out[start:end], grad[start:end]))
-        start = end
-    local = torch.cat(parts) if len(parts) > 1 else parts[0]
+    coef = grad.clone()
+    after, start = [], 0
+    for step in layer.steps:
+        nodes = slice(start, start + step.size)
+        rule = step.rule
+        if rule is _no_change:
+            start += step.size
+            continue
+        x = _in_shape(step, _rows(gathered, step))
+        factor = _AUTOGRAD if rule is None else rule(x, out[nodes], coef[nodes], _shape(step))
+        if factor is _AUTOGRAD:
+            factor = _autograd_vjp(step, _rows(gathered, step), grad[nodes])
+            after.append((step, factor, True))
+        elif factor is not None:
+            after.append((step, factor, False))
+        start += step.size
+    local = gather(coef, layer.parent)
+    for step, factor, replace in after:
+        rows = _in_shape(step, _rows(local, step))
+        rows.copy_(factor) if replace else rows.mul_(factor)
     return scatter_add(len(h), layer.index, local)
+
+
+def _in_shape(step: FusedStep, rows: Tensor) -> Tensor:
+    """A step's rows as its kernel reads them: (size, width, B) for dense steps."""
+    return rows.view(*step.shape, rows.shape[1]) if step.kind == "dense" else rows
 
 
 def _rows(gathered: Tensor, step: FusedStep) -> Tensor:

@@ -60,12 +60,22 @@ class CircuitModule(LoweredCircuit):
         self.to(device)  # binds the layers to the buffers (see _apply)
 
     def _register_layer(self, k: int, layer: tuple[Step, ...]) -> None:
-        """The layer's buffers: its gather index (one gather for the whole layer) and the
-        segments of its scatter steps; for a 'matmul' layer, its matrix."""
+        """The layer's buffers: its gather index (one gather for the whole layer), the output
+        of each gathered row and the segments of its scatter steps; for a 'matmul' layer, its
+        matrix."""
         if layer[0].kind == "matmul":
             self.register_buffer(f"l{k}", torch.as_tensor(layer[0].index, dtype=self.static.dtype))
             return
         self.register_buffer(f"l{k}", _long(np.concatenate([s.index.reshape(-1) for s in layer])))
+        parents, offset = [], 0
+        for step in layer:
+            if step.kind == "scatter":
+                parents.append(step.segments + offset)
+            else:
+                width = step.index.size // max(step.size, 1)
+                parents.append(np.repeat(np.arange(offset, offset + step.size), width))
+            offset += step.size
+        self.register_buffer(f"l{k}p", _long(np.concatenate(parents)))
         for j, step in enumerate(layer):
             if step.kind == "scatter":
                 self.register_buffer(f"l{k}s{j}", _long(step.segments))
@@ -96,7 +106,7 @@ class CircuitModule(LoweredCircuit):
                         FusedStep(step.kind, step.kernel, UNARY[step.kernel], start, rows, size)
                     )
                 start += rows
-            layers.append(FusedLayer(index, tuple(steps)))
+            layers.append(FusedLayer(index, getattr(self, f"l{k}p"), tuple(steps)))
         return layers
 
     def _apply(self, fn, recurse: bool = True):
