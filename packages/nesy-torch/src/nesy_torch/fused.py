@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .kernels import BUILTIN_REDUCTIONS, BUILTIN_UNARY
+from .kernels import BUILTIN_REDUCTIONS, BUILTIN_UNARY, scatter_add
 
 #: How a step's gradient is computed: ``rule(x, out, coef, shape)`` may scale the per-node
 #: gradients ``coef`` (size, B) in place, before they are spread to the children, and returns
@@ -74,15 +74,6 @@ def gather(h: Tensor, index: Tensor) -> Tensor:
     if h.shape[1] == 1:
         return h.view(-1).index_select(0, index).unsqueeze(1)
     return h.index_select(0, index)
-
-
-def scatter_add(size: int, index: Tensor, src: Tensor) -> Tensor:
-    """(size, B) zeros with the rows of ``src`` added at ``index``; flat at batch 1."""
-    out = src.new_zeros((size, src.shape[1]))
-    if src.shape[1] == 1:
-        out.view(-1).index_add_(0, index, src.view(-1))
-        return out
-    return out.index_add_(0, index, src)
 
 
 def run_step(step: FusedStep, rows: Tensor) -> Tensor:
