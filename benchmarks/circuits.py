@@ -31,6 +31,7 @@ variants).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import random
 import time
 from collections.abc import Callable
@@ -70,8 +71,21 @@ def _memory_kb() -> tuple[int, int]:
     return get["VmRSS"], get["VmHWM"]
 
 
+def _release_freed_memory() -> None:
+    """Give every freed block back to the OS, now and from now on (glibc): otherwise a variant
+    reuses the memory an earlier one freed without its resident size growing, and its peak
+    reads as 0."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD: large blocks mapped, unmapped when freed
+    libc.malloc_trim(0)
+
+
 def measure(fn: Callable[[], object], budget_s: float = 1.0) -> tuple[float, float]:
     """(median ms of ``fn()``, peak extra MB while running it)."""
+    _release_freed_memory()
     try:
         Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark
     except OSError:

@@ -67,6 +67,11 @@ class FusedLayer:
     parent: Tensor | None = None
     steps: tuple[FusedStep, ...] = ()
     matrix: Tensor | None = None
+    reads_inputs: bool = field(init=False)  # whether its backward needs the gathered inputs
+
+    def __post_init__(self) -> None:
+        reads = any(s.rule not in (_no_change, _negate, _times_out) for s in self.steps)
+        object.__setattr__(self, "reads_inputs", reads)
 
 
 def gather(h: Tensor, index: Tensor) -> Tensor:
@@ -186,7 +191,7 @@ def layer_backward(layer: FusedLayer, h: Tensor, out: Tensor, grad: Tensor) -> T
     factors, added into ``h``'s rows with one ``index_add_``."""
     if layer.matrix is not None:
         return layer.matrix.t() @ grad
-    gathered = gather(h, layer.index)
+    gathered = gather(h, layer.index) if layer.reads_inputs else None
     coef = grad.clone()
     after, start = [], 0
     for step in layer.steps:
@@ -195,7 +200,7 @@ def layer_backward(layer: FusedLayer, h: Tensor, out: Tensor, grad: Tensor) -> T
         if rule is _no_change:
             start += step.size
             continue
-        x = _in_shape(step, _rows(gathered, step))
+        x = None if gathered is None else _in_shape(step, _rows(gathered, step))
         factor = _AUTOGRAD if rule is None else rule(x, out[nodes], coef[nodes], _shape(step))
         if factor is _AUTOGRAD:
             factor = _autograd_vjp(step, _rows(gathered, step), grad[nodes])

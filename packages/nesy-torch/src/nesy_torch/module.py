@@ -20,6 +20,10 @@ from .kernels import REDUCTIONS, UNARY
 from .layout import DENSE_SLACK, Step, build_layout, check_kernels
 from .lowered import LoweredCircuit
 
+#: Fewest gather layers for which the fused pass pays (below, its fixed cost, about that of a
+#: few autograd nodes, is more than it saves: MNIST addition N=1, measured).
+FUSE_MIN_LAYERS = 2
+
 
 class CircuitModule(LoweredCircuit):
     """The generic lowering: per layer, one gather + reduction per block and one gather carrying
@@ -112,6 +116,7 @@ class CircuitModule(LoweredCircuit):
     def _apply(self, fn, recurse: bool = True):
         super()._apply(fn, recurse)
         self._layers = self._bind()
+        self._fuse = sum(layer.matrix is None for layer in self._layers) >= FUSE_MIN_LAYERS
         self._roots = None if self._all_roots else self.roots
         return self
 
@@ -127,7 +132,7 @@ class CircuitModule(LoweredCircuit):
         """(K, B) dynamic labels -> (R, B) root values; one autograd node for all the layers
         (:class:`~nesy_torch.fused.FusedPass`) when a gradient is wanted."""
         h = self._leaf_frontier(x)
-        if h.requires_grad and torch.is_grad_enabled():
+        if self._fuse and h.requires_grad and torch.is_grad_enabled():
             return FusedPass.apply(h, self._layers, self._roots)
         return self._traceable_layers(h)
 
