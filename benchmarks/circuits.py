@@ -16,16 +16,18 @@ forward and forward + backward (gradient of the summed roots w.r.t. the labels) 
 
 - ``floor``: the least eager torch work any gather + segment-reduce evaluation of this layout
   does: per layer one ``index_select`` of its children and one ``index_add_`` into fresh zeros
+  (through the flat tensors at batch 1, the cheaper kernels)
   (one matrix product for the small linear layers), without autograd; forward + backward runs
   it twice (a backward gathers the gradients and adds them back). At small batch this is the
   cost of launching kernels, per layer; at large batch, of moving the edges' values.
 
-It prints milliseconds (median of repeats after warm-up), the ratios the targets are set on
+It prints milliseconds (the variants measured in turn, three rounds; each variant's best round's
+median of repeats after warm-up), the ratios the targets are set on
 (generic / KLay direct <= 1.0, PySDD looped / generic >= 100 at batch 256 on circuits of 10,000
 nodes and more, generic / jax <= 1.5, and floor / jax: where it is above 1.5, no eager torch
 evaluation meets that target), the seconds of JAX's first call at that batch size (tracing and
-XLA compilation) and the peak extra memory of each variant (Linux VmHWM, reset between
-variants).
+XLA compilation) and the peak extra memory of each variant at the last batch size (see
+``peak_memory``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ import torch
 
 import nesy_jax
 import nesy_torch
+from nesy_torch.fused import gather
+from nesy_torch.kernels import scatter_add
 from nesy_compile import compile_program
 from nesy_compile.cnf import CNF
 from nesy_compile.examples import mnist_addition_carry, mnist_addition_standard
@@ -71,26 +75,15 @@ def _memory_kb() -> tuple[int, int]:
     return get["VmRSS"], get["VmHWM"]
 
 
-def _release_freed_memory() -> None:
-    """Give every freed block back to the OS, now and from now on (glibc): otherwise a variant
-    reuses the memory an earlier one freed without its resident size growing, and its peak
-    reads as 0."""
+def _libc():
     try:
-        libc = ctypes.CDLL("libc.so.6")
+        return ctypes.CDLL("libc.so.6")
     except OSError:
-        return
-    libc.mallopt(-3, 1 << 16)  # M_MMAP_THRESHOLD: large blocks mapped, unmapped when freed
-    libc.malloc_trim(0)
+        return None
 
 
-def measure(fn: Callable[[], object], budget_s: float = 1.0) -> tuple[float, float]:
-    """(median ms of ``fn()``, peak extra MB while running it)."""
-    _release_freed_memory()
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark
-    except OSError:
-        pass
-    start_rss, _ = _memory_kb()
+def measure(fn: Callable[[], object], budget_s: float = 1.0) -> float:
+    """Median ms of ``fn()`` after two warm-up calls."""
     fn()
     fn()
     times, began = [], time.perf_counter()
@@ -98,8 +91,37 @@ def measure(fn: Callable[[], object], budget_s: float = 1.0) -> tuple[float, flo
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    _, peak = _memory_kb()
-    return 1e3 * float(np.median(times)), max(peak - start_rss, 0) / 1024
+    return 1e3 * float(np.median(times))
+
+
+def peak_memory(fns: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Peak extra MB of two calls of each function (Linux VmHWM, reset before each). Meanwhile
+    glibc gives every freed block back to the OS (else a variant reuses the memory an earlier
+    one freed, its resident size does not grow and its peak reads 0); timings are not taken
+    then, as that makes every allocation a page fault."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(M_MMAP_THRESHOLD, 1 << 16)
+    peaks = {}
+    for name, fn in fns.items():
+        if libc is not None:
+            libc.malloc_trim(0)
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark
+        except OSError:
+            pass
+        start_rss, _ = _memory_kb()
+        fn()
+        fn()
+        _, peak = _memory_kb()
+        peaks[name] = max(peak - start_rss, 0) / 1024
+    if libc is not None:  # glibc's steady state: blocks up to 32 MB reused, not returned
+        libc.mallopt(M_MMAP_THRESHOLD, 1 << 25)
+        libc.mallopt(M_TRIM_THRESHOLD, 1 << 26)
+    return peaks
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 
 
 def torch_variant(module, x: np.ndarray, backward: bool):
@@ -229,9 +251,18 @@ def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, flo
     began = time.perf_counter()
     fns["jax"]()  # the first call traces and compiles
     row = {"jax jit s": time.perf_counter() - began}
-    for name, fn in fns.items():
-        row[name], memory[name] = measure(fn, budget)
+    for fn in fns.values():  # one-time costs (allocator pools, caches) paid before measuring
+        fn()
+    for _ in range(ROUNDS):  # interleaved: a burst of load elsewhere hits one round, not a column
+        for name, fn in fns.items():
+            ms = measure(fn, budget / ROUNDS)
+            row[name] = min(row.get(name, ms), ms)
+    memory.update(peak_memory(fns))
     return row
+
+
+#: Rounds over the variants; each one's time is its best round's median.
+ROUNDS = 3
 
 
 def cells(row: dict[str, float]) -> str:
@@ -262,8 +293,7 @@ def floor_variant(generic, x: np.ndarray, backward: bool):
                     if matrix is not None:
                         h = matrix @ h
                         continue
-                    gathered = h.index_select(0, index)
-                    h = h.new_zeros((size, h.shape[1])).index_add_(0, parent, gathered)
+                    h = scatter_add(size, parent, gather(h, index))
 
     return run
 
