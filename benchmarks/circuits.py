@@ -46,8 +46,6 @@ import torch
 
 import nesy_jax
 import nesy_torch
-from nesy_torch.fused import gather
-from nesy_torch.kernels import scatter_add
 from nesy_compile import compile_program
 from nesy_compile.cnf import CNF
 from nesy_compile.examples import mnist_addition_carry, mnist_addition_standard
@@ -56,6 +54,8 @@ from nesy_compile.sdd import SddBridge
 from nesy_compile.wmc import cnf_bool_formula, compile_cnf
 from nesy_ir.layerize import evaluate_layered, layerize
 from nesy_ir.smooth import smooth
+from nesy_torch.fused import gather
+from nesy_torch.kernels import scatter_add
 
 
 def random_cnf(n: int, seed: int) -> CNF:
@@ -197,10 +197,16 @@ def main() -> None:
     parser.add_argument("--batches", default="1,16,256,1024")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per measurement")
+    parser.add_argument(
+        "--op-by-op",
+        action="store_true",
+        help="also time the generic module with autograd recording each op (no fused pass)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    header = f"{'circuit':14} {'batch':>5} {'pass':4} " + " ".join(f"{v:>11}" for v in COLUMNS)
+    columns = [c for c in COLUMNS if args.op_by_op or c != "op by op"]
+    header = f"{'circuit':14} {'batch':>5} {'pass':4} " + " ".join(f"{v:>11}" for v in columns)
     for item in circuits(args):
         layered = layerize(item["circuit"])
         stats = layered.stats()
@@ -219,17 +225,21 @@ def main() -> None:
         lowered = nesy_jax.lower(layered, dynamic=item["keys"])
         direct = klay_direct(item["sdd"]) if item["sdd"] is not None else None
         variants = {"generic": generic, "via klay": via_klay, "jax": lowered, "direct": direct}
+        if args.op_by_op:
+            variants["op by op"] = nesy_torch.lower(layered, dynamic=item["keys"], klay=False)
+            variants["op by op"]._fuse = False  # as before the fused pass
         memory: dict[str, float] = {}
         for batch in map(int, args.batches.split(",")):
             x = rng.uniform(0.05, 0.95, (batch, len(item["keys"])))
             for backward in (False, True):
                 row = bench(item, layered, variants, x, backward, args.budget, memory)
-                print(f"{item['name']:14} {batch:>5} {'f+b' if backward else 'fwd':4} {cells(row)}")
+                line = f"{item['name']:14} {batch:>5} {'f+b' if backward else 'fwd':4}"
+                print(f"{line} {cells(row, columns)}")
         extra = ", ".join(f"{k} {v:.1f}" for k, v in memory.items())
         print(f"  peak extra memory (MB, last batch): {extra}")
 
 
-COLUMNS = ("generic", "via klay", "klay direct", "jax", "pysdd loop", "numpy", "floor")
+COLUMNS = ("generic", "op by op", "via klay", "klay direct", "jax", "pysdd loop", "numpy", "floor")
 
 
 def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, float]:
@@ -237,6 +247,8 @@ def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, flo
     fns: dict[str, Callable[[], object]] = {
         "generic": torch_variant(variants["generic"], x, backward)
     }
+    if "op by op" in variants:
+        fns["op by op"] = torch_variant(variants["op by op"], x, backward)
     if variants["via klay"] is not None:
         fns["via klay"] = torch_variant(variants["via klay"], x, backward)
     if variants["direct"] is not None:
@@ -265,11 +277,11 @@ def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, flo
 ROUNDS = 3
 
 
-def cells(row: dict[str, float]) -> str:
+def cells(row: dict[str, float], columns: list[str]) -> str:
     def ratio(a: str, b: str) -> str:
         return f"{row[a] / row[b]:>8.2f}" if a in row and b in row else f"{'-':>8}"
 
-    times = " ".join(f"{row[v]:>11.3f}" if v in row else f"{'-':>11}" for v in COLUMNS)
+    times = " ".join(f"{row[v]:>11.3f}" if v in row else f"{'-':>11}" for v in columns)
     return (
         f"{times}   {ratio('generic', 'klay direct')}      {ratio('pysdd loop', 'generic')}"
         f"     {ratio('generic', 'jax')}   {ratio('floor', 'jax')}   {row['jax jit s']:>8.2f}"

@@ -39,19 +39,21 @@ def _fused_and_reference(module, x: torch.Tensor, weights: torch.Tensor):
     return out
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
+@pytest.mark.parametrize("batch", [1, 3])  # batch 1 gathers through the flat tensors
 @pytest.mark.parametrize("slack", LAYOUTS)
 @pytest.mark.parametrize("structure", STRUCTURES)
 @given(data=st.data(), seed=st.integers(0, 2**16), boundary=st.booleans())
-def test_fused_backward_equals_autograd(structure, slack, data, seed, boundary):
+def test_fused_backward_equals_autograd(structure, slack, batch, data, seed, boundary):
     circuit = data.draw(circuits(structure))
-    labels = labels_for(circuit, seed, batch=3, boundary=boundary)
+    labels = labels_for(circuit, seed, batch=batch, boundary=boundary)
     module = lower(circuit, dynamic=labels, dtype=torch.float64, dense_slack=slack, klay=False)
-    x = _inputs(module, labels, 3)
+    x = _inputs(module, labels, batch)
     free = [not get_algebra(s).carrier.boolean for s in _structures(circuit, module.keys)]
     if not any(free):
         return
-    weights = torch.as_tensor(np.random.default_rng(seed).uniform(-1, 1, (3, len(module.names))))
+    weights = np.random.default_rng(seed).uniform(-1, 1, (batch, len(module.names)))
+    weights = torch.as_tensor(weights)
     (value, grad), (want_value, want_grad) = _fused_and_reference(module, x, weights)
     torch.testing.assert_close(value, want_value, equal_nan=True, rtol=0, atol=0)
     assert (grad is None) == (want_grad is None)

@@ -77,7 +77,7 @@ class FusedLayer:
 def gather(h: Tensor, index: Tensor) -> Tensor:
     """``h[index]`` (rows); at batch 1 through the flat tensor, the cheaper kernel."""
     if h.shape[1] == 1:
-        return h.view(-1).index_select(0, index).unsqueeze(1)
+        return h.reshape(-1).index_select(0, index).unsqueeze(1)
     return h.index_select(0, index)
 
 

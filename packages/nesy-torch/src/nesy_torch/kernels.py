@@ -61,7 +61,7 @@ def scatter_add(size: int, index: Tensor, src: Tensor) -> Tensor:
     the flat tensors, the cheaper kernel."""
     out = src.new_zeros((size, src.shape[1]))
     if src.shape[1] == 1 and not src.requires_grad:
-        out.view(-1).index_add_(0, index, src.view(-1))
+        out.view(-1).index_add_(0, index, src.reshape(-1))
         return out
     return out.index_add_(0, index, src)
 

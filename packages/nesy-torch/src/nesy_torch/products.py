@@ -28,7 +28,7 @@ def _segment_prod(x: Tensor, segments: Tensor, size: int) -> Tensor:
     """Into ones, including them (exact: 1 * x is x): several times faster than
     ``include_self=False``; at batch 1 through the flat tensors."""
     if x.shape[1] == 1:
-        out = x.new_ones(size).scatter_reduce_(0, segments, x.view(-1), "prod")
+        out = x.new_ones(size).scatter_reduce_(0, segments, x.reshape(-1), "prod")
         return out.unsqueeze(1)
     index = segments[:, None].expand_as(x)
     return x.new_ones((size, x.shape[1])).scatter_reduce_(0, index, x, "prod")
