@@ -227,7 +227,7 @@ def main() -> None:
         variants = {"generic": generic, "via klay": via_klay, "jax": lowered, "direct": direct}
         if args.op_by_op:
             variants["op by op"] = nesy_torch.lower(layered, dynamic=item["keys"], klay=False)
-            variants["op by op"]._fuse = False  # as before the fused pass
+            variants["op by op"].fuse = False  # as before the fused pass
         memory: dict[str, float] = {}
         for batch in map(int, args.batches.split(",")):
             x = rng.uniform(0.05, 0.95, (batch, len(item["keys"])))

@@ -27,7 +27,7 @@ def _inputs(module, labels: dict, batch: int) -> torch.Tensor:
 
 def _fused_and_reference(module, x: torch.Tensor, weights: torch.Tensor):
     """(value, gradient) through the fused pass and through autograd op by op."""
-    module._fuse = True  # whatever the number of layers
+    module.fuse = True  # whatever the number of layers
     out = []
     for run in (module.matrix, lambda m: module._traceable(m.t()).t()):
         leaf = x.clone().requires_grad_(True)
@@ -95,3 +95,19 @@ def test_fused_backward_of_a_user_kernel_is_autograds(slack):
         from nesy_torch.kernels import BUILTIN_REDUCTIONS
 
         REDUCTIONS["max"] = BUILTIN_REDUCTIONS["max"]
+
+
+def test_higher_order_gradients_with_every_op_recorded():
+    """The fused backward is differentiable once; ``fuse = False`` records every op instead."""
+    a, b, c = (atom(n, (), "prob") for n in "abc")
+    circuit = Circuit([apply("times", apply("plus", apply("times", a, b), c), apply("plus", a, c))])
+    module = lower(circuit, dynamic="abc", dtype=torch.float64, klay=False)
+    module.fuse = True
+    x = torch.tensor([[0.3, 0.4, 0.5]], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(module.matrix(x).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError):
+        torch.autograd.grad(grad.sum(), x)
+    module.fuse = False
+    (grad,) = torch.autograd.grad(module.matrix(x).sum(), x, create_graph=True)
+    (second,) = torch.autograd.grad(grad[0, 0], x)  # of 2ab + bc + c: (2b, 2a + c, b + 1)
+    torch.testing.assert_close(second, torch.tensor([[0.8, 1.1, 1.4]], dtype=torch.float64))

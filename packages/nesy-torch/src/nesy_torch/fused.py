@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .kernels import BUILTIN_REDUCTIONS, BUILTIN_UNARY, scatter_add
 
@@ -238,6 +239,7 @@ class FusedPass(torch.autograd.Function):
         return last if roots is None else gather(last, roots)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad: Tensor):
         frontiers, layers = ctx.frontiers, ctx.layers
         if ctx.roots is not None:

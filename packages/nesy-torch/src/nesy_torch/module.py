@@ -27,8 +27,9 @@ FUSE_MIN_LAYERS = 2
 
 class CircuitModule(LoweredCircuit):
     """The generic lowering: per layer, one gather + reduction per block and one gather carrying
-    the values later layers read (see :mod:`nesy_torch.layout`). Index arrays are buffers
-    (they follow ``.to(device)``); the static leaf values are a buffer in ``dtype``."""
+    the values later layers read (see :mod:`nesy_torch.layout`); with a gradient, the layers as
+    one autograd node (:attr:`fuse`). Index arrays are buffers (they follow ``.to(device)``); the
+    static leaf values are a buffer in ``dtype``."""
 
     def __init__(
         self,
@@ -62,6 +63,9 @@ class CircuitModule(LoweredCircuit):
         last = layout.layers[-1] if layout.layers else ()
         self._all_roots = list(layout.roots) == list(range(sum(s.size for s in last)))
         self.to(device)  # binds the layers to the buffers (see _apply)
+        #: Whether a gradient goes through the fused pass (:mod:`nesy_torch.fused`), whose
+        #: backward is differentiable once; False records every op (higher-order gradients).
+        self.fuse = sum(layer.matrix is None for layer in self._layers) >= FUSE_MIN_LAYERS
 
     def _register_layer(self, k: int, layer: tuple[Step, ...]) -> None:
         """The layer's buffers: its gather index (one gather for the whole layer), the output
@@ -114,9 +118,9 @@ class CircuitModule(LoweredCircuit):
         return layers
 
     def _apply(self, fn, recurse: bool = True):
+        """``nn.Module._apply`` (``.to()``, ``.double()``...), then the layers rebound."""
         super()._apply(fn, recurse)
         self._layers = self._bind()
-        self._fuse = sum(layer.matrix is None for layer in self._layers) >= FUSE_MIN_LAYERS
         self._roots = None if self._all_roots else self.roots
         return self
 
@@ -132,7 +136,7 @@ class CircuitModule(LoweredCircuit):
         """(K, B) dynamic labels -> (R, B) root values; one autograd node for all the layers
         (:class:`~nesy_torch.fused.FusedPass`) when a gradient is wanted."""
         h = self._leaf_frontier(x)
-        if self._fuse and h.requires_grad and torch.is_grad_enabled():
+        if self.fuse and h.requires_grad and torch.is_grad_enabled():
             return FusedPass.apply(h, self._layers, self._roots)
         return self._traceable_layers(h)
 
