@@ -56,8 +56,18 @@ def _scatter_base(reduce: str) -> Scatter:
     return run
 
 
+def scatter_add(size: int, index: Tensor, src: Tensor) -> Tensor:
+    """(size, B) zeros with the rows of ``src`` (E, B) added at ``index``; at batch 1 through
+    the flat tensors, the cheaper kernel."""
+    out = src.new_zeros((size, src.shape[1]))
+    if src.shape[1] == 1 and not src.requires_grad:
+        out.view(-1).index_add_(0, index, src.reshape(-1))
+        return out
+    return out.index_add_(0, index, src)
+
+
 def _scatter_sum(x: Tensor, segments: Tensor, size: int) -> Tensor:
-    return x.new_zeros((size, x.shape[1])).index_add(0, segments, x)
+    return scatter_add(size, segments, x)
 
 
 def _finite_or_zero(m: Tensor) -> Tensor:
@@ -156,6 +166,10 @@ UNARY: dict[str, Unary] = {
     "log": safe_log,
     "exp": torch.exp,
 }
+
+
+#: The kernels above as shipped (those :func:`register_kernel` may replace in the tables).
+BUILTIN_REDUCTIONS, BUILTIN_UNARY = dict(REDUCTIONS), dict(UNARY)
 
 
 def register_kernel(name: str, fn: Callable, neutral: float | None = None) -> None:

@@ -32,9 +32,13 @@ class LoweredCircuit(nn.Module):
     def _evaluate(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def _traceable(self, x: Tensor) -> Tensor:
+        """:meth:`_evaluate` in the ops ``torch.compile`` traces (the same, unless overridden)."""
+        return self._evaluate(x)
+
     def enable_compile(self, **options: Any) -> LoweredCircuit:
         """Evaluate through ``torch.compile`` from now on (``options`` go to it)."""
-        self._run = torch.compile(self._evaluate, **options)
+        self._run = torch.compile(self._traceable, **options)
         return self
 
     def matrix(self, x: Any) -> Tensor:

@@ -15,15 +15,21 @@ from nesy_ir.labels import Labelling
 from nesy_ir.layerize import Layered, layerize
 from nesy_ir.lowering import check_structures, plan_leaves
 
+from .fused import FusedLayer, FusedPass, FusedStep, layer_forward
 from .kernels import REDUCTIONS, UNARY
 from .layout import DENSE_SLACK, Step, build_layout, check_kernels
 from .lowered import LoweredCircuit
 
+#: Fewest gather layers for which the fused pass pays (below, its fixed cost, about that of a
+#: few autograd nodes, is more than it saves: MNIST addition N=1, measured).
+FUSE_MIN_LAYERS = 2
+
 
 class CircuitModule(LoweredCircuit):
     """The generic lowering: per layer, one gather + reduction per block and one gather carrying
-    the values later layers read (see :mod:`nesy_torch.layout`). Index arrays are buffers
-    (they follow ``.to(device)``); the static leaf values are a buffer in ``dtype``."""
+    the values later layers read (see :mod:`nesy_torch.layout`); with a gradient, the layers as
+    one autograd node (:attr:`fuse`). Index arrays are buffers (they follow ``.to(device)``); the
+    static leaf values are a buffer in ``dtype``."""
 
     def __init__(
         self,
@@ -52,61 +58,97 @@ class CircuitModule(LoweredCircuit):
         self._labels_are_leaves = len(layout.static) == 0 and [
             (name, list(sources)) for name, sources in layout.dynamic
         ] == [("identity", list(range(len(plan.keys))))]
-        self._layers = [self._register_layer(k, layer) for k, layer in enumerate(layout.layers)]
+        for k, layer in enumerate(layout.layers):
+            self._register_layer(k, layer)
         last = layout.layers[-1] if layout.layers else ()
         self._all_roots = list(layout.roots) == list(range(sum(s.size for s in last)))
-        self.to(device)
+        self.to(device)  # binds the layers to the buffers (see _apply)
+        #: Whether a gradient goes through the fused pass (:mod:`nesy_torch.fused`), whose
+        #: backward is differentiable once; False records every op (higher-order gradients).
+        self.fuse = sum(layer.matrix is None for layer in self._layers) >= FUSE_MIN_LAYERS
 
-    def _register_layer(self, k: int, layer: tuple[Step, ...]) -> list[tuple] | None:
-        """One index buffer for the whole layer (a single gather), and per step its kernel,
-        its slice of the gathered rows and, for scatter steps, its segments buffer; for a
-        'matmul' layer its matrix buffer, and None."""
+    def _register_layer(self, k: int, layer: tuple[Step, ...]) -> None:
+        """The layer's buffers: its gather index (one gather for the whole layer), the output
+        of each gathered row and the segments of its scatter steps; for a 'matmul' layer, its
+        matrix."""
         if layer[0].kind == "matmul":
             self.register_buffer(f"l{k}", torch.as_tensor(layer[0].index, dtype=self.static.dtype))
-            return None
+            return
         self.register_buffer(f"l{k}", _long(np.concatenate([s.index.reshape(-1) for s in layer])))
-        steps, start = [], 0
+        parents, offset = [], 0
+        for step in layer:
+            if step.kind == "scatter":
+                parents.append(step.segments + offset)
+            else:
+                width = step.index.size // max(step.size, 1)
+                parents.append(np.repeat(np.arange(offset, offset + step.size), width))
+            offset += step.size
+        self.register_buffer(f"l{k}p", _long(np.concatenate(parents)))
         for j, step in enumerate(layer):
-            rows = step.index.size
             if step.kind == "scatter":
                 self.register_buffer(f"l{k}s{j}", _long(step.segments))
-                fn, extra = REDUCTIONS[step.kernel].scatter, (f"l{k}s{j}", step.size)
-            elif step.kind == "dense":
-                fn, extra = REDUCTIONS[step.kernel].dense, step.index.shape
-            else:
-                fn, extra = UNARY[step.kernel], None
-            steps.append((step.kind, fn, start, rows, extra))
-            start += rows
-        return steps
+
+    def _bind(self) -> list[FusedLayer]:
+        """The layers with their buffers as they are now (after any ``.to()``)."""
+        layers = []
+        for k, layer in enumerate(self.layout.layers):
+            index = getattr(self, f"l{k}")
+            if layer[0].kind == "matmul":
+                layers.append(FusedLayer(None, matrix=index))
+                continue
+            steps, start = [], 0
+            for j, step in enumerate(layer):
+                rows, size = step.index.size, step.size
+                if step.kind == "scatter":
+                    fn, segments = REDUCTIONS[step.kernel].scatter, getattr(self, f"l{k}s{j}")
+                    steps.append(
+                        FusedStep("scatter", step.kernel, fn, start, rows, size, None, segments)
+                    )
+                elif step.kind == "dense":
+                    fn = REDUCTIONS[step.kernel].dense
+                    steps.append(
+                        FusedStep("dense", step.kernel, fn, start, rows, size, step.index.shape)
+                    )
+                else:
+                    steps.append(
+                        FusedStep(step.kind, step.kernel, UNARY[step.kernel], start, rows, size)
+                    )
+                start += rows
+            layers.append(FusedLayer(index, getattr(self, f"l{k}p"), tuple(steps)))
+        return layers
+
+    def _apply(self, fn, recurse: bool = True):
+        """``nn.Module._apply`` (``.to()``, ``.double()``...), then the layers rebound."""
+        super()._apply(fn, recurse)
+        self._layers = self._bind()
+        self._roots = None if self._all_roots else self.roots
+        return self
+
+    def _leaf_frontier(self, x: Tensor) -> Tensor:
+        """(K, B) dynamic labels -> the leaf frontier (its unary kernels recorded by autograd)."""
+        if self._labels_are_leaves:
+            return x
+        parts = [fn(x.index_select(0, getattr(self, name))) for fn, name in self._dynamic]
+        parts.append(self.static.expand(-1, x.shape[1]))
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
 
     def _evaluate(self, x: Tensor) -> Tensor:
-        """(K, B) dynamic labels -> (R, B) root values."""
-        batch = x.shape[1]
-        if self._labels_are_leaves:
-            h = x
-        else:
-            parts = [fn(x.index_select(0, getattr(self, name))) for fn, name in self._dynamic]
-            parts.append(self.static.expand(-1, batch))
-            h = torch.cat(parts) if len(parts) > 1 else parts[0]
-        for k, layer in enumerate(self._layers):
-            if layer is None:
-                h = getattr(self, f"l{k}") @ h
-                continue
-            gathered = h.index_select(0, getattr(self, f"l{k}"))
-            outs = []
-            for kind, fn, start, rows, extra in layer:
-                if rows < len(gathered):
-                    rows = gathered.narrow(0, start, rows)
-                else:
-                    rows = gathered
-                if kind == "dense":
-                    outs.append(fn(rows.view(*extra, batch)))
-                elif kind == "scatter":
-                    outs.append(fn(rows, getattr(self, extra[0]), extra[1]))
-                else:
-                    outs.append(fn(rows))
-            h = torch.cat(outs) if len(outs) > 1 else outs[0]
-        return h if self._all_roots else h.index_select(0, self.roots)
+        """(K, B) dynamic labels -> (R, B) root values; one autograd node for all the layers
+        (:class:`~nesy_torch.fused.FusedPass`) when a gradient is wanted."""
+        h = self._leaf_frontier(x)
+        if self.fuse and h.requires_grad and torch.is_grad_enabled():
+            return FusedPass.apply(h, self._layers, self._roots)
+        return self._traceable_layers(h)
+
+    def _traceable(self, x: Tensor) -> Tensor:
+        """:meth:`_evaluate` op by op, every op recorded by autograd: what ``torch.compile``
+        traces, and the reference the fused backward is tested against."""
+        return self._traceable_layers(self._leaf_frontier(x))
+
+    def _traceable_layers(self, h: Tensor) -> Tensor:
+        for layer in self._layers:
+            h = layer_forward(layer, h)
+        return h if self._roots is None else h.index_select(0, self._roots)
 
 
 def _long(a: np.ndarray) -> Tensor:

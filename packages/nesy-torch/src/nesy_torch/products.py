@@ -25,6 +25,11 @@ def _exclusive(zero: Tensor, safe: Tensor, for_zero: Tensor, for_nonzero: Tensor
 
 
 def _segment_prod(x: Tensor, segments: Tensor, size: int) -> Tensor:
+    """Into ones, including them (exact: 1 * x is x): several times faster than
+    ``include_self=False``; at batch 1 through the flat tensors."""
+    if x.shape[1] == 1:
+        out = x.new_ones(size).scatter_reduce_(0, segments, x.reshape(-1), "prod")
+        return out.unsqueeze(1)
     index = segments[:, None].expand_as(x)
     return x.new_ones((size, x.shape[1])).scatter_reduce_(0, index, x, "prod")
 
@@ -90,7 +95,9 @@ def dense_prod(x: Tensor) -> Tensor:
 
 def segment_prod(x: Tensor, segments: Tensor, size: int) -> Tensor:
     """The product of the rows of ``x`` (E, B) per segment: (size, B)."""
-    if x.requires_grad and x.numel() > SMALL:
+    if not x.requires_grad:
+        return _segment_prod(x, segments, size)
+    if x.numel() > SMALL:
         return _SegmentProd.apply(x, segments, size)
     index = segments[:, None].expand_as(x)
     return x.new_ones((size, x.shape[1])).scatter_reduce(0, index, x, "prod", include_self=False)

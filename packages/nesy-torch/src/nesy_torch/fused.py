@@ -1,0 +1,249 @@
+"""The whole layered pass as one autograd node, its backward written by hand layer by layer.
+
+Recorded op by op, a pass of L layers puts several autograd nodes per layer in the graph, each
+with its own bookkeeping, and saves every gathered ``(edges, B)`` tensor for the backward pass:
+at small batch that bookkeeping, not the arithmetic, is the cost, and at large batch the saved
+gathers are the memory. :class:`FusedPass` runs the layers without a graph and keeps only each
+layer's output (its frontier); backwards, layer by layer, it gathers the layer's inputs again,
+scales the outputs' gradients by each step's rule, spreads them to the children with one
+gather, multiplies per child where the rule says so, and adds them into the previous frontier's
+gradient with one ``index_add_`` (:func:`layer_backward`): a few kernels per layer whatever
+its number of steps.
+
+The gradients are autograd's own, by construction where a kernel has no formula here (the step
+is recomputed under autograd and differentiated: user kernels, log, log1mexp, the Lukasiewicz
+and noisy-or kernels) and by the same formulas elsewhere: sum spreads the gradient, prod gives
+``g * prod / x`` (no factor 0; otherwise torch's own exact backward, recomputed), max and min
+share it evenly between ties (as torch's ``amax`` and ``scatter_reduce``), logsumexp gives
+``g * exp(x - out)`` (0 for a node whose children are all -inf).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from .kernels import BUILTIN_REDUCTIONS, BUILTIN_UNARY, scatter_add
+
+#: How a step's gradient is computed: ``rule(x, out, coef, shape)`` may scale the per-node
+#: gradients ``coef`` (size, B) in place, before they are spread to the children, and returns
+#: the per-child factor applied after (None: 1), in the step's shape; it returns ``_AUTOGRAD``
+#: where the formula does not hold (autograd then differentiates the step).
+Rule = Callable[[Tensor, Tensor, Tensor, "Shape"], Any]
+
+
+@dataclass(frozen=True)
+class FusedStep:
+    """One kernel of a layer: ``kind`` ('dense', 'scatter', 'unary' or 'carry'), its kernel
+    name and forward function, the rows ``[start, start + rows)`` of the layer's gather it
+    reads, its ``size`` (outputs) and ``shape`` (dense: (size, width)) or ``segments`` (scatter:
+    the output of each row)."""
+
+    kind: str
+    kernel: str
+    fn: Callable[..., Tensor]
+    start: int
+    rows: int
+    size: int
+    shape: tuple[int, int] | None = None
+    segments: Tensor | None = None
+    rule: Rule | None = field(init=False)  # how its gradient is computed (None: autograd)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule", _rule(self))
+
+
+@dataclass(frozen=True)
+class FusedLayer:
+    """A layer: its gather ``index``, the output each gathered row goes to (``parent``) and its
+    steps, or (``matrix`` set) one matrix product."""
+
+    index: Tensor | None
+    parent: Tensor | None = None
+    steps: tuple[FusedStep, ...] = ()
+    matrix: Tensor | None = None
+    reads_inputs: bool = field(init=False)  # whether its backward needs the gathered inputs
+
+    def __post_init__(self) -> None:
+        reads = any(s.rule not in (_no_change, _negate, _times_out) for s in self.steps)
+        object.__setattr__(self, "reads_inputs", reads)
+
+
+def gather(h: Tensor, index: Tensor) -> Tensor:
+    """``h[index]`` (rows); at batch 1 through the flat tensor, the cheaper kernel."""
+    if h.shape[1] == 1:
+        return h.reshape(-1).index_select(0, index).unsqueeze(1)
+    return h.index_select(0, index)
+
+
+def run_step(step: FusedStep, rows: Tensor) -> Tensor:
+    """The step's outputs from its gathered ``rows`` (E, B)."""
+    if step.kind == "dense":
+        return step.fn(rows.view(*step.shape, rows.shape[1]))
+    if step.kind == "scatter":
+        return step.fn(rows, step.segments, step.size)
+    return step.fn(rows)
+
+
+_AUTOGRAD = object()
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Per-node values to per-child values (``spread``) and back (``count``: their sum)."""
+
+    spread: Callable[[Tensor], Tensor]
+    count: Callable[[Tensor], Tensor]
+
+
+def _shape(step: FusedStep) -> Shape:
+    if step.kind == "dense":
+        return Shape(lambda t: t.unsqueeze(1), lambda m: m.sum(dim=1))
+    segments, size = step.segments, step.size
+    return Shape(lambda t: gather(t, segments), lambda m: scatter_add(size, segments, m))
+
+
+def _no_change(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> None:
+    return None
+
+
+def _negate(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> None:
+    coef.neg_()
+
+
+def _times_out(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> None:
+    coef.mul_(out)
+
+
+def _prod(x: Tensor, out: Tensor, coef: Tensor, shape: Shape):
+    if x.dim() == 3 and x.shape[1] == 2:  # dense, two factors: each gets the other
+        return x.flip(1)
+    low, high = torch.aminmax(out)  # a zero factor (or an underflow) gives a zero product
+    if not (low.item() > 0 or high.item() < 0) and bool((out == 0).any()):
+        return _AUTOGRAD  # torch's exact exclusive product
+    coef.mul_(out)
+    return x.reciprocal()
+
+
+def _extremum(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> Tensor:
+    hit = (x == shape.spread(out)).to(x.dtype)
+    coef.div_(shape.count(hit))
+    return hit
+
+
+def _logsumexp(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> Tensor:
+    total = out.masked_fill(out == -math.inf, math.inf)  # all children -inf: gradient 0
+    return torch.exp(x - shape.spread(total))
+
+
+_UNARY_RULES: dict[str, Rule] = {"identity": _no_change, "complement": _negate, "exp": _times_out}
+
+#: The rules above hold for the built-in kernels only (a kernel a user replaced has none).
+_REDUCTION_RULES: dict[str, Rule] = {
+    "sum": _no_change,
+    "prod": _prod,
+    "max": _extremum,
+    "min": _extremum,
+    "logsumexp": _logsumexp,
+}
+
+
+def _rule(step: FusedStep) -> Rule | None:
+    if step.kind == "carry":
+        return _no_change
+    if step.kind == "unary":
+        return _UNARY_RULES.get(step.kernel) if step.fn is BUILTIN_UNARY.get(step.kernel) else None
+    builtin = BUILTIN_REDUCTIONS.get(step.kernel)
+    if builtin is None or step.fn not in (builtin.dense, builtin.scatter):
+        return None
+    return _REDUCTION_RULES.get(step.kernel)
+
+
+def _autograd_vjp(step: FusedStep, rows: Tensor, grad: Tensor) -> Tensor:
+    """The step recomputed under autograd and differentiated: any kernel, exactly as autograd
+    (in the step's shape)."""
+    with torch.enable_grad():
+        leaf = rows.detach().requires_grad_(True)
+        out = run_step(step, leaf)
+        if not out.requires_grad:
+            return _in_shape(step, torch.zeros_like(rows))
+        (found,) = torch.autograd.grad(out, leaf, grad, allow_unused=True)
+    return _in_shape(step, torch.zeros_like(rows) if found is None else found)
+
+
+def layer_forward(layer: FusedLayer, h: Tensor) -> Tensor:
+    """The next frontier from frontier ``h`` (n, B)."""
+    if layer.matrix is not None:
+        return layer.matrix @ h
+    gathered = gather(h, layer.index)
+    outs = [run_step(s, _rows(gathered, s)) for s in layer.steps]
+    return torch.cat(outs) if len(outs) > 1 else outs[0]
+
+
+def layer_backward(layer: FusedLayer, h: Tensor, out: Tensor, grad: Tensor) -> Tensor:
+    """The gradient of frontier ``h`` from the gradient of the layer's output ``out``: per-node
+    coefficients scaled step by step, spread to the children with one gather, times per-child
+    factors, added into ``h``'s rows with one ``index_add_``."""
+    if layer.matrix is not None:
+        return layer.matrix.t() @ grad
+    gathered = gather(h, layer.index) if layer.reads_inputs else None
+    coef = grad.clone()
+    after, start = [], 0
+    for step in layer.steps:
+        nodes = slice(start, start + step.size)
+        rule = step.rule
+        if rule is _no_change:
+            start += step.size
+            continue
+        x = None if gathered is None else _in_shape(step, _rows(gathered, step))
+        factor = _AUTOGRAD if rule is None else rule(x, out[nodes], coef[nodes], _shape(step))
+        if factor is _AUTOGRAD:
+            factor = _autograd_vjp(step, _rows(gathered, step), grad[nodes])
+            after.append((step, factor, True))
+        elif factor is not None:
+            after.append((step, factor, False))
+        start += step.size
+    local = gather(coef, layer.parent)
+    for step, factor, replace in after:
+        rows = _in_shape(step, _rows(local, step))
+        rows.copy_(factor) if replace else rows.mul_(factor)
+    return scatter_add(len(h), layer.index, local)
+
+
+def _in_shape(step: FusedStep, rows: Tensor) -> Tensor:
+    """A step's rows as its kernel reads them: (size, width, B) for dense steps."""
+    return rows.view(*step.shape, rows.shape[1]) if step.kind == "dense" else rows
+
+
+def _rows(gathered: Tensor, step: FusedStep) -> Tensor:
+    return gathered if step.rows == len(gathered) else gathered.narrow(0, step.start, step.rows)
+
+
+class FusedPass(torch.autograd.Function):
+    """``layers`` applied to the leaf frontier ``h`` (n, B), then the rows ``roots`` of the last
+    frontier taken (None: all of it), as one autograd node."""
+
+    @staticmethod
+    def forward(ctx, h: Tensor, layers: Sequence[FusedLayer], roots: Tensor | None) -> Tensor:
+        frontiers = [h]
+        for layer in layers:
+            frontiers.append(layer_forward(layer, frontiers[-1]))
+        ctx.frontiers, ctx.layers, ctx.roots = frontiers, layers, roots
+        last = frontiers[-1]
+        return last if roots is None else gather(last, roots)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        frontiers, layers = ctx.frontiers, ctx.layers
+        if ctx.roots is not None:
+            grad = scatter_add(len(frontiers[-1]), ctx.roots, grad)
+        for k in range(len(layers) - 1, -1, -1):
+            grad = layer_backward(layers[k], frontiers[k], frontiers[k + 1], grad)
+        return grad, None, None
