@@ -13,9 +13,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from tests.nesy_compile.programs import problog
+from tests.nesy_compile.test_translate import PROBLOG_SECONDS
 
 from nesy_compile import compile_program
 from nesy_compile.examples import shipped
@@ -182,7 +183,10 @@ def test_random_programs_with_evidence_match_problog(case):
     text, facts, rules, evidence = case
     if enumerate_worlds(facts, rules, evidence)[0] < 1e-9:
         return  # ProbLog: inconsistent evidence; here an EvidenceError (tested above)
-    expected = problog(text)
+    try:
+        expected = problog(text, seconds=PROBLOG_SECONDS)
+    except TimeoutError:
+        reject()  # ProbLog itself cannot answer this one in time: no reference
     got = conditionals(text)
     assert set(got) == set(expected)
     for key, p in expected.items():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 
 import pytest
 from hypothesis import strategies as st
@@ -22,18 +24,40 @@ c p weight -4 0.2 0
 """
 
 
-def problog(text: str) -> dict[str, float]:
+def problog(text: str, seconds: float | None = None) -> dict[str, float]:
+    """ProbLog's probability of every query of ``text``; past ``seconds`` (if given), a
+    TimeoutError: ProbLog's own cycle breaking is exponential on some random programs."""
     pytest.importorskip("problog")
     from problog import get_evaluatable
     from problog.program import PrologString
 
-    result = get_evaluatable().create_from(PrologString(text)).evaluate()
+    with _time_limit(seconds):
+        result = get_evaluatable().create_from(PrologString(text)).evaluate()
     # ProbLog lists a query with variables and no grounding as itself, with probability 0
     return {
         text: v
         for k, v in result.items()
         if not ((text := str(k).replace(" ", "")) and v == 0.0 and re.search(r"[(,][A-Z_]", text))
     }
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None):
+    """A TimeoutError in this (main) thread after ``seconds``; no limit for None."""
+    if seconds is None:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"ProbLog took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 NODES = "abcd"
