@@ -80,6 +80,21 @@ def plot_curve(history: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
+def compiled_text(stats: dict) -> str:
+    """How the program was compiled, from a compiled program's ``stats``: by grounding and
+    knowledge compilation (the formula, the SDD) or by the linear-sum compiler."""
+    circuit = (
+        f"circuit {stats['circuit_nodes']} nodes / {stats['circuit_edges']} edges, depth"
+        f" {stats['circuit_depth']}"
+    )
+    if stats.get("compiler") == "linear-sum":
+        return f"compiled by the linear-sum compiler in {stats['compile_s']:.2f} s: {circuit}"
+    return (
+        f"compiled in {stats['compile_s']:.1f} s: logic formula {stats['logic_nodes']} nodes /"
+        f" {stats['logic_edges']} edges, SDD size {stats['sdd_size']}, after rewriting {circuit}"
+    )
+
+
 def run_demo(args: argparse.Namespace) -> int:
     import torch
 
@@ -93,14 +108,8 @@ def run_demo(args: argparse.Namespace) -> int:
     torch.manual_seed(config.seed)
     task = make_task(config)
     model = TaskModel(task)
-    stats = model.compiled.stats
     print(f"MNIST addition, {config.digits}-digit numbers, probabilistic logic in the architecture")
-    print(
-        f"  compiled in {stats['compile_s']:.1f} s: logic formula {stats['logic_nodes']} nodes /"
-        f" {stats['logic_edges']} edges, SDD size {stats['sdd_size']}, circuit after rewriting"
-        f" {stats['circuit_nodes']} nodes / {stats['circuit_edges']} edges, depth"
-        f" {stats['circuit_depth']}"
-    )
+    print(f"  {compiled_text(model.compiled.stats)}")
     train, val, test, source = demo_splits(config, task, model, args.pairings)
     print(
         f"  data ({source} digits): {len(train)} training examples"
