@@ -22,12 +22,14 @@ from .layerize import Layered
 class ConePart:
     """The nodes of one block that a cone needs: ``size`` of them, the index of the block in
     :meth:`Layered.blocks`, their children's positions in the cone's buffer (``inputs``, all
-    children of each node in turn) and how many children each has (``counts``)."""
+    children of each node in turn), how many children each has (``counts``) and that number
+    where the block's nodes all have the same (``width``; 0 otherwise)."""
 
     block: int
     size: int
     inputs: np.ndarray
     counts: np.ndarray
+    width: int = 0
 
     @property
     def segments(self) -> np.ndarray:
@@ -60,6 +62,11 @@ class ConeIndex:
             for b in blocks
         ]
         self._blocks = blocks
+        #: per block, the number of children of each of its nodes if they all have the same
+        self._width = [
+            int(d[0]) if len(d) and (d == d[0]).all() else 0
+            for d in (np.diff(o) for o in self._offsets)
+        ]
 
     def cone(self, roots: np.ndarray) -> Cone:
         """The cone of the roots at indices ``roots`` (any shape) of the circuit's roots.
@@ -90,7 +97,7 @@ class ConeIndex:
             inputs = position[block.inputs[edges]]
             position[block.first + local] = np.arange(end, end + len(local))
             end += len(local)
-            layers[self._layer[b]].append(ConePart(b, len(local), inputs, counts))
+            layers[self._layer[b]].append(ConePart(b, len(local), inputs, counts, self._width[b]))
         return Cone(leaves, tuple(tuple(p) for p in layers if p), position[ids])
 
 

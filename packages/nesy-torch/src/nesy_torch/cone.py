@@ -116,12 +116,12 @@ def _kernel(block: Block) -> Callable[[ConePart, Tensor], Tensor]:
     reduction = REDUCTIONS[name]
 
     def reduce(part: ConePart, rows: Tensor) -> Tensor:
-        width = int(part.counts.max())
-        if (part.counts == width).all():
-            return reduction.dense(rows.view(part.size, width, -1))
+        if part.width:
+            return reduction.dense(rows.view(part.size, part.width, -1))
         segments = torch.from_numpy(part.segments).to(rows.device)
         if reduction.scatter is not None:
             return reduction.scatter(rows, segments, part.size)
+        width = int(part.counts.max())
         column = np.arange(len(part.inputs)) - np.repeat(
             np.cumsum(part.counts) - part.counts, part.counts
         )
