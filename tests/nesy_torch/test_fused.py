@@ -111,3 +111,15 @@ def test_higher_order_gradients_with_every_op_recorded():
     (grad,) = torch.autograd.grad(module.matrix(x).sum(), x, create_graph=True)
     (second,) = torch.autograd.grad(grad[0, 0], x)  # of 2ab + bc + c: (2b, 2a + c, b + 1)
     torch.testing.assert_close(second, torch.tensor([[0.8, 1.1, 1.4]], dtype=torch.float64))
+
+
+def test_a_product_with_a_tiny_factor_keeps_a_finite_gradient():
+    """prod / x for a factor near float32's smallest (1 / x would overflow to inf)."""
+    a, b, c = (atom(n, (), "prob") for n in "abc")
+    circuit = Circuit([apply("plus", apply("times", a, b, c), c)])
+    module = lower(circuit, dynamic="abc", klay=False)
+    x = torch.tensor([[1e-39, 1e-3, 0.5]])  # a is subnormal; a * b * c is about 5e-43
+    (fused, dfused), (_, dref) = _fused_and_reference(module, x, torch.ones(1, 1))
+    assert torch.isfinite(dfused).all()
+    torch.testing.assert_close(dfused, dref, rtol=1e-2, atol=1e-45)
+    torch.testing.assert_close(dfused[0, 0], torch.tensor(5e-4), rtol=1e-2, atol=0.0)

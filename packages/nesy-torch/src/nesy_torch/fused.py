@@ -13,7 +13,7 @@ its number of steps.
 The gradients are autograd's own, by construction where a kernel has no formula here (the step
 is recomputed under autograd and differentiated: user kernels, log, log1mexp, the Lukasiewicz
 and noisy-or kernels) and by the same formulas elsewhere: sum spreads the gradient, prod gives
-``g * prod / x`` (no factor 0; otherwise torch's own exact backward, recomputed), max and min
+``g * (prod / x)`` (no factor 0; otherwise torch's own exact backward, recomputed), max and min
 share it evenly between ties (as torch's ``amax`` and ``scatter_reduce``), logsumexp gives
 ``g * exp(x - out)`` (0 for a node whose children are all -inf).
 """
@@ -127,8 +127,8 @@ def _prod(x: Tensor, out: Tensor, coef: Tensor, shape: Shape):
     low, high = torch.aminmax(out)  # a zero factor (or an underflow) gives a zero product
     if not (low.item() > 0 or high.item() < 0) and bool((out == 0).any()):
         return _AUTOGRAD  # torch's exact exclusive product
-    coef.mul_(out)
-    return x.reciprocal()
+    # prod / x, divided (1 / x overflows for a tiny x, and inf times an underflowed 0 is NaN)
+    return shape.spread(out) / x
 
 
 def _extremum(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> Tensor:
