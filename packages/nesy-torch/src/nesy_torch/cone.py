@@ -46,33 +46,22 @@ class ConeCircuit(nn.Module):
         self.keys, self.names = plan.keys, layered.names
         self.index = ConeIndex(layered)
         self._kernels = [_kernel(block) for block in layered.blocks()]
-        # leaves: the static ones, then each kernel's dynamic ones, put back in leaf order
-        groups = plan.kernel_groups()
-        dynamic_leaves = set(plan.dynamic_leaf.tolist())
-        static = [i for i in range(len(layered.leaves)) if i not in dynamic_leaves]
-        order = np.concatenate(
-            [np.asarray(static, dtype=np.int64), *(g[0] for g in groups.values())]
+        # leaves: rows of [static values; each dynamic kernel applied to all the labels]
+        kernels = sorted(set(plan.dynamic_kernel))
+        static = np.setdiff1d(np.arange(len(layered.leaves)), plan.dynamic_leaf)
+        rows = np.empty(len(layered.leaves), dtype=np.int64)
+        rows[static] = np.arange(len(static))
+        of_kernel = np.searchsorted(kernels, np.asarray(plan.dynamic_kernel, dtype=object))
+        rows[plan.dynamic_leaf] = len(static) + of_kernel * len(plan.keys) + plan.dynamic_source
+        self._unary = [UNARY[k] for k in kernels]
+        # no gather where the rows are the leaves, in order (every label a leaf as it comes)
+        self._rows_in_order = np.array_equal(
+            rows, np.arange(len(static) + len(kernels) * len(plan.keys))
         )
         self.register_buffer(
             "static", torch.as_tensor(plan.static[static], dtype=dtype)[:, None], persistent=False
         )
-        self.register_buffer(
-            "leaf_order", torch.as_tensor(np.argsort(order), dtype=torch.long), persistent=False
-        )
-        self._dynamic = []
-        for i, (name, (_, sources)) in enumerate(groups.items()):
-            self.register_buffer(
-                f"dyn{i}", torch.as_tensor(sources, dtype=torch.long), persistent=False
-            )
-            self._dynamic.append((UNARY[name], f"dyn{i}"))
-        # where every leaf is a label as it comes: one gather of the labels (none if in order)
-        self._leaf_keys = None
-        if not static and list(groups) == ["identity"]:
-            keys = np.empty(len(layered.leaves), dtype=np.int64)
-            keys[plan.dynamic_leaf] = plan.dynamic_source
-            in_order = np.array_equal(keys, np.arange(len(plan.keys)))
-            self._leaf_keys = "" if in_order else "leaf_keys"
-            self.register_buffer("leaf_keys", torch.as_tensor(keys), persistent=False)
+        self.register_buffer("leaf_rows", torch.as_tensor(rows), persistent=False)
         self.to(device)
 
     def forward(self, x: Any, roots: Any) -> Tensor:
@@ -89,12 +78,11 @@ class ConeCircuit(nn.Module):
             raise NesyError(f"root indices must lie in 0..{len(self.names) - 1}")
         cone = self.index.cone(roots)
         batch = x.shape[1]
-        if self._leaf_keys is not None:
-            h = x.index_select(0, self.leaf_keys) if self._leaf_keys else x
-        else:
-            parts = [static.expand(-1, batch)]
-            parts += [fn(x.index_select(0, getattr(self, name))) for fn, name in self._dynamic]
-            h = torch.cat(parts).index_select(0, self.leaf_order)
+        parts = [static.expand(-1, batch)] if len(static) else []
+        parts += [fn(x) for fn in self._unary]
+        h = torch.cat(parts) if len(parts) != 1 else parts[0]
+        if not self._rows_in_order:
+            h = h.index_select(0, self.leaf_rows)
         for layer in cone.layers:
             inputs = np.concatenate([part.inputs for part in layer])
             gathered = h.index_select(0, torch.from_numpy(inputs).to(h.device))

@@ -141,35 +141,23 @@ class TaskModel(nn.Module):
         scores = observed = None
         if self.compiled is None:
             scores = _sampled_scores(self.task, self.groups, digits.detach())
-        elif self.cone is not None and targets is not None:
-            observed = self._observed_scores(labels, targets)
         elif self.circuit is not None:
             x = labels if self._same_labels else labels[..., self.label_index]  # (S, B, K)
-            if len(x) == 1:
-                roots = self.circuit.matrix(x[0])
+            if self.cone is not None and targets is not None:  # the observed values alone
+                flat = targets + self.offsets
+                roots = self.value_root[flat].repeat(len(x), 1)
+                observed = _sample_mean(lambda y: self.cone(y, roots), x)
+                observed = self._complemented(observed, self.value_complement[flat])
             else:
-                roots = self.circuit.matrix(x.flatten(0, 1)).view(*x.shape[:2], -1)
-                roots = roots.mean(0)
-            scores = roots if self._same_roots else roots[:, self.value_root]
-            if self._complements:
-                scores = torch.where(self.value_complement, 1.0 - scores, scores)
+                scores = _sample_mean(self.circuit.matrix, x)
+                scores = scores if self._same_roots else scores[:, self.value_root]
+                scores = self._complemented(scores, self.value_complement)
         head = self.head(features) if self.head is not None else None
         return Output(digits, scores, head, logits, observed)
 
-    def _observed_scores(self, labels: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """(B, G): the circuit's score of each group's observed value, from the cones of their
-        roots alone; ``labels`` (S, B, P*C) as :meth:`forward` makes them."""
-        x = labels if self._same_labels else labels[..., self.label_index]
-        flat = targets + self.offsets
-        roots = self.value_root[flat]
-        if len(x) == 1:
-            scores = self.cone(x[0], roots)
-        else:
-            scores = self.cone(x.flatten(0, 1), roots.repeat(len(x), 1))
-            scores = scores.view(len(x), *flat.shape).mean(0)
-        if self._complements:
-            scores = torch.where(self.value_complement[flat], 1.0 - scores, scores)
-        return scores
+    def _complemented(self, scores: torch.Tensor, complement: torch.Tensor) -> torch.Tensor:
+        """``scores`` with 1 - score where ``complement`` says the value is a root's negation."""
+        return torch.where(complement, 1.0 - scores, scores) if self._complements else scores
 
     def _sampled_labels(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A Dirichlet per image from the logits; (mean digits, samples (S, B, P*C)) (the mean
@@ -215,6 +203,13 @@ class TaskModel(nn.Module):
 
     def _group_log_softmax(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.cat([p.log_softmax(1) for p in logits.split(self.group_sizes, 1)], 1)
+
+
+def _sample_mean(fn, x: torch.Tensor) -> torch.Tensor:
+    """The mean over the S label samples of ``fn`` of the samples (S, B, K) stacked (S * B, K)."""
+    if len(x) == 1:
+        return fn(x[0])
+    return fn(x.flatten(0, 1)).view(*x.shape[:2], -1).mean(0)
 
 
 def _is_range(index, n: int) -> bool:
