@@ -4,6 +4,7 @@ entry points, what serves which task)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from importlib.metadata import EntryPoint
 
@@ -22,8 +23,10 @@ from nesy_models.engines import (
 )
 from nesy_models.engines.bp import bethe_log_likelihood
 from nesy_models.tasks import mnist_addition, sudoku
+from nesy_models.tasks.factor_graph import FactorGraph
 
 STANDARD, CARRY2, SUDOKU = mnist_addition(1), mnist_addition(2, "carry"), sudoku()
+CARRY3 = mnist_addition(3, "carry")
 
 
 def brute_force(task, probs: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
@@ -81,6 +84,21 @@ def test_unrolled_bp_gives_the_exact_likelihood_and_its_gradient(task):
         (expected,) = torch.autograd.grad(exact.sum(), logits)
         np.testing.assert_allclose(bethe.detach().numpy(), exact.detach().numpy(), atol=1e-12)
         np.testing.assert_allclose(grad.numpy(), expected.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bp_is_exact_on_a_tree_whatever_the_order_of_its_factors(seed):
+    """One round of the two-pass schedule is exact on a tree, for any order of the factors."""
+    graph = CARRY3.factor_graph
+    order = np.random.default_rng(seed).permutation(len(graph.factors))
+    shuffled = FactorGraph(graph.sizes, tuple(graph.factors[f] for f in order), graph.symbols)
+    assert set(shuffled.leaves_first()) == set(range(len(order)))
+    task = dataclasses.replace(CARRY3, factor_graph=shuffled)
+    probs, targets = batch_of(task, seed, batch=2)
+    posterior = get_engine("bp", task)(task, probs, targets, samples=1, generator=None)
+    np.testing.assert_allclose(
+        posterior.marginals.numpy(), brute_force(task, probs, targets), atol=1e-9
+    )
 
 
 def test_unrolled_bp_of_an_impossible_answer_is_finite():

@@ -51,3 +51,31 @@ class FactorGraph:
                     return False
                 parent[a] = b
         return edges < nodes
+
+    def leaves_first(self) -> list[int]:
+        """The factors in an order where each comes after every factor beyond it from a root
+        (a post-order of each tree of the graph, rooted at its last factor). Swept in this
+        order and back, belief propagation on a tree is exact after one round (the two-pass
+        schedule). O(variables + factors)."""
+        around: list[list[int]] = [[] for _ in self.sizes]
+        for f, factor in enumerate(self.factors):
+            for v in factor.scope:
+                around[v].append(f)
+        seen, order = [False] * len(self.factors), []
+        for root in reversed(range(len(self.factors))):
+            if seen[root]:
+                continue
+            seen[root] = True
+            stack = [(root, False)]
+            while stack:  # depth first; a factor is placed once all beyond it are
+                f, expanded = stack.pop()
+                if expanded:
+                    order.append(f)
+                    continue
+                stack.append((f, True))
+                for v in self.factors[f].scope:
+                    for g in around[v]:
+                        if not seen[g]:
+                            seen[g] = True
+                            stack.append((g, False))
+        return order
