@@ -41,6 +41,13 @@ ROWS: dict[str, tuple[dict, float]] = {
     for size, extra, epochs in ((12, {}, 8), (30, SMALL, 5))
     for name, options in LEARNERS.items()
 }
+#: 20 epochs, without and with EM's class-balance term
+LONG = {"epochs": 20, "patience": 20}
+ROWS["em-abcnear-20ep-12"] = ({"size": 12, **LEARNERS["em-abcnear"], **LONG}, TARGETS[12])
+ROWS["em-abcnear-balance-12"] = (
+    {"size": 12, **LEARNERS["em-abcnear"], "balance": 0.3, **LONG},
+    TARGETS[12],
+)
 
 
 def command(options: dict, seed: int | str) -> str:

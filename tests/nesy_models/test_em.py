@@ -51,6 +51,21 @@ def test_soft_em_first_m_step_has_the_gradient_of_backpropagation(seed, batch, t
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, rtol=1e-6)
 
 
+def test_the_balance_term_raises_the_entropy_of_the_mean_class_distribution():
+    """With ``balance`` the M-step loss is the cross-entropy minus balance * P * H(mean class
+    distribution), and its gradient lifts a class the network has dropped."""
+    logits = torch.tensor([[[4.0, 0.0, -6.0], [0.0, 4.0, -6.0]]], requires_grad=True)
+    target = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    mean = logits.softmax(-1).mean((0, 1)).detach().numpy()
+    entropy = -(mean * np.log(mean)).sum()
+    plain = float(m_step_loss(logits, target).detach())
+    balanced = m_step_loss(logits, target, 0.5)
+    assert float(balanced.detach()) == pytest.approx(plain - 0.5 * 2 * entropy, rel=1e-6)
+    (grad,) = torch.autograd.grad(balanced, logits)
+    (plain_grad,) = torch.autograd.grad(m_step_loss(logits, target), logits)
+    assert (grad[..., 2] < plain_grad[..., 2]).all()  # descent raises the dropped class
+
+
 def test_m_step_targets_of_each_variant():
     marginals = torch.tensor([[[0.2, 0.8], [0.6, 0.4]]], dtype=torch.float64)
     posterior = Posterior(marginals, torch.zeros(1, dtype=torch.bool))

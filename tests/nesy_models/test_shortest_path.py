@@ -160,6 +160,8 @@ def test_bad_options_and_maps_are_refused_by_name():
         make_splits(1)
     with pytest.raises(NesyError, match="engine 'bp' does not support"):
         ShortestPathConfig(engine="bp")
+    with pytest.raises(OptionError, match="balance"):
+        ShortestPathConfig(balance=-0.1)
 
 
 def test_a_corrupted_cache_is_named_and_left_as_it_is(tmp_path):

@@ -36,14 +36,16 @@ from ..tasks import Task
 @dataclass
 class EM:
     """EM with ``engine`` (a registered name), the ``variant`` target, ``samples`` for sampling
-    engines, ``m_steps`` optimiser steps per E-step; ``fallbacks`` counts the examples whose
-    E-step kept the prior (no evidence for their answer)."""
+    engines, ``m_steps`` optimiser steps per E-step, ``balance`` the weight of the M-step's
+    class-balance term (:func:`m_step_loss`); ``fallbacks`` counts the examples whose E-step
+    kept the prior (no evidence for their answer)."""
 
     engine: str = "exact"
     variant: str = "soft"
     samples: int = 1000
     m_steps: int = 1
     seed: int = 0
+    balance: float = 0.0
     fallbacks: int = 0
     _generators: dict = field(default_factory=dict, repr=False)
 
@@ -77,7 +79,7 @@ class EM:
         for k in range(self.m_steps):
             if k > 0:
                 out = net(images, network_only=True)
-            loss = m_step_loss(out.digit_logits, target)
+            loss = m_step_loss(out.digit_logits, target, self.balance)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -132,10 +134,20 @@ def m_step_target(
     return torch.nn.functional.one_hot(chosen, classes).to(marginals.dtype)
 
 
-def m_step_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def m_step_loss(logits: torch.Tensor, target: torch.Tensor, balance: float = 0.0) -> torch.Tensor:
     """Cross-entropy of the network's logits (B, P, C) against the target (B, P, C): summed
-    over the symbols, averaged over the batch (the scale of -log P(y|x))."""
-    return -(target * logits.log_softmax(-1)).sum((1, 2)).mean()
+    over the symbols, averaged over the batch (the scale of -log P(y|x)); minus ``balance``
+    times P times the entropy of the batch's mean class distribution, where ``balance`` > 0.
+
+    The balance term keeps every class in use: a sampling engine only ever tries the classes
+    the network still gives mass to, so once it merges two (terrain maps: grass into plain),
+    no draw can show that they differ, and EM stays there (the EM-NeSy shortest paths)."""
+    log_p = logits.log_softmax(-1)
+    loss = -(target * log_p).sum((1, 2)).mean()
+    if balance:
+        mean = log_p.exp().mean((0, 1))
+        loss = loss + balance * logits.shape[1] * (mean * mean.clamp_min(1e-12).log()).sum()
+    return loss
 
 
 def _synchronise(device: torch.device) -> None:

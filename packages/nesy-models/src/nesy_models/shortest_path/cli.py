@@ -53,6 +53,13 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=100, help="draws per map of a sampling engine")
     p.add_argument("--m-steps", type=int, default=1, help="EM's M-step updates per E-step")
     p.add_argument(
+        "--balance",
+        type=float,
+        default=0.0,
+        help="weight of EM's class-balance term: the M-step also raises the entropy of the"
+        " batch's mean class distribution, so that no terrain class falls out of use",
+    )
+    p.add_argument(
         "--lam",
         type=float,
         default=20.0,

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from nesy_ir.errors import NesyError
 
-from ..checks import OptionError, at_least, one_of, positive
+from ..checks import OptionError, at_least, non_negative, one_of, positive
 from ..data import epoch_batches
 from ..engines import check_engine
 from ..learners.em import EM
@@ -44,6 +44,7 @@ class ShortestPathConfig:
     em: str = "soft"
     samples: int = 100
     m_steps: int = 1
+    balance: float = 0.0
     lam: float = 20.0
     epochs: int = 10
     batch_size: int = 32
@@ -64,6 +65,7 @@ class ShortestPathConfig:
             at_least(name, getattr(self, name), 1)
         positive("lr", self.lr)
         positive("lam", self.lam)
+        non_negative("balance", self.balance)
         if self.learner == "em":
             check_engine(self.engine, shortest_path_task(2))
 
@@ -117,7 +119,9 @@ def train_shortest_path(config: ShortestPathConfig, keep_test: bool = False):
     model = TerrainModel(shortest_path_task(config.size), net)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr)
     if config.learner == "em":
-        learner = EM(config.engine, config.em, config.samples, config.m_steps, config.seed)
+        learner = EM(
+            config.engine, config.em, config.samples, config.m_steps, config.seed, config.balance
+        )
     else:
         learner = BlackboxStep(config.lam)
     history, best, best_epoch, best_state = [], -1.0, 0, None
