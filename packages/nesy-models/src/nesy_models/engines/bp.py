@@ -175,7 +175,7 @@ def _propagate(graph: FactorGraph, probs, targets, iterations, damping, toleranc
     around = [[f for f, u in edges if u == v] for v in range(len(graph.sizes))]
     to_var = {e: _uniform(graph.sizes[e[1]], probs) for e in edges}  # factor -> variable
     tolerance = max(tolerance, 10 * torch.finfo(probs.dtype).eps)
-    tree = graph.is_tree()
+    tree = graph.is_tree() and not damping  # damped messages need rounds to settle
     order = graph.leaves_first() if tree else list(range(len(graph.factors)))
     for _ in range(1 if tree else iterations):  # on a tree one two-pass round is exact
         before = dict(to_var)
