@@ -177,7 +177,7 @@ def _propagate(graph: FactorGraph, probs, targets, iterations, damping, toleranc
     tolerance = max(tolerance, 10 * torch.finfo(probs.dtype).eps)
     tree = graph.is_tree() and not damping  # damped messages need rounds to settle
     order = graph.leaves_first() if tree else list(range(len(graph.factors)))
-    for _ in range(1 if tree else iterations):  # on a tree one two-pass round is exact
+    for _ in range(iterations):
         before = dict(to_var)
         for f in [*order, *reversed(order)]:
             scope = graph.factors[f].scope
@@ -185,7 +185,7 @@ def _propagate(graph: FactorGraph, probs, targets, iterations, damping, toleranc
             for i, v in enumerate(scope):
                 new = _normalise(_contract(tables[f], incoming, i))
                 to_var[(f, v)] = (1 - damping) * new + damping * to_var[(f, v)] if damping else new
-        if tree or _change(to_var, before) <= tolerance:
+        if tree or _change(to_var, before) <= tolerance:  # on a tree one round is exact
             break
     return priors, tables, to_var, around
 

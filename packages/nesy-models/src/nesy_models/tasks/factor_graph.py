@@ -56,7 +56,7 @@ class FactorGraph:
         """The factors in an order where each comes after every factor beyond it from a root
         (a post-order of each tree of the graph, rooted at its last factor). Swept in this
         order and back, belief propagation on a tree is exact after one round (the two-pass
-        schedule). O(variables + factors)."""
+        schedule). O(variables + factors + their edges)."""
         around: list[list[int]] = [[] for _ in self.sizes]
         for f, factor in enumerate(self.factors):
             for v in factor.scope:
