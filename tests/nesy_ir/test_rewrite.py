@@ -15,7 +15,17 @@ from nesy_ir.algebras import BUILTIN_ALGEBRAS
 from nesy_ir.circuit import Circuit
 from nesy_ir.evaluate import evaluate, evaluate_circuit
 from nesy_ir.registry import get_algebra
-from nesy_ir.rewrite import STEPWISE, Context, RuleSet, optimise, rewrite, rule_sets, to_circuit
+from nesy_ir.rewrite import (
+    PIPELINE,
+    STEPWISE,
+    Context,
+    RuleSet,
+    optimise,
+    rewrite,
+    rule_set,
+    rule_sets,
+    to_circuit,
+)
 from nesy_ir.syntax import parse, to_text
 from nesy_ir.traverse import size
 
@@ -152,6 +162,27 @@ def test_factoring_shrinks():
     # fuzzy Lukasiewicz (x) does not distribute over (+): left alone
     g = parse("a@lukasiewicz * b@lukasiewicz + a@lukasiewicz * c@lukasiewicz")
     assert optimise(g) is g
+
+
+def test_factoring_takes_the_first_of_equally_common_factors():
+    """Ties go to the factor met first, whatever the nodes' addresses: the same formula always
+    compiles to the same circuit."""
+    for i in range(20):
+        a, b = (atom(f"{x}{i}", (), "prob") for x in ("ab" if i % 2 else "ba"))
+        cs = [atom(f"c{i}_{k}", (), "prob") for k in range(4)]
+        out = optimise(apply("plus", *(apply("times", a, b, c) for c in cs)))
+        assert out.is_op("times") and out.children[:2] == (a, b)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(case=formula_cases)
+def test_lowering_skips_its_final_pass_only_where_it_changes_nothing(case):
+    f, seed = case
+    labels = random_labels(f.structure, seed)
+    ctx = Context(labelling=labels)
+    optimised = optimise(f, passes=PIPELINE, ctx=ctx)
+    final = rewrite(optimised, rule_set("simplify", "expand", "nnf"), ctx)
+    assert to_circuit(f, labelling=labels).roots == (final,)
 
 
 def test_push_transform_requires_determinism():

@@ -54,18 +54,24 @@ def _or(children: list[Node]) -> Node:
     if TRUE in children:
         return TRUE
     kept = list(dict.fromkeys(c for c in children if c is not FALSE))
-    return FALSE if not kept else kept[0] if len(kept) == 1 else apply("plus", *kept)
+    return FALSE if not kept else kept[0] if len(kept) == 1 else _bool("plus", kept)
 
 
 def _and(children: list[Node]) -> Node:
     if FALSE in children:
         return FALSE
     kept = list(dict.fromkeys(c for c in children if c is not TRUE))
-    return TRUE if not kept else kept[0] if len(kept) == 1 else apply("times", *kept)
+    return TRUE if not kept else kept[0] if len(kept) == 1 else _bool("times", kept)
 
 
 def _not(child: Node) -> Node:
-    return {TRUE: FALSE, FALSE: TRUE}.get(child) or apply("neg", child)
+    return {TRUE: FALSE, FALSE: TRUE}.get(child) or _bool("neg", [child])
+
+
+def _bool(role: str, children: list[Node]) -> Node:
+    """The Boolean operation ``role`` of Boolean ``children`` (as :func:`nesy_ir.apply` builds
+    it, without its checks: the formulas of a ground program are Boolean by construction)."""
+    return Node(Kind.APPLY, "bool", role, tuple(children))
 
 
 @dataclass

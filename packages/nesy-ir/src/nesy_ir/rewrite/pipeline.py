@@ -7,7 +7,8 @@ from importlib.metadata import entry_points
 
 from ..circuit import Circuit
 from ..labels import Labelling
-from ..nodes import Node
+from ..nodes import Kind, Node
+from ..traverse import postorder
 from .aggregation import AGGREGATE, EXPAND
 from .boolean import BOOLEAN
 from .engine import Context, RuleSet, rewrite
@@ -105,9 +106,25 @@ def to_circuit(
     roots = (roots,) if isinstance(roots, Node) else tuple(roots)
     if optimised:
         roots = optimise(roots, passes=passes, ctx=ctx)
-    roots = rewrite(
-        roots,
-        rule_set("simplify", "expand", "nnf") if optimised else rule_set("expand", "nnf"),
-        ctx,
-    )
+    if not (optimised and passes and _simplified(passes[-1]) and _lowered(roots)):
+        roots = rewrite(
+            roots,
+            rule_set("simplify", "expand", "nnf") if optimised else rule_set("expand", "nnf"),
+            ctx,
+        )
     return Circuit(roots, names)
+
+
+def _simplified(names: Sequence[str]) -> bool:
+    """Whether a pass of the rule sets ``names`` leaves no node that ``simplify`` rewrites: the
+    pass's result is a fixpoint of its rules tried after the children, as all of these are."""
+    return "simplify" in names and not any(r.before_children for r in rule_set("simplify").rules)
+
+
+def _lowered(roots: Iterable[Node]) -> bool:
+    """No aggregation left to expand and no negation above an operation (one walk): then, after
+    a pass that simplified, lowering's final pass has nothing to do and is skipped."""
+    return not any(
+        n.kind is Kind.AGG or (n.is_op("neg") and n.children[0].kind is Kind.APPLY)
+        for n in postorder(roots)
+    )

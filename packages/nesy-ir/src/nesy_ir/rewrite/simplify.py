@@ -124,7 +124,7 @@ def _factors(n: Node) -> tuple[Node, ...]:
 
 def factor(n: Node, ctx: Context) -> Node | None:
     # a*b + a*c -> a*(b + c), when it removes more edges than it adds
-    counts = Counter(f for c in n.children for f in set(_factors(c)))
+    counts = Counter(f for c in n.children for f in dict.fromkeys(_factors(c)))
     if not counts:
         return None
     common, count = counts.most_common(1)[0]
