@@ -25,7 +25,7 @@ from nesy_models.neurorule import NeuroRuleConfig, learned_rules, train_neurorul
 #: the options of NeuroRuleConfig this script passes on (flag: --name-with-dashes)
 TUNED = (
     "rules", "length", "tau", "hops", "loss", "lam", "epochs", "batch_size", "lr",
-    "weight_decay", "patience", "init_std",
+    "weight_decay", "patience", "init_std", "embedding", "embedding_reg", "embedding_lr",
 )  # fmt: skip
 
 
@@ -76,7 +76,13 @@ def main() -> None:
             f" of {metrics['epochs_run']}), test MRR {metrics['mrr']:.3f},"
             f" Hits@1 {metrics['hits@1']:.3f}, Hits@3 {metrics['hits@3']:.3f},"
             f" Hits@10 {metrics['hits@10']:.3f}; {metrics['seconds_per_epoch']:.1f} s/epoch,"
-            f" {metrics['total_seconds']:.0f} s in all",
+            f" {metrics['total_seconds']:.0f} s in all"
+            + (
+                f"; embedding: valid MRR {metrics['embedding_valid_mrr']:.3f} alone, eta"
+                f" {metrics['eta']}, {metrics['embedding_seconds']:.0f} s"
+                if config.embedding
+                else ""
+            ),
             flush=True,
         )
         for rule in rules:

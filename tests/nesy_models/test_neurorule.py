@@ -21,8 +21,9 @@ from nesy_models.neurorule import (
     train_neurorule,
 )
 from nesy_models.neurorule.chain import log_truth
+from nesy_models.neurorule.embedding import ComplEx
 from nesy_models.neurorule.explain import implied_pairs, rule_confidence, rule_weight
-from nesy_models.neurorule.train import omega, query_loss
+from nesy_models.neurorule.train import ETAS, omega, query_loss
 from nesy_models.tasks.kg_ranking import filter_index
 
 
@@ -268,3 +269,66 @@ def test_mixed_lengths_without_the_identity_are_refused():
         NeuroRule(10, 2, length=2, mixed=True, identity=False)
     with pytest.raises(OptionError, match="mixed lengths need the identity"):
         NeuroRuleConfig(mixed=True, identity=False)
+
+
+def test_complex_scores_are_the_real_part_of_the_trilinear_product():
+    embedding = ComplEx(5, 3, 4).double()
+    (er, ei), (wr, wi) = embedding.entity.detach().numpy(), embedding.relation.detach().numpy()
+    e, w = er + 1j * ei, wr + 1j * wi
+    expected = np.einsum("sk,rk,ok->rso", e, w, e.conj()).real
+    with torch.no_grad():
+        assert np.allclose(embedding().numpy(), expected)
+        batch = torch.tensor([[0, 2, 4], [1, 0, 1]])
+        moduli, relations = np.abs(e), np.abs(w)
+        n3 = (
+            sum(
+                (moduli[h] ** 3).sum() + (moduli[t] ** 3).sum() + (relations[r] ** 3).sum()
+                for h, r, t in batch.tolist()
+            )
+            / 2
+        )
+        assert float(embedding.penalty(batch)) == pytest.approx(n3)
+
+
+def test_the_embedding_adds_eta_times_its_scores_and_explanations_show_its_share(family):
+    model = NeuroRule(family.num_entities, family.num_relations, rules=1, length=2, embedding=4)
+    model = model.double()
+    facts = adjacency(family.train, family.num_entities, family.num_relations, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.equal(model(facts).logits, model.hop(facts).logits)  # eta starts at 0
+        model.eta.fill_(0.7)
+        expected = model.hop(facts).logits + 0.7 * model.embedding()
+        assert torch.allclose(model(facts).logits, expected)
+    s, r, o = map(int, family.test[0])
+    why = explain(model, facts, (s, r, o))
+    (chain,) = why.chains
+    assert why.logit == pytest.approx(float(expected[r, s, o]))
+    assert why.logit == pytest.approx(chain.contribution + why.bias + why.embedding)
+    assert str(why).endswith("embedding (ComplEx)")
+
+
+def test_training_with_an_embedding_keeps_the_rules_and_weighs_it_on_validation(family, trained):
+    config = NeuroRuleConfig(epochs=8, lr=0.05, batch_size=32, seed=0, embedding=16)
+    fitted = train_neurorule(config, kg=family, return_model=True)
+    assert fitted["valid_mrr"] == trained["valid_mrr"]  # the same rules, trained first
+    assert fitted["rules"] == trained["rules"]
+    assert fitted["eta"] in ETAS and float(fitted["model"].eta) == fitted["eta"]
+    assert fitted["valid_mrr_with_embedding"] >= fitted["valid_mrr"]  # eta 0 is a candidate
+    assert 0 < fitted["embedding_valid_mrr"] <= 1 and fitted["embedding_epochs"] >= 1
+
+
+def test_a_negative_embedding_size_is_refused():
+    with pytest.raises(OptionError, match="embedding"):
+        NeuroRuleConfig(embedding=-1)
+
+
+def test_a_checkpoint_keeps_the_embedding_and_its_weight(family, tmp_path):
+    from nesy_models.neurorule.checkpoint import load_checkpoint
+
+    config = NeuroRuleConfig(rules=2, length=2, epochs=2, lr=0.05, embedding=8)
+    out = train_neurorule(config, family, return_model=True, checkpoint=tmp_path / "run.pt")
+    saved = load_checkpoint(tmp_path / "run.pt").model
+    facts = adjacency(family.train, family.num_entities, family.num_relations)
+    assert saved.embedding is not None and float(saved.eta) == out["eta"]
+    with torch.no_grad():
+        torch.testing.assert_close(saved(facts).logits, out["model"](facts).logits)

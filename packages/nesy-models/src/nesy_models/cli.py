@@ -232,6 +232,13 @@ NEURORULE_OPTIONS = {
     "--lr": ("lr", float, "AdamW learning rate"),
     "--patience": ("patience", int, "epochs without a better validation MRR before stopping"),
     "--top-rules": ("top_rules", int, "rules per head printed"),
+    "--embedding": (
+        "embedding",
+        int,
+        "complex dimensions of a ComplEx embedding added to the rules' scores (0: none)",
+    ),
+    "--embedding-reg": ("embedding_reg", float, "weight of the embedding's N3 penalty"),
+    "--embedding-lr": ("embedding_lr", float, "AdamW learning rate of the embedding"),
 }
 
 

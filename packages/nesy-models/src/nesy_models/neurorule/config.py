@@ -34,7 +34,11 @@ class NeuroRuleConfig:
     ``benchmarks/neurorule_kg.py``.
     ``mixed``: templates of every body length 1..L in turn (NeuroRule's "templates of length
     up to L"; needs ``identity``), instead of all of length L.
-    ``init_std`` the spread of the initial slot logits (it makes a head's T rules start apart)."""
+    ``init_std`` the spread of the initial slot logits (it makes a head's T rules start apart).
+    ``embedding``: complex dimensions of a ComplEx embedding added to the rules' scores (0:
+    rules alone), fitted after the rules with AdamW at ``embedding_lr`` and the N3 weight
+    ``embedding_reg`` (on RNNLogic's Kinship split, 512 dimensions: test MRR 0.679 alone; tuned
+    there, 0.05 and 0.01 of a small grid)."""
 
     dataset: str = "family"
     data_dir: str | None = None
@@ -55,6 +59,10 @@ class NeuroRuleConfig:
     seed: int = 0
     top_rules: int = 3
     progress: bool = False
+    embedding: int = 0
+    embedding_reg: float = 0.05
+    embedding_lr: float = 0.01
+    embedding: int = 0
 
     def __post_init__(self) -> None:
         check_rule_options(self)
@@ -64,6 +72,9 @@ class NeuroRuleConfig:
             )
         one_of("loss", self.loss, LOSSES)
         non_negative("init_std", self.init_std)
+        at_least("embedding", self.embedding, 0)
+        non_negative("embedding_reg", self.embedding_reg)
+        positive("embedding_lr", self.embedding_lr)
 
 
 def check_rule_options(config) -> None:
@@ -102,4 +113,5 @@ def build_model(config: NeuroRuleConfig, kg: KnowledgeGraph) -> NeuroRule:
         init_std=config.init_std,
         relations=kg.relations,
         mixed=config.mixed,
+        embedding=config.embedding,
     )

@@ -7,7 +7,7 @@
   (alpha_t * body_t(s, o)), each with the entities it binds: the max-product path through the
   soft slot relations the model computes with (Viterbi over the intermediate entities, exact for
   the max-product the smooth max tends to), each step's soft truth and the predicate that gives
-  most of it.
+  most of it; and, for a model with an embedding, the embedding's share.
 - :func:`export_program`: the discretised rules and the training facts as a ProbLog program for
   ``nesy_compile`` (each rule weight a probability, clipped into (0, 1)).
 """
@@ -163,12 +163,16 @@ class Explanation:
     probability: float
     bias: float
     chains: tuple[Chain, ...]
+    #: the embedding's share of the logit, eta times its score (None: the model has none)
+    embedding: float | None = None
 
     def __str__(self) -> str:
         s, r, o = self.triple
         lines = [f"{r}({s}, {o}): logit {self.logit:.3f}, P {self.probability:.3f}"]
         lines += [str(chain) for chain in self.chains]
         lines.append(f"{self.bias:+.3f} bias")
+        if self.embedding is not None:
+            lines.append(f"{self.embedding:+.3f} embedding (ComplEx)")
         return "\n".join(lines)
 
 
@@ -237,13 +241,18 @@ def explain(
                 float(np.exp(log_product)),
             )
         )
-    logit = float(scores.logits[h, s, o])
+    logit, embedding = float(scores.logits[h, s, o]), None
+    if model.embedding is not None:
+        with torch.no_grad():
+            embedding = float(model.eta * model.embedding()[h, s, o])
+        logit += embedding
     return Explanation(
         (name(s), model.relations[r], name(o)),
         logit,
         float(torch.sigmoid(torch.tensor(logit))),
         float(model.bias[h].detach()),
         tuple(chains),
+        embedding,
     )
 
 

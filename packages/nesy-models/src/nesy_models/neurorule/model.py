@@ -12,6 +12,9 @@ the product of its slots (:mod:`.chain`), and
 With ``mixed`` lengths, template t of a head has ``1 + t % L`` atoms (the source's "templates of
 body length up to L"): its slots beyond that length are fixed to the identity.
 
+With an ``embedding`` the logits also hold ``eta`` times a ComplEx score of (s, R, o)
+(:mod:`.embedding`; RNNLogic's rules-plus-embedding scoring).
+
 With ``hops`` > 1 the rules are applied again (forward chaining): each relation's adjacency is
 augmented by its predicted truths, ``A_R + (1 - A_R) * sigmoid(logit_R)``, before the next hop.
 
@@ -32,6 +35,7 @@ from torch import nn
 from nesy_ir.errors import NesyError
 
 from .chain import chain_log_body, log_truth
+from .embedding import ComplEx
 
 __all__ = [
     "IDENTITY",
@@ -107,6 +111,8 @@ class NeuroRule(nn.Module):
     0.23, bias -4 at 0.81 to 0.91 (runs differing in rounding only).
     ``mixed``: templates of every length 1..L in turn (needs ``identity``), else all of L.
     ``heads``: the relations (ids) that rules derive, H of them (default: all R).
+    ``embedding``: complex dimensions of a ComplEx embedding of the entities and the heads
+    (0: none), whose scores, weighed by the buffer ``eta`` (0 until fitted), add to the logits.
     Parameters: ``gamma`` (H, T, L, P) slot logits, ``alpha`` (H, T) rule weights, ``bias`` (H,).
     """
 
@@ -124,6 +130,7 @@ class NeuroRule(nn.Module):
         bias_init: float = -4.0,
         mixed: bool = False,
         heads: Sequence[int] | None = None,
+        embedding: int = 0,
     ) -> None:
         super().__init__()
         if not 1 <= length <= MAX_LENGTH:
@@ -169,6 +176,8 @@ class NeuroRule(nn.Module):
         lengths = [1 + t % length if mixed else length for t in range(rules)]
         fixed = torch.arange(length)[None, :] >= torch.tensor(lengths)[:, None]  # (T, L)
         self.register_buffer("fixed", fixed, persistent=False)
+        self.embedding = ComplEx(num_entities, count, embedding) if embedding else None
+        self.register_buffer("eta", torch.zeros(()))  # the embedding's weight in the logits
 
     @property
     def lengths(self) -> tuple[int, ...]:
@@ -215,7 +224,10 @@ class NeuroRule(nn.Module):
     def forward(self, adjacency: torch.Tensor) -> Scores:
         """The logits of every head relation on every pair, after ``hops`` rounds of chaining
         from ``adjacency`` (..., P, E, E): the 0/1 facts of :func:`adjacency`, or soft truths."""
-        return self.hop(self.last_adjacency(adjacency))
+        scores = self.hop(self.last_adjacency(adjacency))
+        if self.embedding is None:
+            return scores
+        return Scores(scores.logits + self.eta * self.embedding(), scores.bodies)
 
     def hop(self, adjacency: torch.Tensor) -> Scores:
         """One application of the rules to ``adjacency``: logits and bodies."""

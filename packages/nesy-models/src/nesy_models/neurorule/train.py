@@ -16,6 +16,11 @@ other training answers of the query are left out of either. Plus ``lam`` times O
 The softmax loss leaves the bias out of training (it cannot tell). Early stopping on the
 validation MRR; the test is the filtered ranking of :func:`.kg_ranking.evaluate_ranking` in
 both directions, ``expectation`` ties.
+
+With an embedding (``config.embedding``), :func:`fit_embedding` then trains it alone on the same
+queries and loss (plus its N3 penalty; early stopping on its own validation MRR) and weighs it
+into the logits by the factor of :data:`ETAS` that ranks the validation triples best (0
+included: it never makes the validation ranking worse).
 """
 
 from __future__ import annotations
@@ -37,7 +42,12 @@ from .config import NeuroRuleConfig, build_model
 from .explain import learned_rules
 from .model import NeuroRule, Scores, adjacency
 
-__all__ = ["query_loss", "omega", "score_triples", "train_neurorule"]
+__all__ = ["ETAS", "fit_embedding", "query_loss", "omega", "score_triples", "train_neurorule"]
+
+#: The weights of the embedding's scores tried against the rules' (on the validation triples).
+ETAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+#: Epochs of the embedding without a better validation MRR before it stops.
+EMBEDDING_PATIENCE = 5
 
 
 def known_mask(triples: np.ndarray, num_entities: int, num_relations: int) -> torch.Tensor:
@@ -115,7 +125,11 @@ def train_neurorule(
     index = filter_index(kg.train, kg.valid, kg.test)
     # the softmax loss is blind to the bias (it shifts every candidate alike): its gradient is
     # rounding noise, which Adam would scale up to full steps, so it stays at its start
-    trained = [p for n, p in model.named_parameters() if n != "bias" or config.loss == "bce"]
+    trained = [
+        p
+        for n, p in model.named_parameters()
+        if (n != "bias" or config.loss == "bce") and not n.startswith("embedding.")
+    ]
     optimizer = torch.optim.AdamW(trained, lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
     best, progress = copy.deepcopy(model), Progress()
@@ -163,6 +177,11 @@ def train_neurorule(
             progress.generator = generator.get_state()
             save_checkpoint(checkpoint, Trained(best, config, kg), progress)
     model = best.eval()
+    fitted = {}
+    if model.embedding is not None:
+        fitted = fit_embedding(model, facts, kg, known, index, config, generator)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, Trained(model, config, kg), progress)
     with torch.no_grad():
         report = evaluate_ranking(*score_triples(model(facts), kg.test), kg.test, index)
     rules = learned_rules(model, top=config.top_rules)
@@ -181,6 +200,7 @@ def train_neurorule(
         "history": progress.history,
         "rules": "\n".join(str(rule) for rule in rules),
         "config": asdict(config),
+        **fitted,
     }
     if return_model:
         metrics["model"] = model
@@ -189,9 +209,62 @@ def train_neurorule(
 
 def evaluate(model: NeuroRule, facts: torch.Tensor, triples: np.ndarray, index) -> float:
     """The filtered MRR (both directions, expectation ties) of ``triples`` from ``facts``."""
-    if len(triples) == 0:
-        return 0.0
     model.eval()
     with torch.no_grad():
-        report = evaluate_ranking(*score_triples(model(facts), triples), triples, index)
-    return report["both"]["mrr"]
+        return ranking_mrr(model(facts).logits, triples, index)
+
+
+def ranking_mrr(logits: torch.Tensor, triples: np.ndarray, index) -> float:
+    """The filtered MRR (both directions, expectation ties) of ``triples`` by ``logits``."""
+    if len(triples) == 0:
+        return 0.0
+    return evaluate_ranking(*score_triples(logits, triples), triples, index)["both"]["mrr"]
+
+
+def fit_embedding(
+    model: NeuroRule,
+    facts: torch.Tensor,
+    kg: KnowledgeGraph,
+    known: torch.Tensor,
+    index,
+    config: NeuroRuleConfig,
+    generator: torch.Generator,
+) -> dict:
+    """Train ``model.embedding`` alone, then set ``model.eta`` to the weight of :data:`ETAS`
+    whose logits rank the validation triples best (see the module docstring). Returns what it
+    found: the embedding's validation MRR alone, its epochs, eta, the validation MRR with it."""
+    began = time.perf_counter()
+    embedding = model.embedding
+    optimizer = torch.optim.AdamW(embedding.parameters(), lr=config.embedding_lr, weight_decay=0)
+    train = torch.as_tensor(np.array(kg.train, dtype=np.int64))
+    best, best_mrr, best_epoch, epoch = copy.deepcopy(embedding.state_dict()), -1.0, 0, 0
+    while epoch < config.epochs and epoch - best_epoch < EMBEDDING_PATIENCE:
+        embedding.train()
+        order = torch.randperm(len(train), generator=generator)
+        for rows in order.split(config.batch_size):
+            batch = train[rows]
+            loss = query_loss(embedding(), batch, known, config.loss)
+            loss = loss + config.embedding_reg * embedding.penalty(batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        epoch += 1
+        with torch.no_grad():
+            mrr = ranking_mrr(embedding(), kg.valid, index)
+        if mrr > best_mrr:
+            best, best_mrr, best_epoch = copy.deepcopy(embedding.state_dict()), mrr, epoch
+    embedding.load_state_dict(best)
+    model.eval()
+    with torch.no_grad():
+        model.eta.zero_()
+        rules, scores = model(facts).logits, embedding()
+        ranked = {eta: ranking_mrr(rules + eta * scores, kg.valid, index) for eta in ETAS}
+    eta = max(ranked, key=ranked.get)
+    model.eta.fill_(eta)
+    return {
+        "embedding_valid_mrr": best_mrr,
+        "embedding_epochs": epoch,
+        "eta": eta,
+        "valid_mrr_with_embedding": ranked[eta],
+        "embedding_seconds": time.perf_counter() - began,
+    }
