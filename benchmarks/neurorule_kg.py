@@ -78,8 +78,9 @@ def main() -> None:
             f" Hits@10 {metrics['hits@10']:.3f}; {metrics['seconds_per_epoch']:.1f} s/epoch,"
             f" {metrics['total_seconds']:.0f} s in all"
             + (
-                f"; embedding: valid MRR {metrics['embedding_valid_mrr']:.3f} alone, eta"
-                f" {metrics['eta']}, {metrics['embedding_seconds']:.0f} s"
+                f"; embedding: valid MRR {metrics['embedding_valid_mrr']:.3f} alone,"
+                f" {metrics['valid_mrr_with_embedding']:.3f} with the rules, eta per relation"
+                f" {_spread(metrics['eta'].values())}, {metrics['embedding_seconds']:.0f} s"
                 if config.embedding
                 else ""
             ),
@@ -89,6 +90,12 @@ def main() -> None:
             print("   ", rule)
         path = Path(args.out) / f"{args.dataset}-seed{seed}{args.tag}.json"
         path.write_text(json.dumps(metrics, indent=1, default=str))
+
+
+def _spread(values) -> str:
+    """Median and range of some numbers, as text."""
+    values = sorted(values)
+    return f"median {values[len(values) // 2]} ({values[0]} to {values[-1]})"
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from nesy_models.neurorule import (
 from nesy_models.neurorule.chain import log_truth
 from nesy_models.neurorule.embedding import ComplEx
 from nesy_models.neurorule.explain import implied_pairs, rule_confidence, rule_weight
-from nesy_models.neurorule.train import ETAS, omega, query_loss
+from nesy_models.neurorule.train import ETAS, head_etas, omega, query_loss, ranking_mrr
 from nesy_models.tasks.kg_ranking import filter_index
 
 
@@ -296,8 +296,8 @@ def test_the_embedding_adds_eta_times_its_scores_and_explanations_show_its_share
     facts = adjacency(family.train, family.num_entities, family.num_relations, dtype=torch.float64)
     with torch.no_grad():
         assert torch.equal(model(facts).logits, model.hop(facts).logits)  # eta starts at 0
-        model.eta.fill_(0.7)
-        expected = model.hop(facts).logits + 0.7 * model.embedding()
+        model.eta.copy_(torch.linspace(0.2, 1.4, len(model.eta)))  # a weight per head
+        expected = model.hop(facts).logits + model.eta[:, None, None] * model.embedding()
         assert torch.allclose(model(facts).logits, expected)
     s, r, o = map(int, family.test[0])
     why = explain(model, facts, (s, r, o))
@@ -312,9 +312,35 @@ def test_training_with_an_embedding_keeps_the_rules_and_weighs_it_on_validation(
     fitted = train_neurorule(config, kg=family, return_model=True)
     assert fitted["valid_mrr"] == trained["valid_mrr"]  # the same rules, trained first
     assert fitted["rules"] == trained["rules"]
-    assert fitted["eta"] in ETAS and float(fitted["model"].eta) == fitted["eta"]
+    model = fitted["model"]
+    assert list(fitted["eta"]) == list(model.head_names)
+    assert set(fitted["eta"].values()) <= set(ETAS)
+    assert model.eta.tolist() == list(fitted["eta"].values())
     assert fitted["valid_mrr_with_embedding"] >= fitted["valid_mrr"]  # eta 0 is a candidate
     assert 0 < fitted["embedding_valid_mrr"] <= 1 and fitted["embedding_epochs"] >= 1
+
+
+def test_each_head_weighs_the_embedding_as_ranks_its_own_validation_triples_best(family):
+    generator = torch.Generator().manual_seed(0)
+    shape = (family.num_relations, family.num_entities, family.num_entities)
+    rules = torch.randn(shape, generator=generator, dtype=torch.float64)
+    scores = torch.randn(shape, generator=generator, dtype=torch.float64)
+    index = filter_index(family.train, family.valid, family.test)
+    valid = np.array(family.valid)
+    absent = int(valid[0, 1])  # a head with no validation triples takes the best weight for all
+    valid = valid[valid[:, 1] != absent]
+    etas = head_etas(rules, scores, range(family.num_relations), valid, index)
+    combined = rules + etas[:, None, None] * scores
+
+    def mrr(logits, triples):
+        return ranking_mrr(logits, triples, index)
+
+    for relation in np.unique(valid[:, 1]):
+        asked = valid[valid[:, 1] == relation]
+        assert mrr(combined, asked) == max(mrr(rules + eta * scores, asked) for eta in ETAS)
+    for_all = {eta: mrr(rules + eta * scores, valid) for eta in ETAS}
+    assert float(etas[absent]) == max(for_all, key=for_all.get)
+    assert mrr(combined, valid) >= max(for_all.values())
 
 
 def test_a_negative_embedding_size_is_refused():
@@ -329,6 +355,11 @@ def test_a_checkpoint_keeps_the_embedding_and_its_weight(family, tmp_path):
     out = train_neurorule(config, family, return_model=True, checkpoint=tmp_path / "run.pt")
     saved = load_checkpoint(tmp_path / "run.pt").model
     facts = adjacency(family.train, family.num_entities, family.num_relations)
-    assert saved.embedding is not None and float(saved.eta) == out["eta"]
+    assert saved.embedding is not None and saved.eta.tolist() == list(out["eta"].values())
     with torch.no_grad():
         torch.testing.assert_close(saved(facts).logits, out["model"](facts).logits)
+    # a checkpoint saved when one weight served every head loads with it for each
+    payload = torch.load(tmp_path / "run.pt", weights_only=True)
+    payload["state"]["eta"] = torch.tensor(1.5)
+    torch.save(payload, tmp_path / "one.pt")
+    assert load_checkpoint(tmp_path / "one.pt").model.eta.tolist() == [1.5] * len(saved.eta)

@@ -98,7 +98,10 @@ def _trained(payload: dict) -> Trained:
     )
     config = NeuroRuleConfig(**payload["config"])
     model = build_model(config, kg)
-    model.load_state_dict(payload["state"])
+    state = dict(payload["state"])
+    if "eta" in state and state["eta"].ndim == 0:  # saved when one weight served every head
+        state["eta"] = state["eta"].expand_as(model.eta).clone()
+    model.load_state_dict(state)
     model.eval()
     return Trained(model, config, kg)
 

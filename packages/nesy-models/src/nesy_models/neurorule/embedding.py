@@ -5,8 +5,9 @@ N3 norm (Lacroix et al., 2018).
 Entity e and relation r are complex vectors; the score of (s, r, o) is
 Re(sum_k e_s,k * w_r,k * conj(e_o,k)), asymmetric where w_r has an imaginary part. It is
 trained apart from the rules, on the same queries and loss, and enters the model's logits
-weighed by a factor chosen on the validation triples (:func:`.train.fit_embedding`), so the
-rules stay what they are and an explanation shows the embedding's share of each score.
+weighed by a factor per head relation chosen on its validation triples
+(:func:`.train.fit_embedding`), so the rules stay what they are and an explanation shows the
+embedding's share of each score.
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ class Explanation:
     probability: float
     bias: float
     chains: tuple[Chain, ...]
-    #: the embedding's share of the logit, eta times its score (None: the model has none)
+    #: the embedding's share of the logit, its head's eta times its score (None: the model has none)
     embedding: float | None = None
 
     def __str__(self) -> str:
@@ -244,7 +244,7 @@ def explain(
     logit, embedding = float(scores.logits[h, s, o]), None
     if model.embedding is not None:
         with torch.no_grad():
-            embedding = float(model.eta * model.embedding()[h, s, o])
+            embedding = float(model.eta[h] * model.embedding()[h, s, o])
         logit += embedding
     return Explanation(
         (name(s), model.relations[r], name(o)),

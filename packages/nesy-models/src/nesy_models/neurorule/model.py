@@ -12,7 +12,7 @@ the product of its slots (:mod:`.chain`), and
 With ``mixed`` lengths, template t of a head has ``1 + t % L`` atoms (the source's "templates of
 body length up to L"): its slots beyond that length are fixed to the identity.
 
-With an ``embedding`` the logits also hold ``eta`` times a ComplEx score of (s, R, o)
+With an ``embedding`` the logits also hold ``eta[R]`` times a ComplEx score of (s, R, o)
 (:mod:`.embedding`; RNNLogic's rules-plus-embedding scoring).
 
 With ``hops`` > 1 the rules are applied again (forward chaining): each relation's adjacency is
@@ -112,7 +112,8 @@ class NeuroRule(nn.Module):
     ``mixed``: templates of every length 1..L in turn (needs ``identity``), else all of L.
     ``heads``: the relations (ids) that rules derive, H of them (default: all R).
     ``embedding``: complex dimensions of a ComplEx embedding of the entities and the heads
-    (0: none), whose scores, weighed by the buffer ``eta`` (0 until fitted), add to the logits.
+    (0: none), whose scores, weighed per head by the buffer ``eta`` (H,) (0 until fitted), add
+    to the logits.
     Parameters: ``gamma`` (H, T, L, P) slot logits, ``alpha`` (H, T) rule weights, ``bias`` (H,).
     """
 
@@ -177,7 +178,8 @@ class NeuroRule(nn.Module):
         fixed = torch.arange(length)[None, :] >= torch.tensor(lengths)[:, None]  # (T, L)
         self.register_buffer("fixed", fixed, persistent=False)
         self.embedding = ComplEx(num_entities, count, embedding) if embedding else None
-        self.register_buffer("eta", torch.zeros(()))  # the embedding's weight in the logits
+        # the embedding's weight in each head's logits
+        self.register_buffer("eta", torch.zeros(count))
 
     @property
     def lengths(self) -> tuple[int, ...]:
@@ -227,7 +229,7 @@ class NeuroRule(nn.Module):
         scores = self.hop(self.last_adjacency(adjacency))
         if self.embedding is None:
             return scores
-        return Scores(scores.logits + self.eta * self.embedding(), scores.bodies)
+        return Scores(scores.logits + self.eta[:, None, None] * self.embedding(), scores.bodies)
 
     def hop(self, adjacency: torch.Tensor) -> Scores:
         """One application of the rules to ``adjacency``: logits and bodies."""
