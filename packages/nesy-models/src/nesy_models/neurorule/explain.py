@@ -163,7 +163,7 @@ class Explanation:
     probability: float
     bias: float
     chains: tuple[Chain, ...]
-    #: the embedding's share of the logit, its head's eta times its score (None: the model has none)
+    #: the embedding's share of the logit, its head's eta times its score (None: it has none)
     embedding: float | None = None
 
     def __str__(self) -> str:
