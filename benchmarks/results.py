@@ -38,6 +38,8 @@ EM_ABC_NEAREST = {"learner": "em", "engine": "abc-nearest", "em": "soft", "sampl
 #: ViSudo-PC: 200 boards per split, small batches over many epochs (150 at 4x4, 60 at 9x9,
 #: whose epochs cost 10 times more), no early stopping.
 VISUDO = {"batch_size": 8, "patience": 150}
+#: the digit network first fitted to k-means clusters of the training images (3 epochs)
+CLUSTERS = {"cluster_init": 3}
 #: The source's BP-std: backpropagation through belief propagation unrolled.
 BP_STD = {"learner": "backprop", "engine": "bp"}
 #: ... or by rejection sampling (abc) with 1000 draws per example.
@@ -145,7 +147,16 @@ ROWS: dict[str, tuple[str, dict, int]] = {
                     "bpstd": BP_STD,
                 },
             ),
-            (9, 60, {"em-abcnear": EM_ABC_NEAREST, "em-bp": EM_BP}),
+            (
+                9,
+                60,
+                {
+                    "em-abcnear": EM_ABC_NEAREST,
+                    "em-bp": EM_BP,
+                    "em-abcnear-clusters": EM_ABC_NEAREST | CLUSTERS,
+                    "em-bp-clusters": EM_BP | CLUSTERS,
+                },
+            ),
         )
         for name, options in rows.items()
     },  # fmt: skip

@@ -44,6 +44,14 @@ ROWS: dict[str, tuple[dict, float]] = {
 #: 20 epochs, without and with EM's class-balance term
 LONG = {"epochs": 20, "patience": 20}
 ROWS["em-abcnear-20ep-12"] = ({"size": 12, **LEARNERS["em-abcnear"], **LONG}, TARGETS[12])
+#: ABC-EM started from the cells' tile clusters, named by the path labels (2 epochs of fitting)
+ROWS |= {
+    f"em-abcnear-clusters-{size}": (
+        {"size": size, **LEARNERS["em-abcnear"], **extra, "cluster_init": 2, "epochs": epochs},
+        TARGETS[size],
+    )
+    for size, extra, epochs in ((12, {}, 8), (30, SMALL, 5))
+}
 ROWS["em-abcnear-balance-12"] = (
     {"size": 12, **LEARNERS["em-abcnear"], "balance": 0.3, **LONG},
     TARGETS[12],

@@ -18,9 +18,9 @@ from nesy_ir.errors import NesyError
 from nesy_models.checks import OptionError
 from nesy_models.data.errors import DataError
 from nesy_models.engines import get_engine, supporting
-from nesy_models.shortest_path.data import cached_splits, make_splits
+from nesy_models.shortest_path.data import cached_splits, costs_of, make_splits
 from nesy_models.shortest_path.solver import NEIGHBOURS, path_costs, reference_costs, shortest_paths
-from nesy_models.shortest_path.task import paths_of, shortest_path_task
+from nesy_models.shortest_path.task import paths_of, regret, shortest_path_task
 from nesy_models.shortest_path.terrain import COSTS, TILE, class_maps, render
 from nesy_models.shortest_path.train import (
     ShortestPathConfig,
@@ -162,6 +162,8 @@ def test_bad_options_and_maps_are_refused_by_name():
         ShortestPathConfig(engine="bp")
     with pytest.raises(OptionError, match="balance"):
         ShortestPathConfig(balance=-0.1)
+    with pytest.raises(OptionError, match="cluster_init"):
+        ShortestPathConfig(cluster_init=-1)
 
 
 def test_a_corrupted_cache_is_named_and_left_as_it_is(tmp_path):
@@ -197,3 +199,35 @@ def test_the_command_line_trains_writes_metrics_and_draws_the_paths(tmp_path, ca
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["train", "shortest-path", "--size", "1"]) != 0
     assert "size" in capsys.readouterr().err
+
+
+def test_tile_clusters_named_by_the_paths_are_the_terrain_classes():
+    from nesy_models.learners.clusters import cluster_ids
+    from nesy_models.shortest_path.clusters import best_naming, tiles
+
+    maps = make_splits(6, 0, (120, 2, 2))[0]
+    rows = np.arange(len(maps))
+    images, classes = maps.images(rows), maps.classes.reshape(len(rows), -1).astype(np.int64)
+    cells = tiles(images).reshape(len(rows), 36, 3, TILE, TILE)
+    assert np.array_equal(cells[4, 6 + 2], images[4, :, TILE : 2 * TILE, 2 * TILE : 3 * TILE])
+    clusters = cluster_ids(tiles(images), len(COSTS), seed=0).reshape(len(rows), 36)
+    # the generated textures are apart: each cluster is one class, each class one cluster
+    pairs = set(zip(clusters.ravel().tolist(), classes.ravel().tolist(), strict=True))
+    assert len(pairs) == len(COSTS) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+    truth = np.zeros(len(COSTS), dtype=np.int64)
+    for cluster, terrain in pairs:
+        truth[cluster] = terrain
+    paths = maps.paths.reshape(len(rows), -1)
+    naming, explained = best_naming(clusters, paths)
+    assert (regret(truth[clusters][:, None], paths) == 0).all()  # the true names explain all
+    assert explained == 1.0
+    assert np.array_equal(costs_of(naming[clusters]) <= 1.2, costs_of(classes) <= 1.2)
+
+
+def test_em_from_named_clusters_finds_the_paths_where_em_alone_does_not():
+    torch.set_num_threads(1)
+    common = {"size": 6, "maps": (600, 50, 100), "batch_size": 16, "epochs": 1, "progress": False}
+    metrics, _ = train_shortest_path(ShortestPathConfig(cluster_init=5, **common))
+    plain, _ = train_shortest_path(ShortestPathConfig(**common))
+    assert metrics["cluster_naming_explained"] == 1.0
+    assert metrics["test_cost_match"] > 0.95 > plain["test_cost_match"] + 0.1

@@ -88,7 +88,7 @@ def one_of(name: str, value: object, choices: Iterable[object]) -> None:
 
 def training_options(config: object) -> None:
     """The options ``RunConfig`` and ``TrainConfig`` share: epochs, batch_size, lr, schedule,
-    augment, patience and seed."""
+    augment, patience, seed and cluster_init."""
     at_least("epochs", config.epochs, 1)  # type: ignore[attr-defined]
     at_least("batch_size", config.batch_size, 1)  # type: ignore[attr-defined]
     positive("lr", config.lr)  # type: ignore[attr-defined]
@@ -96,6 +96,7 @@ def training_options(config: object) -> None:
     at_least("augment", config.augment, 0)  # type: ignore[attr-defined]
     at_least("patience", config.patience, 1)  # type: ignore[attr-defined]
     at_least("seed", config.seed, 0)  # type: ignore[attr-defined]
+    at_least("cluster_init", config.cluster_init, 0)  # type: ignore[attr-defined]
 
 
 def learner_options(config: object) -> None:

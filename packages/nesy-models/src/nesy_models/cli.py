@@ -89,6 +89,15 @@ def _add_run_options(p: argparse.ArgumentParser, task: str) -> None:
         "--samples", type=int, default=1000, help="draws of a sampling engine (abc, abc-nearest)"
     )
     p.add_argument("--m-steps", type=int, default=1, help="EM's M-step updates per E-step")
+    p.add_argument(
+        "--cluster-init",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="first fit the digit network for EPOCHS to k-means clusters of the training images"
+        " (no labels): a start that breaks the symmetry of tasks blind to the digits' names,"
+        " such as 9x9 visual Sudoku (0: off)",
+    )
     p.add_argument("--data-dir", help=DATA_DIR_HELP)
     p.add_argument("--epochs", type=int, default=1, help="training epochs")
     p.add_argument("--batch-size", type=int, default=32, help="examples per batch")

@@ -71,6 +71,7 @@ class RunConfig:
     em: str = "soft"
     samples: int = 1000
     m_steps: int = 1
+    cluster_init: int = 0
 
     def __post_init__(self) -> None:
         """Every option is checked here, once: a bad one is an OptionError naming it."""
@@ -83,6 +84,8 @@ class RunConfig:
         one_of("tnorm", self.tnorm, FUZZY)
         one_of("backend", self.backend, BACKENDS)
         training_options(self)
+        if self.cluster_init and self.backend != "torch":
+            raise OptionError("cluster_init starts the torch network: use --backend torch")
         non_negative("weight_decay", self.weight_decay)
         if self.train_size is not None:
             at_least("train_size", self.train_size, 1)
@@ -180,6 +183,7 @@ def run(config: RunConfig) -> dict:
         em=config.em,
         samples=config.samples,
         m_steps=config.m_steps,
+        cluster_init=config.cluster_init,
     )
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()

@@ -7,6 +7,8 @@ the circuit, :mod:`.backprop`) or ``em`` (E-step by an engine, M-step through th
 
 The learning rate is constant, or follows a cosine from ``lr`` to 0 over the run's steps
 (``schedule="cosine"``; a function of the step alone, so a resumed run follows it exactly).
+With ``cluster_init`` > 0 the digit network is first fitted, for that many epochs, to k-means
+clusters of the training images (:mod:`.clusters`: for tasks blind to the digits' names).
 
 A run is deterministic given its seed: the batches of epoch e come from a generator seeded with
 (seed, e), and a checkpoint (written atomically after every epoch) holds the model, the
@@ -40,6 +42,7 @@ from ..models import TaskModel
 from ..options import SCHEDULES
 from ..tasks import Group, Task
 from .backprop import Backprop
+from .clusters import cluster_ids, fit_to_clusters
 from .em import EM
 
 
@@ -79,6 +82,7 @@ class TrainConfig:
     em: str = "soft"  # what EM's M-step fits
     samples: int = 1000  # draws of a sampling engine (abc)
     m_steps: int = 1  # M-step updates per E-step
+    cluster_init: int = 0  # epochs of fitting the digit network to image clusters first
 
     def __post_init__(self) -> None:
         """Every option is checked here, once: a bad one is an OptionError naming it."""
@@ -210,6 +214,8 @@ def fit(model: TaskModel, train: Split, val: Split, config: TrainConfig) -> Hist
     history, best_state = History(), None
     if config.checkpoint is not None and Path(config.checkpoint).exists():
         history, best_state = _resume(config.checkpoint, model, optimiser)
+    elif config.cluster_init:
+        start_from_clusters(model, train, config)
     while len(history.epochs) < config.epochs and history.stale < config.patience:
         epoch = len(history.epochs)
         model.train()
@@ -252,6 +258,15 @@ def fit(model: TaskModel, train: Split, val: Split, config: TrainConfig) -> Hist
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
+
+
+def start_from_clusters(model: TaskModel, train: Split, config: TrainConfig) -> None:
+    """Fit the digit network to k-means clusters of the training images first
+    (:mod:`.clusters`): a start that breaks the symmetry of tasks blind to the digits' names."""
+    examples = train.examples
+    images = examples.images[np.unique(examples.index)]
+    clusters = cluster_ids(images, len(model.task.classes), config.seed)
+    fit_to_clusters(model.net, images, clusters, config.cluster_init, seed=config.seed)
 
 
 def _save(path: Path, model, optimiser, history: History, best_state) -> None:

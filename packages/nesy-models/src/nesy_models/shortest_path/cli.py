@@ -60,6 +60,15 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
         " batch's mean class distribution, so that no terrain class falls out of use",
     )
     p.add_argument(
+        "--cluster-init",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="first fit the network for EPOCHS to k-means clusters of the cells' tiles, named"
+        " by the terrain classes under which most label paths are shortest (no class or cost"
+        " labels; 0: off)",
+    )
+    p.add_argument(
         "--lam",
         type=float,
         default=20.0,

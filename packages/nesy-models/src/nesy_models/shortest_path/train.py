@@ -24,6 +24,7 @@ from ..data import epoch_batches
 from ..engines import check_engine
 from ..learners.em import EM
 from ..options import EM_VARIANTS, PATH_LEARNERS
+from .clusters import start_from_clusters
 from .data import SPLIT_SIZES, Maps, cached_splits, make_splits
 from .learners import BlackboxStep, TerrainModel, expected_costs
 from .network import TerrainNet
@@ -45,6 +46,7 @@ class ShortestPathConfig:
     samples: int = 100
     m_steps: int = 1
     balance: float = 0.0
+    cluster_init: int = 0
     lam: float = 20.0
     epochs: int = 10
     batch_size: int = 32
@@ -63,6 +65,7 @@ class ShortestPathConfig:
         one_of("em", self.em, EM_VARIANTS)
         for name in ("samples", "m_steps", "epochs", "batch_size", "patience"):
             at_least(name, getattr(self, name), 1)
+        at_least("cluster_init", self.cluster_init, 0)
         positive("lr", self.lr)
         positive("lam", self.lam)
         non_negative("balance", self.balance)
@@ -116,6 +119,9 @@ def train_shortest_path(config: ShortestPathConfig, keep_test: bool = False):
     else:
         train, val, test = make_splits(config.size, config.data_seed, config.maps)
     net = TerrainNet()
+    explained = None
+    if config.cluster_init:
+        explained = start_from_clusters(net, train, config.cluster_init, config.seed)
     model = TerrainModel(shortest_path_task(config.size), net)
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr)
     if config.learner == "em":
@@ -161,6 +167,7 @@ def train_shortest_path(config: ShortestPathConfig, keep_test: bool = False):
         "parameters": sum(p.numel() for p in net.parameters()),
         **{f"test_{k}": v for k, v in scores.items()},
         "test_uniform_cost_match": uniform_cost_match(test),
+        "cluster_naming_explained": explained,
         "seconds_per_epoch": float(np.mean([r["seconds"] for r in history])),
         "history": history,
     }
