@@ -51,9 +51,10 @@ def start_from_clusters(net: nn.Module, train: Maps, epochs: int, seed: int = 0)
     (clustered on the first :data:`CLUSTERED` maps, named on the first :data:`NAMED`); the
     share of those maps the naming explains."""
     rows = np.arange(min(len(train), CLUSTERED))
-    cluster = clusterer(tiles(train.images(rows)), len(COSTS), seed)
+    cells = tiles(train.images(rows))
+    cluster = clusterer(cells, len(COSTS), seed)
     named = rows[:NAMED]
-    clusters = cluster(tiles(train.images(named))).reshape(len(named), -1)
+    clusters = cluster(cells).reshape(len(rows), -1)[named]
     naming, explained = best_naming(clusters, train.paths[named].reshape(len(named), -1))
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.AdamW(net.parameters(), lr=3e-3)
