@@ -7,12 +7,13 @@ the neural-only baseline as scenes grow.
 
 ``ablation``: each run is ``nesy train neurorule-scenes --variant V --seed S`` (the defaults:
 1,500 training scenes; ``--fuse``: the rule variants add the bridge's scores of the composed
-relations, NeuroRule's fused scores); its metrics go to
-``OUT/scenes-V[-fused]-seedS.json`` (``--out``, default ``out/results``) and a finished run is
-not redone (give a fresh ``--out`` after changing the generator). Prints, per
-variant, the median [Q1, Q3] over the seeds of PredCls recall (graph constraint and not), the
-composed relations' average precision and recall on the test and zero-shot scenes, and
-planted-rule precision and recall; writes a PNG of the composed AP.
+relations, NeuroRule's fused scores; ``--noise P``: that share of the composed training
+triples left unlabelled); its metrics go to ``OUT/scenes-V[-fused][-noiseP]-seedS.json``
+(``--out``, default ``out/results``) and a finished run is not redone (give a fresh ``--out``
+after changing the generator). Prints, per variant, the median [Q1, Q3] over the seeds of
+PredCls recall (graph constraint and not), the composed relations' average precision and
+recall on the test and zero-shot scenes, and planted-rule precision and recall; writes a
+PNG of the composed AP.
 ``speed``: milliseconds per image of a forward pass (batch 16) and of a training step, of the
 full model (D) and the neural-only baseline (A), side by side in this process, on scenes of
 each given number of objects (random boxes; the rule engine's max over intermediate objects
@@ -74,13 +75,17 @@ def ablation(args: argparse.Namespace) -> None:
     for variant in args.variants:
         for seed in args.seeds:
             fused = args.fuse and variant != "A"
-            path = out / f"scenes-{variant}{'-fused' if fused else ''}-seed{seed}.json"
+            noisy = f"-noise{args.noise:g}" if args.noise else ""
+            path = out / f"scenes-{variant}{'-fused' if fused else ''}{noisy}-seed{seed}.json"
             if not path.exists():
-                config = SceneConfig(**ABLATION[variant], seed=seed, fuse=fused)
+                config = SceneConfig(**ABLATION[variant], seed=seed, fuse=fused, noise=args.noise)
                 if splits is None:
-                    splits = scene_splits(config.scenes, config.data_seed, config.canvas)
+                    splits = scene_splits(
+                        config.scenes, config.data_seed, config.canvas, args.noise
+                    )
                 fuse = " --fuse" if fused else ""
-                print(f"nesy train neurorule-scenes --variant {variant}{fuse} --seed {seed}")
+                noise = f" --noise {args.noise:g}" if args.noise else ""
+                print(f"nesy train neurorule-scenes --variant {variant}{fuse}{noise} --seed {seed}")
                 write_json(train_scenes(config, splits), path)
             runs.setdefault(variant, []).append(json.loads(path.read_text()))
     header = ["variant", *(c[0] for c in COLUMNS), "rule precision", "rule recall", "s / epoch"]
@@ -209,6 +214,9 @@ def main() -> None:
     a.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     a.add_argument(
         "--fuse", action="store_true", help="rule variants with fused scores (bridge + rules)"
+    )
+    a.add_argument(
+        "--noise", type=float, default=0.0, help="share of composed training triples unlabelled"
     )
     a.add_argument("--plot", default="docs/img/neurorule_scenes_ablation.png")
     a.add_argument("--out", default="out/results", help="folder of the runs' metrics (cache)")

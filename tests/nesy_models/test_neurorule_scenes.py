@@ -14,6 +14,7 @@ from nesy_ir.cli import main
 from nesy_models.data.errors import DataError
 from nesy_models.neurorule import NeuroRule
 from nesy_models.neurorule.explain import learned_rules
+from nesy_models.neurorule.scenes.config import SceneConfig
 from nesy_models.neurorule.scenes.generate import (
     MAX_OBJECTS,
     MIN_OBJECTS,
@@ -35,7 +36,7 @@ from nesy_models.neurorule.scenes.relations import (
     rule_holds,
     scene_truths,
 )
-from nesy_models.neurorule.scenes.train import KINDS, unfold
+from nesy_models.neurorule.scenes.train import KINDS, train_scenes, unfold
 
 P = {name: i for i, name in enumerate(PREDICATES)}
 C = {name: i for i, name in enumerate(CATEGORIES)}
@@ -373,3 +374,15 @@ def test_without_given_categories_the_model_reads_them_from_pixels_only():
         other = model(images, boxes, (categories + 1) % len(CATEGORIES), counts)
     torch.testing.assert_close(given.logits, other.logits)
     torch.testing.assert_close(given.unary, other.unary)
+
+
+@pytest.mark.parametrize(("lam", "epochs", "best"), [(0.0, 3, 3), (0.1, 2, 2)])
+def test_every_variant_picks_its_epoch_after_the_warmup(splits, lam, epochs, best):
+    """The model kept is trained through the warm-up whatever Omega's weight (the ablation's
+    variants compared on one schedule), and a run shorter than the warm-up keeps its last
+    epoch, not the untrained model."""
+    config = SceneConfig(
+        lam=lam, warmup=3, epochs=epochs, patience=1, rules=2, length=2, scenes=(60, 20, 20, 20)
+    )
+    report = train_scenes(config, {**splits, "zero_shot": splits["test"]})
+    assert report["best_epoch"] == best and report["epochs_run"] == epochs

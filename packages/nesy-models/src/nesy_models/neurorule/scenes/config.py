@@ -36,9 +36,10 @@ class SceneConfig:
     ones) or ``neural`` (the bridge gives every relation). The engine: ``rules`` templates per
     composed relation of ``length`` atoms at most (every length 1..L in turn with ``mixed``),
     ``hops`` of forward chaining, smooth-max temperature ``tau``; ``lam`` weighs Omega, reached
-    linearly over the first ``warmup`` epochs, the best epoch chosen among the later ones (at
-    full weight from the start, its L1 term, a constant pull under Adam, removed every rule
-    whose body was still unsure, leaving one single-atom rule per composed relation).
+    linearly over the first ``warmup`` epochs, the best epoch chosen among the later ones, for
+    every variant alike (at full weight from the start, its L1 term, a constant pull under
+    Adam, removed every rule whose body was still unsure, leaving one single-atom rule per
+    composed relation; a run shorter than the warm-up keeps its last epoch).
     ``fuse``: a composed relation's score is the bridge's plus the rules' (NeuroRule's fused
     scores); off by default, as the bridge's part learns category pairs that the zero-shot
     scenes do not have (docs/results.md). ``unary``: the category predicates join the bodies

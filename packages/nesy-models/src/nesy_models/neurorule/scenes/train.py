@@ -224,8 +224,8 @@ def train_scenes(
         scenes = splits["valid"]
         valid = recalls(scene_scores(model, scenes), scenes.truths, scenes.counts, (50,))["mR@50"]
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "valid_mR@50": valid})
-        if lam < config.lam:
-            continue  # Omega at less than its weight: not the model asked for
+        if epoch + 1 < min(config.warmup, config.epochs):
+            continue  # Omega below its weight: not the model asked for (same window for all)
         if valid > best_score:
             best, best_score, best_epoch, stale = copy.deepcopy(model), valid, epoch + 1, 0
         else:
