@@ -109,11 +109,15 @@ def ablation(args: argparse.Namespace) -> None:
             print(f"\n{variant}, seed {args.seeds[0]}: kept rules")
             print("\n".join(f"  {r}" for r in results[0]["rules"]["kept"]))
     if args.plot:
-        plot(runs, args.plot)
+        labels = [
+            ", fused scores" * args.fuse,
+            f", {args.noise:.0%} composed labels missing" * bool(args.noise),
+        ]
+        plot(runs, args.plot, "".join(labels))
         print(f"saved {args.plot}")
 
 
-def plot(runs: dict[str, list[dict]], path: str) -> None:
+def plot(runs: dict[str, list[dict]], path: str, note: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -129,7 +133,9 @@ def plot(runs: dict[str, list[dict]], path: str) -> None:
             ax.plot([xi] * len(v), v, "k.", ms=4)
     ax.set_xticks(range(len(names)), [f"{v}" for v in names])
     ax.set_ylabel("composed relations' AP (%)")
-    ax.set_title("NeuroRule ablation on generated scene graphs (median, dots: seeds)")
+    ax.set_title(
+        f"NeuroRule ablation on generated scenes{note}\n(median; dots: seeds)", fontsize=10
+    )
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
