@@ -325,7 +325,11 @@ SCENE_OPTIONS = {
     "--unary": ("unary", bool, "the category predicates join the rule bodies"),
     "--fuse": ("fuse", bool, "composed scores: the bridge's plus the rules' (else the rules')"),
     "--lam": ("lam", float, "weight lambda of the rule regulariser Omega"),
-    "--warmup": ("warmup", int, "epochs over which Omega's weight rises to lambda"),
+    "--warmup": (
+        "warmup",
+        int,
+        "epochs over which Omega's weight rises to lambda; the best epoch is chosen after them",
+    ),
     "--epochs": ("epochs", int, "epochs at most (early stopping on validation mR@50)"),
     "--batch-size": ("batch_size", int, "scenes per step"),
     "--lr": ("lr", float, "AdamW learning rate of perception and bridge"),
