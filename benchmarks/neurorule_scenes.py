@@ -81,7 +81,7 @@ def ablation(args: argparse.Namespace) -> None:
                 config = SceneConfig(**ABLATION[variant], seed=seed, fuse=fused, noise=args.noise)
                 if splits is None:
                     splits = scene_splits(
-                        config.scenes, config.data_seed, config.canvas, args.noise
+                        config.scenes, config.data_seed, config.canvas, config.noise
                     )
                 fuse = " --fuse" if fused else ""
                 noise = f" --noise {args.noise:g}" if args.noise else ""
@@ -109,11 +109,10 @@ def ablation(args: argparse.Namespace) -> None:
             print(f"\n{variant}, seed {args.seeds[0]}: kept rules")
             print("\n".join(f"  {r}" for r in results[0]["rules"]["kept"]))
     if args.plot:
-        labels = [
-            ", fused scores" * args.fuse,
-            f", {args.noise:.0%} composed labels missing" * bool(args.noise),
-        ]
-        plot(runs, args.plot, "".join(labels))
+        note = ", fused scores" if args.fuse else ""
+        if args.noise:
+            note += f", {args.noise:.0%} composed labels missing"
+        plot(runs, args.plot, note)
         print(f"saved {args.plot}")
 
 
