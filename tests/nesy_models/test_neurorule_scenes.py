@@ -384,5 +384,5 @@ def test_every_variant_picks_its_epoch_after_the_warmup(splits, lam, epochs, bes
     config = SceneConfig(
         lam=lam, warmup=3, epochs=epochs, patience=1, rules=2, length=2, scenes=(60, 20, 20, 20)
     )
-    report = train_scenes(config, {**splits, "zero_shot": splits["test"]})
+    report = train_scenes(config, splits)
     assert report["best_epoch"] == best and report["epochs_run"] == epochs

@@ -25,21 +25,26 @@ COMPONENTS = 50
 
 def clusterer(
     images: np.ndarray, classes: int, seed: int = 0
-) -> Callable[[np.ndarray], np.ndarray]:
-    """The k-means clusters (``classes`` of them) of ``images`` (M, ...): a function giving
-    the cluster (int64, 0..``classes`` - 1) of each of any images of the same shape."""
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The k-means clusters (``classes`` of them) of ``images`` (M, ...): the cluster (int64,
+    0..``classes`` - 1) of each of them, and a function giving that of any images of the same
+    shape (the clusters of ``images`` again, for them)."""
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
 
     flat = images.reshape(len(images), -1)
     pca = PCA(min(COMPONENTS, *flat.shape), random_state=seed).fit(flat)
     kmeans = KMeans(classes, n_init=10, random_state=seed).fit(pca.transform(flat))
-    return lambda more: kmeans.predict(pca.transform(more.reshape(len(more), -1))).astype(np.int64)
+
+    def predict(more: np.ndarray) -> np.ndarray:
+        return kmeans.predict(pca.transform(more.reshape(len(more), -1))).astype(np.int64)
+
+    return kmeans.labels_.astype(np.int64), predict
 
 
 def cluster_ids(images: np.ndarray, classes: int, seed: int = 0) -> np.ndarray:
     """(M,) int64: the k-means cluster (0..``classes`` - 1) of each image (M, H, W)."""
-    return clusterer(images, classes, seed)(images)
+    return clusterer(images, classes, seed)[0]
 
 
 def fit_to_clusters(

@@ -52,9 +52,9 @@ def start_from_clusters(net: nn.Module, train: Maps, epochs: int, seed: int = 0)
     share of those maps the naming explains."""
     rows = np.arange(min(len(train), CLUSTERED))
     cells = tiles(train.images(rows))
-    cluster = clusterer(cells, len(COSTS), seed)
+    clusters, cluster = clusterer(cells, len(COSTS), seed)
     named = rows[:NAMED]
-    clusters = cluster(cells).reshape(len(rows), -1)[named]
+    clusters = clusters.reshape(len(rows), -1)[named]
     naming, explained = best_naming(clusters, train.paths[named].reshape(len(named), -1))
     generator = torch.Generator().manual_seed(seed)
     optimiser = torch.optim.AdamW(net.parameters(), lr=3e-3)
