@@ -25,6 +25,7 @@ from nesy_ir.terms import TensorConst
 
 from .arithmetic import NotArithmetic, evaluate
 from .collect import MAX_UNCERTAIN, certain, proofs, selections
+from .collector import collector_paused
 from .ground_program import (
     Choice,
     EvidenceError,
@@ -1451,6 +1452,7 @@ def _evidence_keys(
     return out
 
 
+@collector_paused()
 def ground(
     program: Program,
     queries: list[Struct | Query | str] | None = None,

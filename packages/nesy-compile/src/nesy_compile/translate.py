@@ -6,7 +6,9 @@ the query's Boolean formula (least model, computed as a fixpoint so cycles are h
 says that exactly one alternative of each annotated disjunction or neural predicate holds. F and C
 are compiled with PySDD into an SDD, a d-DNNF whose weighted count is read off in one pass over
 it (the work of nesy-ir's ``resolve_wmc`` rule, done on the SDD), and the rewrites simplify the
-counts into a circuit.
+counts into a circuit. A query whose F is a disjunction of assignments of the same choices and
+facts (MNIST addition's sums: disjunctions of pairs of numbers) is a d-DNNF under C already:
+its count is read off the ground program without an SDD (:mod:`nesy_compile.assignments`).
 
 Fuzzy semantics (sec. 6.3.2, Appendix B): the same F evaluated directly in a t-norm structure
 (godel, lukasiewicz, product), the labels of the atoms read as truth degrees.
@@ -33,6 +35,8 @@ from nesy_ir.rewrite import PIPELINE, Context, to_circuit
 from nesy_ir.rewrite.wmc import WeightedCount
 from nesy_ir.traverse import size
 
+from .assignments import AssignmentCount, Assignments, read_assignments
+from .collector import collector_paused
 from .ground_program import EvidenceError, GroundAtom, GroundEvidence, GroundProgram, atom_text
 from .options import SEMANTICS
 from .progress import Deadline, Meter
@@ -126,7 +130,10 @@ def boolean_formulas(
 
     Stratum by stratum; within a stratum the immediate-consequence operator is iterated until no
     formula changes or, for positive cycles, as many times as the stratum has atoms (by then every
-    world has reached its least model). ``meter`` counts the atoms stepped.
+    world has reached its least model). A first round that read only formulas already final (of
+    lower strata, or of atoms of the stratum settled earlier in the round) is the fixpoint: for a
+    stratum without cycles, listed with what an atom uses before it, one round instead of two.
+    ``meter`` counts the atoms stepped.
     """
     value: dict[GroundAtom, Node] = {}
     meter = meter or Meter("logic formulas")
@@ -140,6 +147,7 @@ def boolean_formulas(
         return _or([_and([lit(b, pos) for b, pos in body]) for body in bodies])
 
     for stratum in gp.strata or [list(gp.rules)]:
+        inside, settled = set(stratum), set()
         for _ in range(len(stratum) + 1):
             changed = False
             for a in stratum:
@@ -147,8 +155,13 @@ def boolean_formulas(
                 meter.step()
                 if new is not value.get(a, FALSE):
                     value[a], changed = new, True
-            if not changed:
+                if settled is not None and all(
+                    b in settled or b not in inside for body in gp.rules.get(a, ()) for b, _ in body
+                ):
+                    settled.add(a)
+            if not changed or settled is not None and len(settled) == len(inside):
                 break
+            settled = None  # only the first round can settle atoms
     return value
 
 
@@ -249,6 +262,7 @@ def _fuzzy(node: Node, structure: str, memo: dict) -> Node:
     return out
 
 
+@collector_paused()
 def translate(
     gp: GroundProgram,
     semantics: str = "prob",
@@ -256,21 +270,31 @@ def translate(
     time_budget_s: float | Deadline | None = None,
     *,
     progress: bool | None = False,
+    direct: bool = True,
 ) -> CompiledProgram:
     """Compile the ground program's queries into one circuit under ``semantics``.
 
     ``time_budget_s`` bounds the whole translation (a :class:`Deadline` already running, e.g.
     since grounding began, bounds it with what is left); past it a ``CompileBudgetError`` names
     the stage. ``progress`` shows a progress bar per stage on stderr (None: if a terminal).
+    ``direct`` counts a query whose formula is a disjunction of assignments of the same choices
+    and facts without compiling it to an SDD (:mod:`nesy_compile.assignments`; no evidence, prob
+    semantics); False compiles every query (the same values).
     """
     if semantics not in SEMANTICS:
         raise NesyError(f"unknown semantics {semantics!r} (known: {', '.join(SEMANTICS)})")
     deadline = Deadline.of(time_budget_s)
     start = time.perf_counter()
     w = worlds(gp)
-    with Meter("logic formulas", deadline, progress, unit=" atoms") as meter:
-        derived = boolean_formulas(gp, w, meter)
-    forms = [w.literal.get(q) or derived.get(q, FALSE) for q in gp.queries]
+    assigned: dict[GroundAtom, Assignments] = {}
+    if direct and semantics == "prob" and not gp.evidence:
+        with Meter("assignments", deadline, progress, len(gp.queries), " queries") as meter:
+            assigned = _direct(gp, w, meter)
+    derived: dict[GroundAtom, Node] = {}
+    if len(assigned) < len(gp.queries):  # formulas for the queries the SDD compiles
+        with Meter("logic formulas", deadline, progress, unit=" atoms") as meter:
+            derived = boolean_formulas(gp, w, meter)
+    forms = [assigned.get(q) or w.literal.get(q) or derived.get(q, FALSE) for q in gp.queries]
     names = [atom_text(q) for q in gp.queries]
     if gp.evidence:  # roots for the evidence E, then for each query q and E
         _check_evidence(gp, names, semantics)
@@ -281,8 +305,8 @@ def translate(
         given = _and(literals)
         joint = [_and([f, given]) for f in forms]
         forms, names = [*forms, given, *joint], [*names, EVIDENCE, *map(joint_name, names)]
-    stats: dict = {"ground_atoms": len(w.literal) + len(derived)}
-    stats["logic_nodes"], stats["logic_edges"] = size(forms)
+    stats: dict = {"ground_atoms": len(w.literal) + len(gp.rules), "direct_queries": len(assigned)}
+    stats["logic_nodes"], stats["logic_edges"] = size(f for f in forms if isinstance(f, Node))
     if semantics == "prob":
         roots, ctx, labelling = _probabilistic(forms, w, vtree, deadline, progress, stats)
     else:
@@ -315,6 +339,17 @@ def _check_evidence(gp: GroundProgram, names: list[str], semantics: str) -> None
             f"{first.location}: the query {sorted(taken)[0]} has the name of an evidence root:"
             " rename it to condition on evidence"
         )
+
+
+def _direct(gp: GroundProgram, w: Worlds, meter: Meter) -> dict[GroundAtom, Assignments]:
+    """The queries whose weighted count is read off their assignments, without an SDD
+    (:mod:`.assignments`); units ranked in the order of their first variable."""
+    rank: dict[int | str, int] = {}
+    literal = {}
+    for k, (a, x) in enumerate(w.literal.items(), start=1):
+        u = _unit(w, x)
+        literal[a] = (rank.setdefault(u, len(rank)), k, isinstance(u, int))
+    return read_assignments(gp, literal, gp.queries, meter)
 
 
 def _unit(w: Worlds, x: Node) -> int | str:
@@ -390,14 +425,16 @@ def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats)
     time linear in the SDDs' size, an SDD being a d-DNNF): the formula itself, one aggregation
     per variable and query, costs time and memory quadratic in the number of variables (each
     aggregation holds the set of its free variables), too much for MNIST addition with 100
-    digits.
+    digits. A query given as :class:`Assignments` is counted from them
+    (:class:`AssignmentCount`, with the same counter), without an SDD.
     """
     from .sdd import SddBridge
 
     t = time.perf_counter()
     bridge = SddBridge(list(w.literal.values()), vtree)
+    nodes = [f for f in forms if isinstance(f, Node)]
     with Meter("SDD compilation", deadline, progress, unit=" nodes") as meter:
-        sdds, mentioned, choice = _compile_with_constraints(bridge, forms, w, meter)
+        sdds, mentioned, choice = _compile_with_constraints(bridge, nodes, w, meter)
     stats["sdd_s"] = time.perf_counter() - t
     stats["sdd_size"] = bridge.manager.size()
     labelling = Labelling(w.labels)
@@ -428,12 +465,25 @@ def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats)
         u: counted(choice[u] if isinstance(u, int) else bridge.manager.true(), xs)
         for u, xs in members.items()
     }
+    ranked = list(members)  # the units in the order of their variables, as _direct ranks them
+    index = {x.arg.rvar.name: k for k, x in enumerate(w.literal.values(), start=1)}
+    by_assignment = AssignmentCount(
+        count,
+        {r: [index[x] for x in members[u]] for r, u in enumerate(ranked)},
+        [TRUE, *w.literal.values()],  # variables count from 1, as in _direct
+    )
+    compiled = iter(zip(sdds, mentioned, strict=True))
     roots = []
-    with Meter("weighted counts", deadline, progress, len(sdds), " queries") as meter:
-        for sdd, units in zip(sdds, mentioned, strict=True):
-            over = [x for u in units for x in members[u]]
+    with Meter("weighted counts", deadline, progress, len(forms), " queries") as meter:
+        for f in forms:
+            if isinstance(f, Assignments):
+                units = {ranked[r] for r in f.units}
+                value = count.finish(by_assignment(f), [x for u in units for x in members[u]])
+            else:
+                sdd, units = next(compiled)
+                value = counted(sdd, [x for u in units for x in members[u]])
             others = [alone[u] for u in members if u not in units]
-            roots.append(apply("times", counted(sdd, over), *others))
+            roots.append(apply("times", value, *others))
             meter.step()
     stats["count_s"] = time.perf_counter() - t
     return roots, ctx, labelling

@@ -40,6 +40,7 @@ from nesy_ir.rewrite.wmc import WeightedCount
 from nesy_ir.traverse import size
 
 from .cnf import CNF
+from .collector import collector_paused
 from .progress import Meter
 from .sdd import SddBridge
 
@@ -108,6 +109,7 @@ def wmc_formula(cnf: CNF, structure: str = "prob") -> tuple[Node, Labelling]:
     return _wmc_over(cnf_bool_formula(cnf), cnf.num_vars, structure), labels
 
 
+@collector_paused()
 def compile_cnf(
     cnf: CNF,
     structure: str = "prob",
