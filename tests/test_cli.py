@@ -237,6 +237,8 @@ def test_time_budget_covers_every_stage_in_the_library():
     with pytest.raises(CompileBudgetError, match="stage: grounding"):
         ground(parse_program(LARGE_GROUNDING), time_budget_s=0.2)
     gp = ground(parse_program(shipped("reachability")), time_budget_s=60)
-    with pytest.raises(CompileBudgetError, match="stage: logic formulas"):
+    with pytest.raises(CompileBudgetError, match="stage: assignments"):
         translate(gp, time_budget_s=Deadline(0.0))
+    with pytest.raises(CompileBudgetError, match="stage: logic formulas"):
+        translate(gp, time_budget_s=Deadline(0.0), direct=False)
     assert translate(gp, time_budget_s=60).probabilities()["path(a,d)"] == pytest.approx(0.318)
