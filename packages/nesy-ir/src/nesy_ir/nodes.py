@@ -55,13 +55,12 @@ _TABLE: WeakValueDictionary = WeakValueDictionary()
 class Node:
     """One IR node: kind, structure (the algebra its value lives in), argument and children."""
 
-    __slots__ = ("kind", "structure", "arg", "children", "free", "__weakref__")
+    __slots__ = ("kind", "structure", "arg", "children", "_free", "__weakref__")
 
     kind: Kind
     structure: str
     arg: Any
     children: tuple[Node, ...]
-    free: frozenset[str]
 
     def __new__(cls, kind: Kind, structure: str, arg: Any, children: tuple[Node, ...] = ()):
         key = (kind, structure, type(arg), arg, children)
@@ -73,9 +72,22 @@ class Node:
         _SET_STRUCTURE(node, structure)
         _SET_ARG(node, arg)
         _SET_CHILDREN(node, children)
-        _SET_FREE(node, _free_vars(kind, arg, children))
+        _SET_FREE(node, None)  # computed on first use: see free
         _TABLE[key] = node
         return node
+
+    @property
+    def free(self) -> frozenset[str]:
+        """The names of the free variables, computed on first use for this node and the nodes
+        below it not asked before (children first, without recursion), then kept: a formula
+        that is only compiled (a ground program's Boolean formulas, whose sets of reification
+        variables grow with their depth) never builds them."""
+        free = self._free
+        if free is None:
+            for n in _without_free(self):
+                _SET_FREE(n, _free_vars(n.kind, n.arg, n.children))
+            free = self._free
+        return free
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("IR nodes are immutable")
@@ -129,11 +141,29 @@ _NO_VARS: frozenset[str] = frozenset()
 
 
 _SET_KIND, _SET_STRUCTURE, _SET_ARG, _SET_CHILDREN, _SET_FREE = (
-    getattr(Node, name).__set__ for name in ("kind", "structure", "arg", "children", "free")
+    getattr(Node, name).__set__ for name in ("kind", "structure", "arg", "children", "_free")
 )
 
 
+def _without_free(root: Node) -> list[Node]:
+    """The nodes below ``root`` (itself included) whose free variables are not known yet,
+    children before parents."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in node.children if c._free is None)
+    return order
+
+
 def _free_vars(kind: Kind, arg: Any, children: tuple[Node, ...]) -> frozenset[str]:
+    """The free variables of a node whose children's are known."""
     if kind is Kind.ATOM:
         names = {t.name for t in arg.args if isinstance(t, Var)}
         if isinstance(arg.rvar, Var):
@@ -141,8 +171,9 @@ def _free_vars(kind: Kind, arg: Any, children: tuple[Node, ...]) -> frozenset[st
         return frozenset(names)
     free = _NO_VARS
     for c in children:  # circuits: no free variables, and no set is built
-        if c.free and c.free is not free:
-            free = free | c.free if free else c.free
+        f = c._free
+        if f and f is not free:
+            free = free | f if free else f
     if kind is Kind.AGG:
         free = free - {arg.var}
     return free
