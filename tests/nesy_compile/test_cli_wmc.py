@@ -76,5 +76,12 @@ def test_query_and_compile_programs(capsys, tmp_path):
     assert "path(a,e): 0.4\n" in capsys.readouterr().out  # max-min over the paths
     assert main(["compile", str(program), "--json"]) == 0
     assert '"circuit_nodes"' in capsys.readouterr().out
+    pairs = tmp_path / "pairs.pl"
+    pairs.write_text("0.2::a(1); 0.5::a(2).\n0.4::b.\nq :- a(1), b.\nq :- a(2), \\+b.\nquery(q).\n")
+    assert main(["compile", str(pairs)]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 1 queries counted from their assignments, without an SDD" in out
+    assert main(["query", str(pairs)]) == 0
+    assert "q: 0.38\n" in capsys.readouterr().out  # 0.2 * 0.4 + 0.5 * 0.6
     assert main(["query", str(tmp_path / "missing.pl")]) == 2
     assert "missing.pl" in capsys.readouterr().err

@@ -170,6 +170,11 @@ def _compile_program(args: argparse.Namespace) -> int:
     print(f"{name}: {len(cp.queries)} queries, {stats['ground_atoms']} ground atoms")
     print(f"  grounding {stats['grounding_s']:.3f} s, compile {stats['compile_s']:.3f} s")
     print(f"  logic: {stats['logic_nodes']} nodes, {stats['logic_edges']} edges")
+    if stats.get("direct_queries"):
+        print(
+            f"  {stats['direct_queries']} of {len(cp.queries)} queries counted from their"
+            " assignments, without an SDD"
+        )
     if "sdd_size" in stats:
         print(f"  SDD ({args.vtree} vtree): size {stats['sdd_size']}, {stats['sdd_s']:.3f} s")
     circuit = {k.removeprefix("circuit_"): v for k, v in stats.items() if k.startswith("circuit_")}
