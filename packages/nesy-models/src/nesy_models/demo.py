@@ -81,18 +81,24 @@ def plot_curve(history: list[dict], path: Path) -> None:
 
 
 def compiled_text(stats: dict) -> str:
-    """How the program was compiled, from a compiled program's ``stats``: by grounding and
-    knowledge compilation (the formula, the SDD) or by the linear-sum compiler."""
+    """How the program was compiled, from a compiled program's ``stats``: by grounding, then
+    counting queries from their assignments or by knowledge compilation (the formula, the SDD),
+    or by the linear-sum compiler."""
     circuit = (
         f"circuit {stats['circuit_nodes']} nodes / {stats['circuit_edges']} edges, depth"
         f" {stats['circuit_depth']}"
     )
     if stats.get("compiler") == "linear-sum":
         return f"compiled by the linear-sum compiler in {stats['compile_s']:.2f} s: {circuit}"
-    return (
-        f"compiled in {stats['compile_s']:.1f} s: logic formula {stats['logic_nodes']} nodes /"
-        f" {stats['logic_edges']} edges, SDD size {stats['sdd_size']}, after rewriting {circuit}"
-    )
+    how = []
+    if stats.get("direct_queries"):
+        how.append(f"{stats['direct_queries']} queries counted from their assignments")
+    if stats["logic_nodes"]:
+        how.append(
+            f"logic formula {stats['logic_nodes']} nodes / {stats['logic_edges']} edges,"
+            f" SDD size {stats['sdd_size']}"
+        )
+    return f"compiled in {stats['compile_s']:.1f} s: {', '.join(how)}, after rewriting {circuit}"
 
 
 def run_demo(args: argparse.Namespace) -> int:
