@@ -94,6 +94,26 @@ def mnist_cases(large: bool) -> list[tuple[str, str]]:
     ]
 
 
+def timed_translate(gp, vtree: str, labels: dict, direct: bool) -> tuple[float, dict, dict, int]:
+    """(seconds, probabilities, stats, layers) of translating ``gp``; the circuit is dropped
+    before it returns, so that the next translation does not find its nodes made already."""
+    t = time.perf_counter()
+    cp = translate(gp, "prob", vtree, time_budget_s=300, direct=direct)
+    seconds = time.perf_counter() - t
+    probabilities = {k: float(v) for k, v in cp.probabilities(labels).items()}
+    return seconds, probabilities, cp.stats, layerize(cp.circuit).stats()["layers"]
+
+
+def random_labels(gp, rng: np.random.Generator) -> dict[str, float]:
+    """A random distribution over each neural predicate's alternatives."""
+    return {
+        atom_text(a): float(p)
+        for c in gp.choices
+        if c.probabilities is None
+        for a, p in zip(c.atoms, rng.dirichlet(np.ones(len(c.atoms))), strict=True)
+    }
+
+
 def part_mnist(vtree: str, carry_vtree: str, large: bool) -> None:
     rows = []
     for name, text in mnist_cases(large):
@@ -134,8 +154,8 @@ def part_mnist(vtree: str, carry_vtree: str, large: bool) -> None:
         " queries counted from their assignments without an SDD; all-SDD = translate(...,"
         " direct=False), every query compiled, between two runs of translate, the faster"
         " shown (the second reuses memory the others freed, as all-SDD does); x = translate /"
-        " all-SDD; rel diff = the largest"
-        " relative difference of the two circuits' probabilities under random labels",
+        " all-SDD; rel diff = the largest relative difference of the two circuits'"
+        " probabilities under random labels",
         [
             "program",
             "vtree",
@@ -160,26 +180,6 @@ def part_mnist(vtree: str, carry_vtree: str, large: bool) -> None:
 
 
 # ---------------------------------------------------------------- (b) random 3-CNFs
-
-
-def timed_translate(gp, vtree: str, labels: dict, direct: bool) -> tuple[float, dict, dict, int]:
-    """(seconds, probabilities, stats, layers) of translating ``gp``; the circuit is dropped
-    before it returns, so that the next translation does not find its nodes made already."""
-    t = time.perf_counter()
-    cp = translate(gp, "prob", vtree, time_budget_s=300, direct=direct)
-    seconds = time.perf_counter() - t
-    probabilities = {k: float(v) for k, v in cp.probabilities(labels).items()}
-    return seconds, probabilities, cp.stats, layerize(cp.circuit).stats()["layers"]
-
-
-def random_labels(gp, rng: np.random.Generator) -> dict[str, float]:
-    """A random distribution over each neural predicate's alternatives."""
-    return {
-        atom_text(a): float(p)
-        for c in gp.choices
-        if c.probabilities is None
-        for a, p in zip(c.atoms, rng.dirichlet(np.ones(len(c.atoms))), strict=True)
-    }
 
 
 def random_cnf(n: int, rng: random.Random, ratio: float = 2.5) -> CNF:

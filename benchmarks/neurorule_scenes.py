@@ -72,10 +72,11 @@ def ablation(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[dict]] = {}
     splits = None
+    noisy = f"-noise{args.noise:g}" if args.noise else ""
+    noise = f" --noise {args.noise:g}" if args.noise else ""
     for variant in args.variants:
         for seed in args.seeds:
             fused = args.fuse and variant != "A"
-            noisy = f"-noise{args.noise:g}" if args.noise else ""
             path = out / f"scenes-{variant}{'-fused' if fused else ''}{noisy}-seed{seed}.json"
             if not path.exists():
                 config = SceneConfig(**ABLATION[variant], seed=seed, fuse=fused, noise=args.noise)
@@ -84,7 +85,6 @@ def ablation(args: argparse.Namespace) -> None:
                         config.scenes, config.data_seed, config.canvas, config.noise
                     )
                 fuse = " --fuse" if fused else ""
-                noise = f" --noise {args.noise:g}" if args.noise else ""
                 print(f"nesy train neurorule-scenes --variant {variant}{fuse}{noise} --seed {seed}")
                 write_json(train_scenes(config, splits), path)
             runs.setdefault(variant, []).append(json.loads(path.read_text()))

@@ -77,6 +77,11 @@ def test_cycles_evidence_and_large_forms_are_left_to_the_sdd():
     direct, _ = assert_same_counts(shipped("reachability"))
     paths = [q for q in direct.queries if q[0] == "path"]
     assert paths and direct.stats["direct_queries"] < len(direct.queries)
+    cycle = (
+        "0.5::edge(a,b). 0.6::edge(b,a).\npath(X,Y) :- edge(X,Y).\n"
+        "path(X,Y) :- edge(X,Z), path(Z,Y).\nquery(path(a,a)).\n"
+    )
+    assert assert_same_counts(cycle)[0].stats["direct_queries"] == 0  # path(a,a) is below itself
     evidence = "0.4::a. 0.5::b.\nq :- a, b.\nevidence(a).\nquery(q).\n"
     assert assert_same_counts(evidence)[0].stats["direct_queries"] == 0
     labels = digit_labels([f"{s}{i}" for s in "ab" for i in range(4)], np.random.default_rng(0))

@@ -97,8 +97,7 @@ def _terms(root, gp: GroundProgram, literal: dict, memo: dict) -> list | None:
             if needed not in memo:  # read it first; met again while open: a cycle
                 memo[needed] = _OPEN
                 stack.append((needed, _disjunction(gp.rules.get(needed, ()), literal)))
-    found = memo[root]
-    return None if found is _OPEN else found
+    return memo[root]
 
 
 def _disjunction(bodies: list, literal: dict) -> Generator[GroundAtom, object, list | None]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -93,6 +94,16 @@ class Worlds:
         var = Var(f"X{len(self.literal)}")
         self.literal[a] = atom(a[0], a[1], "bool", var)
         return self.literal[a]
+
+    @cached_property
+    def units(self) -> dict[int | str, list[int]]:
+        """The independent units (a choice's index, or a fact's variable) in the order of their
+        first atom, each with the numbers of its atoms (their places in ``literal``, from 1):
+        the ranks and numbers of :mod:`.assignments`. Read once every atom is added."""
+        units: dict[int | str, list[int]] = {}
+        for k, x in enumerate(self.literal.values(), start=1):
+            units.setdefault(_unit(self, x), []).append(k)
+        return units
 
 
 def worlds(gp: GroundProgram) -> Worlds:
@@ -343,12 +354,13 @@ def _check_evidence(gp: GroundProgram, names: list[str], semantics: str) -> None
 
 def _direct(gp: GroundProgram, w: Worlds, meter: Meter) -> dict[GroundAtom, Assignments]:
     """The queries whose weighted count is read off their assignments, without an SDD
-    (:mod:`.assignments`); units ranked in the order of their first variable."""
-    rank: dict[int | str, int] = {}
-    literal = {}
-    for k, (a, x) in enumerate(w.literal.items(), start=1):
-        u = _unit(w, x)
-        literal[a] = (rank.setdefault(u, len(rank)), k, isinstance(u, int))
+    (:mod:`.assignments`), numbered as :attr:`Worlds.units` says."""
+    atoms = list(w.literal)
+    literal = {
+        atoms[k - 1]: (rank, k, isinstance(u, int))
+        for rank, (u, ks) in enumerate(w.units.items())
+        for k in ks
+    }
     return read_assignments(gp, literal, gp.queries, meter)
 
 
@@ -446,9 +458,8 @@ def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats)
         if (key := atom_text(a) + "[false]") in w.labels
     }
     ctx = Context(labelling=labelling, fixed=fixed)
-    members: dict[int | str, list[str]] = {}  # unit -> the names of its variables, in order
-    for x in w.literal.values():
-        members.setdefault(_unit(w, x), []).append(x.arg.rvar.name)
+    reified = [TRUE, *w.literal.values()]  # by number, as in Worlds.units
+    members = {u: [reified[k].arg.rvar.name for k in ks] for u, ks in w.units.items()}
     weights = {
         v.arg.rvar.name: [atom(a[0], a[1], "prob", v.arg.rvar)] for a, v in w.literal.items()
     }
@@ -465,13 +476,8 @@ def _probabilistic(forms, w: Worlds, vtree, deadline: Deadline, progress, stats)
         u: counted(choice[u] if isinstance(u, int) else bridge.manager.true(), xs)
         for u, xs in members.items()
     }
-    ranked = list(members)  # the units in the order of their variables, as _direct ranks them
-    index = {x.arg.rvar.name: k for k, x in enumerate(w.literal.values(), start=1)}
-    by_assignment = AssignmentCount(
-        count,
-        {r: [index[x] for x in members[u]] for r, u in enumerate(ranked)},
-        [TRUE, *w.literal.values()],  # variables count from 1, as in _direct
-    )
+    ranked = list(w.units)
+    by_assignment = AssignmentCount(count, dict(enumerate(w.units.values())), reified)
     compiled = iter(zip(sdds, mentioned, strict=True))
     roots = []
     with Meter("weighted counts", deadline, progress, len(forms), " queries") as meter:
