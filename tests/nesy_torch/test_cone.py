@@ -66,6 +66,28 @@ def test_gradients_equal_whole_circuit(structure, data, seed):
     np.testing.assert_allclose(dgot, dwant, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("structure", STRUCTURES)
+@settings(max_examples=30)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_one_autograd_node_gives_the_gradients_of_every_op_recorded(structure, data, seed):
+    """The cone as one autograd node (the default) against the same cone op by op."""
+    circuit = data.draw(circuits(structure))
+    labels = labels_for(circuit, seed, batch=BATCH)
+    roots = _asked(data, circuit, 2).reshape(BATCH, 2)
+    cone = lower_cone(circuit, dynamic=labels, dtype=torch.float64)
+    x = _matrix(cone, labels).requires_grad_()
+    cone.fuse = False
+    want = cone(x, roots)
+    cone.fuse = True
+    got = cone(x, roots)
+    assume(want.requires_grad and torch.isfinite(want).all())
+    weights = torch.as_tensor(np.random.default_rng(seed).random(want.shape))
+    (dwant,) = torch.autograd.grad((want * weights).sum(), x)
+    (dgot,) = torch.autograd.grad((got * weights).sum(), x)
+    np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
+    np.testing.assert_allclose(dgot, dwant, rtol=1e-9, atol=1e-12)
+
+
 def test_bad_roots_are_refused():
     from nesy_ir import Circuit, apply, atom
 

@@ -4,9 +4,10 @@ Training on an observed answer needs one root per example, while a circuit often
 answer (MNIST addition's 19,999 sums at N = 4, of which a batch of 32 observes at most 32). The
 cone of a set of roots, every node they reach, is then a small part of the circuit: evaluating
 only it gives the same values for those roots at a fraction of the work. :class:`ConeIndex`
-finds the cone of any roots in one top-down pass over the blocks, O(blocks + the cone's edges)
-NumPy work, and lays it out as a small layered circuit of its own (:class:`Cone`): every leaf
-kept at its place, then the cone's nodes of each block, in the order of the blocks.
+finds the cone of any roots in one top-down pass over the layers, O(layers + blocks + the
+cone's edges) NumPy work, and lays it out as a small layered circuit of its own
+(:class:`Cone`): the leaves first, then the cone's nodes of each block, in the order of the
+blocks.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ class ConePart:
 
 @dataclass(frozen=True, eq=False)
 class Cone:
-    """A cone laid out for evaluation: buffer positions ``0 .. leaves - 1`` are the circuit's
-    leaves, then each layer's parts' nodes in turn (a part reads earlier layers only);
+    """A cone laid out for evaluation: buffer positions ``0 .. leaves - 1`` hold the circuit's
+    leaves (see :class:`ConeIndex`), then each layer's parts' nodes in turn (a part reads
+    earlier layers only);
     ``roots`` (the shape of the roots asked for) are the positions of the roots asked for."""
 
     leaves: int
@@ -48,57 +50,93 @@ class Cone:
     roots: np.ndarray
 
 
+#: Most edges of a layer whose marking reads every edge of it (a few NumPy calls over at most
+#: this many entries cost less than the dozen calls that find the marked nodes' edges).
+SMALL_LAYER = 1 << 14
+
+
 class ConeIndex:
     """Finds cones of a :class:`Layered` circuit's roots (see the module docstring)."""
 
-    def __init__(self, layered: Layered):
+    def __init__(
+        self,
+        layered: Layered,
+        leaf_rows: np.ndarray | None = None,
+        rows: int | None = None,
+        small_layer: int = SMALL_LAYER,
+    ):
+        """``leaf_rows``: the buffer position of each leaf, all below ``rows`` (default: leaf i
+        at i, ``rows`` the number of leaves), for a buffer whose first rows hold the leaves'
+        values in another order (the labels as they come). ``small_layer``: see
+        :data:`SMALL_LAYER`."""
         self.layered = layered
         blocks = layered.blocks()
-        #: the layer of each block
-        self._layer = [k for k, layer in enumerate(layered.layers) for _ in layer]
-        #: per block, the offset of each node's first child in ``block.inputs`` (size + 1)
-        self._offsets = [
-            np.concatenate([[0], np.cumsum(np.bincount(b.segments, minlength=b.size))])
-            for b in blocks
-        ]
         self._blocks = blocks
+        #: the layer of each block
+        self._layer = np.array([k for k, layer in enumerate(layered.layers) for _ in layer])
+        leaves = len(layered.leaves)
+        #: the children of every node as one CSR over global ids: node i's children are
+        #: ``inputs[offsets[i]:offsets[i + 1]]`` (none for a leaf)
+        counts = np.zeros(layered.num_nodes, dtype=np.int64)
+        for b in blocks:
+            counts[b.first : b.first + b.size] = np.bincount(b.segments, minlength=b.size)
+        self._offsets = np.concatenate([[0], np.cumsum(counts)])
+        self._inputs = np.concatenate([np.zeros(0, np.int64), *(b.inputs for b in blocks)])
+        #: the first global id of each layer, and the end
+        self._layer_first = np.array(
+            [layer[0].first for layer in layered.layers] + [layered.num_nodes], dtype=np.int64
+        )
+        self._block_first = np.array([b.first for b in blocks] + [layered.num_nodes])
         #: per block, the number of children of each of its nodes if they all have the same
-        self._width = [
-            int(d[0]) if len(d) and (d == d[0]).all() else 0
-            for d in (np.diff(o) for o in self._offsets)
+        widths = (counts[b.first : b.first + b.size] for b in blocks)
+        self._width = [int(c[0]) if len(c) and (c == c[0]).all() else 0 for c in widths]
+        self._leaves = leaves
+        #: per layer of at most ``small_layer`` edges, (parent, child) of each edge; None for
+        #: the larger layers
+        parent = np.repeat(np.arange(layered.num_nodes), counts)
+        cuts = self._offsets[self._layer_first]
+        self._layer_edges = [
+            (parent[a:b], self._inputs[a:b]) if b - a <= small_layer else None
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True)
         ]
+        self._leaf_rows = np.arange(leaves) if leaf_rows is None else np.asarray(leaf_rows)
+        self._rows = leaves if rows is None else rows
 
     def cone(self, roots: np.ndarray) -> Cone:
         """The cone of the roots at indices ``roots`` (any shape) of the circuit's roots.
 
-        O(blocks + the cone's edges): one top-down pass marks what each block's marked nodes
-        read, one bottom-up pass gives the marked nodes their buffer positions."""
-        layered = self.layered
+        O(layers + blocks + the cone's edges + the edges of the layers of at most
+        :data:`SMALL_LAYER` edges): one top-down pass, a layer at a time, marks what the marked
+        nodes read; then the marked nodes get their buffer positions, in order of their ids,
+        and their children's positions are read in one go."""
+        layered, offsets, inputs = self.layered, self._offsets, self._inputs
         ids = layered.roots[np.asarray(roots, dtype=np.int64)]
         needed = np.zeros(layered.num_nodes, dtype=bool)
         needed[ids] = True
-        picked = []
-        for b in reversed(range(len(self._blocks))):
-            block, offsets = self._blocks[b], self._offsets[b]
-            local = np.flatnonzero(needed[block.first : block.first + block.size])
-            counts = offsets[local + 1] - offsets[local]
-            edges = _ranges(offsets[local], counts)
-            needed[block.inputs[edges]] = True
-            picked.append((b, local, counts, edges))
-        leaves = len(layered.leaves)
-        position = np.full(layered.num_nodes, -1, dtype=np.int64)
-        position[:leaves] = np.arange(leaves)
-        layers: list[list[ConePart]] = [[] for _ in layered.layers]
-        end = leaves
-        for b, local, counts, edges in reversed(picked):
-            if not len(local):
+        for k in range(len(self._layer_edges) - 1, -1, -1):
+            edges = self._layer_edges[k]
+            if edges is not None:  # a small layer: every edge's parent looked up
+                needed[edges[1][needed[edges[0]]]] = True
                 continue
-            block = self._blocks[b]
-            inputs = position[block.inputs[edges]]
-            position[block.first + local] = np.arange(end, end + len(local))
-            end += len(local)
-            layers[self._layer[b]].append(ConePart(b, len(local), inputs, counts, self._width[b]))
-        return Cone(leaves, tuple(tuple(p) for p in layers if p), position[ids])
+            first, end = self._layer_first[k], self._layer_first[k + 1]
+            nodes = first + np.flatnonzero(needed[first:end])
+            needed[inputs[_ranges(offsets[nodes], offsets[nodes + 1] - offsets[nodes])]] = True
+        leaves, rows = self._leaves, self._rows
+        nodes = leaves + np.flatnonzero(needed[leaves:])
+        position = np.empty(layered.num_nodes, dtype=np.int64)
+        position[:leaves] = self._leaf_rows
+        position[nodes] = np.arange(rows, rows + len(nodes))
+        counts = offsets[nodes + 1] - offsets[nodes]
+        children = position[inputs[_ranges(offsets[nodes], counts)]]
+        # the nodes and children of each block: cut where the block's ids begin
+        node_cut = np.searchsorted(nodes, self._block_first)
+        edge_cut = np.concatenate([[0], np.cumsum(counts)])[node_cut]
+        layers: list[list[ConePart]] = [[] for _ in layered.layers]
+        for b in np.flatnonzero(np.diff(node_cut)).tolist():
+            n0, n1, e0, e1 = node_cut[b], node_cut[b + 1], edge_cut[b], edge_cut[b + 1]
+            part = ConePart(b, int(n1 - n0), children[e0:e1], counts[n0:n1], self._width[b])
+            layers[self._layer[b]].append(part)
+        return Cone(rows, tuple(tuple(p) for p in layers if p), position[ids])
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -4,20 +4,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from nesy_ir.backends import check_matrix
 from nesy_ir.circuit import Circuit
-from nesy_ir.cone import ConeIndex, ConePart
+from nesy_ir.cone import Cone, ConeIndex, ConePart
 from nesy_ir.errors import NesyError
 from nesy_ir.labels import Labelling
 from nesy_ir.layerize import Block, Layered, layerize
 from nesy_ir.lowering import check_structures, kernel, plan_leaves
 
+from .fused import FusedLayer, FusedStep, _rows, gather, layer_backward, run_step
 from .kernels import REDUCTIONS, UNARY
 from .layout import check_kernels
 from .module import torch_dtype
@@ -44,24 +47,24 @@ class ConeCircuit(nn.Module):
         check_kernels(layered)
         plan = plan_leaves(layered, labels, dynamic, env)
         self.keys, self.names = plan.keys, layered.names
-        self.index = ConeIndex(layered)
         self._kernels = [_kernel(block) for block in layered.blocks()]
-        # leaves: rows of [static values; each dynamic kernel applied to all the labels]
+        self._steps = [_step(block) for block in layered.blocks()]
+        #: Whether a gradient goes through one autograd node for the whole cone (its backward
+        #: differentiable once); False records every op (higher-order gradients).
+        self.fuse = True
+        # the buffer's first rows: [static values; each dynamic kernel applied to all labels],
+        # each leaf read where its value is (no reordering)
         kernels = sorted(set(plan.dynamic_kernel))
         static = np.setdiff1d(np.arange(len(layered.leaves)), plan.dynamic_leaf)
         rows = np.empty(len(layered.leaves), dtype=np.int64)
         rows[static] = np.arange(len(static))
         of_kernel = np.searchsorted(kernels, np.asarray(plan.dynamic_kernel, dtype=object))
         rows[plan.dynamic_leaf] = len(static) + of_kernel * len(plan.keys) + plan.dynamic_source
+        self.index = ConeIndex(layered, rows, len(static) + len(kernels) * len(plan.keys))
         self._unary = [UNARY[k] for k in kernels]
-        # no gather where the rows are the leaves, in order (every label a leaf as it comes)
-        self._rows_in_order = np.array_equal(
-            rows, np.arange(len(static) + len(kernels) * len(plan.keys))
-        )
         self.register_buffer(
             "static", torch.as_tensor(plan.static[static], dtype=dtype)[:, None], persistent=False
         )
-        self.register_buffer("leaf_rows", torch.as_tensor(rows), persistent=False)
         self.to(device)
 
     def forward(self, x: Any, roots: Any) -> Tensor:
@@ -77,22 +80,120 @@ class ConeCircuit(nn.Module):
         if roots.size and (roots.min() < 0 or roots.max() >= len(self.names)):
             raise NesyError(f"root indices must lie in 0..{len(self.names) - 1}")
         cone = self.index.cone(roots)
-        batch = x.shape[1]
+        batch, device = x.shape[1], x.device
         parts = [static.expand(-1, batch)] if len(static) else []
         parts += [fn(x) for fn in self._unary]
         h = torch.cat(parts) if len(parts) != 1 else parts[0]
-        if not self._rows_in_order:
-            h = h.index_select(0, self.leaf_rows)
+        if self.fuse and h.requires_grad and torch.is_grad_enabled():
+            fused = self._fused_layers(cone, device)
+            if fused is not None:  # the roots' values at (position, example) in the flat buffer
+                flat = cone.roots * batch + np.arange(batch)[:, None]
+                return _ConePass.apply(h, fused, _long(flat.reshape(-1), device), roots.shape)
         for layer in cone.layers:
-            inputs = np.concatenate([part.inputs for part in layer])
-            gathered = h.index_select(0, torch.from_numpy(inputs).to(h.device))
+            gathered = h.index_select(0, _long(_inputs(layer), device))
             outs, start = [], 0
             for part in layer:
                 rows = gathered.narrow(0, start, len(part.inputs))
                 outs.append(self._kernels[part.block](part, rows))
                 start += len(part.inputs)
             h = torch.cat([h, *outs])
-        return h.t().gather(1, torch.from_numpy(cone.roots).to(h.device))
+        return h.t().gather(1, _long(cone.roots, device))
+
+    def _fused_layers(self, cone: Cone, device: torch.device) -> _Fused | None:
+        """The cone's layers as :class:`~nesy_torch.fused.FusedLayer` s, each with the buffer
+        position of its first node; None where a part has no fused form (a user's reduction
+        without a scatter form over nodes of unequal widths)."""
+        layers, first = [], cone.leaves
+        for layer in cone.layers:
+            steps, start = [], 0
+            for part in layer:
+                step = self._steps[part.block](part, start, device)
+                if step is None:
+                    return None
+                steps.append(step)
+                start += len(part.inputs)
+            size = sum(part.size for part in layer)
+            parent = None  # one dense step spreads its gradients by broadcasting
+            if len(steps) > 1 or steps[0].kind != "dense":
+                counts = np.concatenate([part.counts for part in layer])
+                parent = _long(np.repeat(np.arange(size), counts), device)
+            layers.append(
+                (first, size, FusedLayer(_long(_inputs(layer), device), parent, tuple(steps)))
+            )
+            first += size
+        return _Fused(tuple(layers), first)
+
+
+def _inputs(layer: tuple[ConePart, ...]) -> np.ndarray:
+    """The buffer positions a layer's parts read, all parts in turn."""
+    return layer[0].inputs if len(layer) == 1 else np.concatenate([p.inputs for p in layer])
+
+
+def _long(a: np.ndarray, device: torch.device) -> Tensor:
+    return torch.from_numpy(a).to(device)
+
+
+@dataclass(frozen=True)
+class _Fused:
+    """A cone's layers for :class:`_ConePass`: (first buffer position, size, layer) each, and
+    the buffer's length."""
+
+    layers: tuple[tuple[int, int, FusedLayer], ...]
+    end: int
+
+
+class _ConePass(torch.autograd.Function):
+    """The cone's layers as one autograd node (as :class:`~nesy_torch.fused.FusedPass` for
+    the whole circuit): forwards, every node's value written into one buffer (leaves, then each
+    layer's nodes); backwards, each layer's gradient added into one buffer of gradients by
+    :func:`~nesy_torch.fused.layer_backward`, from the last layer to the first. A handful of
+    kernel calls per layer, where recording every op puts a dozen autograd nodes per layer."""
+
+    @staticmethod
+    def forward(ctx, h: Tensor, fused: _Fused, flat: Tensor, shape: tuple[int, ...]) -> Tensor:
+        values = h.new_empty((fused.end, h.shape[1]))
+        values.narrow(0, 0, len(h)).copy_(h)
+        for first, _, layer in fused.layers:
+            gathered = gather(values, layer.index)
+            for step in layer.steps:
+                values.narrow(0, first, step.size).copy_(run_step(step, _rows(gathered, step)))
+                first += step.size
+        ctx.values, ctx.fused, ctx.flat, ctx.leaves = values, fused, flat, len(h)
+        return values.view(-1).index_select(0, flat).view(shape)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        values = ctx.values
+        grads = torch.zeros_like(values)
+        grads.view(-1).index_add_(0, ctx.flat, grad.reshape(-1))
+        for first, size, layer in reversed(ctx.fused.layers):
+            out, into = values.narrow(0, first, size), grads.narrow(0, first, size)
+            layer_backward(layer, values, out, into, into=grads)
+        return grads.narrow(0, 0, ctx.leaves), None, None, None
+
+
+def _step(block: Block) -> Callable[[ConePart, int, torch.device], FusedStep | None]:
+    """How a part of ``block`` whose children are rows ``start..`` of its layer's gather is a
+    :class:`~nesy_torch.fused.FusedStep` (None: it has none)."""
+    name = kernel(block.op, block.structure)
+    if block.unary:
+        fn = UNARY[name]
+        return lambda part, start, device: FusedStep(
+            "unary", name, fn, start, len(part.inputs), part.size
+        )
+    reduction = REDUCTIONS[name]
+
+    def step(part: ConePart, start: int, device: torch.device) -> FusedStep | None:
+        rows, size = len(part.inputs), part.size
+        if part.width:
+            return FusedStep("dense", name, reduction.dense, start, rows, size, (size, part.width))
+        if reduction.scatter is None:
+            return None
+        segments = _long(part.segments, device)
+        return FusedStep("scatter", name, reduction.scatter, start, rows, size, None, segments)
+
+    return step
 
 
 def _kernel(block: Block) -> Callable[[ConePart, Tensor], Tensor]:

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .kernels import BUILTIN_REDUCTIONS, BUILTIN_UNARY, scatter_add
+from .kernels import BUILTIN_REDUCTIONS, BUILTIN_UNARY, add_rows, scatter_add
 
 #: How a step's gradient is computed: ``rule(x, out, coef, shape)`` may scale the per-node
 #: gradients ``coef`` (size, B) in place, before they are spread to the children, and returns
@@ -69,10 +69,15 @@ class FusedLayer:
     steps: tuple[FusedStep, ...] = ()
     matrix: Tensor | None = None
     reads_inputs: bool = field(init=False)  # whether its backward needs the gathered inputs
+    scales: bool = field(init=False)  # whether a rule scales the outputs' gradients in place
+    dense: bool = field(init=False)  # whether it is one dense step (its children in blocks)
 
     def __post_init__(self) -> None:
-        reads = any(s.rule not in (_no_change, _negate, _times_out) for s in self.steps)
+        rules = [s.rule for s in self.steps]
+        reads = any(r not in (_no_change, _negate, _times_out) for r in rules)
         object.__setattr__(self, "reads_inputs", reads)
+        object.__setattr__(self, "scales", any(r in _SCALING for r in rules))
+        object.__setattr__(self, "dense", len(rules) == 1 and self.steps[0].kind == "dense")
 
 
 def gather(h: Tensor, index: Tensor) -> Tensor:
@@ -142,6 +147,9 @@ def _logsumexp(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> Tensor:
     return torch.exp(x - shape.spread(total))
 
 
+#: The rules that scale the per-node gradients in place (the others leave them as they are).
+_SCALING = (_negate, _times_out, _extremum)
+
 _UNARY_RULES: dict[str, Rule] = {"identity": _no_change, "complement": _negate, "exp": _times_out}
 
 #: The rules above hold for the built-in kernels only (a kernel a user replaced has none).
@@ -186,14 +194,24 @@ def layer_forward(layer: FusedLayer, h: Tensor) -> Tensor:
     return torch.cat(outs) if len(outs) > 1 else outs[0]
 
 
-def layer_backward(layer: FusedLayer, h: Tensor, out: Tensor, grad: Tensor) -> Tensor:
+def layer_backward(
+    layer: FusedLayer,
+    h: Tensor,
+    out: Tensor,
+    grad: Tensor,
+    into: Tensor | None = None,
+    gathered: Tensor | None = None,
+) -> Tensor:
     """The gradient of frontier ``h`` from the gradient of the layer's output ``out``: per-node
-    coefficients scaled step by step, spread to the children with one gather, times per-child
-    factors, added into ``h``'s rows with one ``index_add_``."""
+    coefficients scaled step by step, spread to the children with one gather (a broadcast for
+    one dense step), times per-child factors, added into ``h``'s rows with one ``index_add_``
+    (into ``into``, in place, if given: a buffer that already holds other gradients of ``h``).
+    ``gathered``: the layer's inputs as the forward pass gathered them, if it kept them."""
     if layer.matrix is not None:
         return layer.matrix.t() @ grad
-    gathered = gather(h, layer.index) if layer.reads_inputs else None
-    coef = grad.clone()
+    if gathered is None and layer.reads_inputs:
+        gathered = gather(h, layer.index)
+    coef = grad.clone() if layer.scales else grad
     after, start = [], 0
     for step in layer.steps:
         nodes = slice(start, start + step.size)
@@ -209,11 +227,28 @@ def layer_backward(layer: FusedLayer, h: Tensor, out: Tensor, grad: Tensor) -> T
         elif factor is not None:
             after.append((step, factor, False))
         start += step.size
-    local = gather(coef, layer.parent)
-    for step, factor, replace in after:
-        rows = _in_shape(step, _rows(local, step))
-        rows.copy_(factor) if replace else rows.mul_(factor)
+    if layer.dense:
+        local = _dense_local(layer.steps[0], coef, after)
+    else:
+        local = gather(coef, layer.parent)
+        for step, factor, replace in after:
+            rows = _in_shape(step, _rows(local, step))
+            rows.copy_(factor) if replace else rows.mul_(factor)
+    if into is not None:
+        return add_rows(into, layer.index, local)
     return scatter_add(len(h), layer.index, local)
+
+
+def _dense_local(step: FusedStep, coef: Tensor, after: list) -> Tensor:
+    """The children's gradients (E, B) of a layer of one dense step: its nodes' ``coef``
+    broadcast over their children, times the step's per-child factor if it has one."""
+    spread = coef.unsqueeze(1)
+    if not after:
+        local = spread.expand(*step.shape, coef.shape[1])
+    else:
+        _, factor, replace = after[0]
+        local = factor if replace else spread * factor
+    return local.reshape(-1, coef.shape[1])
 
 
 def _in_shape(step: FusedStep, rows: Tensor) -> Tensor:

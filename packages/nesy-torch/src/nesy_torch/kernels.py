@@ -56,14 +56,18 @@ def _scatter_base(reduce: str) -> Scatter:
     return run
 
 
-def scatter_add(size: int, index: Tensor, src: Tensor) -> Tensor:
-    """(size, B) zeros with the rows of ``src`` (E, B) added at ``index``; at batch 1 through
-    the flat tensors, the cheaper kernel."""
-    out = src.new_zeros((size, src.shape[1]))
+def add_rows(out: Tensor, index: Tensor, src: Tensor) -> Tensor:
+    """``out`` (n, B) with the rows of ``src`` (E, B) added at rows ``index``, in place; at
+    batch 1 through the flat tensors, the cheaper kernel."""
     if src.shape[1] == 1 and not src.requires_grad:
         out.view(-1).index_add_(0, index, src.reshape(-1))
         return out
     return out.index_add_(0, index, src)
+
+
+def scatter_add(size: int, index: Tensor, src: Tensor) -> Tensor:
+    """(size, B) zeros with the rows of ``src`` (E, B) added at ``index``."""
+    return add_rows(src.new_zeros((size, src.shape[1])), index, src)
 
 
 def _scatter_sum(x: Tensor, segments: Tensor, size: int) -> Tensor:

@@ -145,7 +145,8 @@ class TaskModel(nn.Module):
             x = labels if self._same_labels else labels[..., self.label_index]  # (S, B, K)
             if self.cone is not None and targets is not None:  # the observed values alone
                 flat = targets + self.offsets
-                roots = self.value_root[flat].repeat(len(x), 1)
+                roots = self.value_root[flat]
+                roots = roots.repeat(len(x), 1) if len(x) > 1 else roots
                 observed = _sample_mean(lambda y: self.cone(y, roots), x)
                 observed = self._complemented(observed, self.value_complement[flat])
             else:
