@@ -1,6 +1,8 @@
 """The fused pass's hand-written backward against autograd op by op, and its forward against
 the NumPy reference, on random circuits of every built-in structure."""
 
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,7 +15,7 @@ from tests.backend_strategies import circuits, labels_for  # noqa: E402
 from nesy_ir import Circuit, apply, atom, evaluate_circuit  # noqa: E402
 from nesy_ir.algebras import BUILTIN_ALGEBRAS  # noqa: E402
 from nesy_ir.registry import get_algebra  # noqa: E402
-from nesy_torch import lower, register_kernel  # noqa: E402
+from nesy_torch import fused, lower, register_kernel  # noqa: E402
 from nesy_torch.kernels import REDUCTIONS  # noqa: E402
 
 STRUCTURES = [a.name for a in BUILTIN_ALGEBRAS]
@@ -45,6 +47,19 @@ def _fused_and_reference(module, x: torch.Tensor, weights: torch.Tensor):
 @pytest.mark.parametrize("structure", STRUCTURES)
 @given(data=st.data(), seed=st.integers(0, 2**16), boundary=st.booleans())
 def test_fused_backward_equals_autograd(structure, slack, batch, data, seed, boundary):
+    _check_fused_backward(structure, slack, batch, data, seed, boundary)
+
+
+@settings(max_examples=20, deadline=None)
+@pytest.mark.parametrize("structure", STRUCTURES)
+@given(data=st.data(), seed=st.integers(0, 2**16), boundary=st.booleans())
+def test_fused_backward_gathers_again_what_it_did_not_keep(structure, data, seed, boundary):
+    """With no room to keep the forward's gathered inputs, the backward gathers them again."""
+    with patch.object(fused, "KEEP_GATHERED", 0):
+        _check_fused_backward(structure, 1.5, 3, data, seed, boundary)
+
+
+def _check_fused_backward(structure, slack, batch, data, seed, boundary) -> None:
     circuit = data.draw(circuits(structure))
     labels = labels_for(circuit, seed, batch=batch, boundary=boundary)
     module = lower(circuit, dynamic=labels, dtype=torch.float64, dense_slack=slack, klay=False)

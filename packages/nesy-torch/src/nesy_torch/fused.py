@@ -3,12 +3,13 @@
 Recorded op by op, a pass of L layers puts several autograd nodes per layer in the graph, each
 with its own bookkeeping, and saves every gathered ``(edges, B)`` tensor for the backward pass:
 at small batch that bookkeeping, not the arithmetic, is the cost, and at large batch the saved
-gathers are the memory. :class:`FusedPass` runs the layers without a graph and keeps only each
-layer's output (its frontier); backwards, layer by layer, it gathers the layer's inputs again,
-scales the outputs' gradients by each step's rule, spreads them to the children with one
-gather, multiplies per child where the rule says so, and adds them into the previous frontier's
-gradient with one ``index_add_`` (:func:`layer_backward`): a few kernels per layer whatever
-its number of steps.
+gathers are the memory. :class:`FusedPass` runs the layers without a graph and keeps each
+layer's output (its frontier) and, up to :data:`KEEP_GATHERED` values, the gathered inputs its
+backward reads; backwards, layer by layer, it gathers the layer's inputs again where it did not
+keep them, scales the outputs' gradients by each step's rule, spreads them to the children with
+one gather, multiplies per child where the rule says so, and adds them into the previous
+frontier's gradient with one ``index_add_`` (:func:`layer_backward`): a few kernels per layer
+whatever its number of steps.
 
 The gradients are autograd's own, by construction where a kernel has no formula here (the step
 is recomputed under autograd and differentiated: user kernels, log, log1mexp, the Lukasiewicz
@@ -31,11 +32,11 @@ from torch.autograd.function import once_differentiable
 
 from .kernels import BUILTIN_REDUCTIONS, BUILTIN_UNARY, add_rows, scatter_add
 
-#: How a step's gradient is computed: ``rule(x, out, coef, shape)`` may scale the per-node
+#: How a step's gradient is computed: ``rule(x, out, coef, step)`` may scale the per-node
 #: gradients ``coef`` (size, B) in place, before they are spread to the children, and returns
 #: the per-child factor applied after (None: 1), in the step's shape; it returns ``_AUTOGRAD``
 #: where the formula does not hold (autograd then differentiates the step).
-Rule = Callable[[Tensor, Tensor, Tensor, "Shape"], Any]
+Rule = Callable[[Tensor, Tensor, Tensor, "FusedStep"], Any]
 
 
 @dataclass(frozen=True)
@@ -99,52 +100,47 @@ def run_step(step: FusedStep, rows: Tensor) -> Tensor:
 _AUTOGRAD = object()
 
 
-@dataclass(frozen=True)
-class Shape:
-    """Per-node values to per-child values (``spread``) and back (``count``: their sum)."""
-
-    spread: Callable[[Tensor], Tensor]
-    count: Callable[[Tensor], Tensor]
+def _spread(step: FusedStep, t: Tensor) -> Tensor:
+    """Per-node values (size, B) to per-child values, in the step's shape."""
+    return t.unsqueeze(1) if step.kind == "dense" else gather(t, step.segments)
 
 
-def _shape(step: FusedStep) -> Shape:
-    if step.kind == "dense":
-        return Shape(lambda t: t.unsqueeze(1), lambda m: m.sum(dim=1))
-    segments, size = step.segments, step.size
-    return Shape(lambda t: gather(t, segments), lambda m: scatter_add(size, segments, m))
+def _count(step: FusedStep, m: Tensor) -> Tensor:
+    """Per-child values, in the step's shape, summed per node."""
+    return m.sum(dim=1) if step.kind == "dense" else scatter_add(step.size, step.segments, m)
 
 
-def _no_change(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> None:
+def _no_change(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep) -> None:
     return None
 
 
-def _negate(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> None:
+def _negate(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep) -> None:
     coef.neg_()
 
 
-def _times_out(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> None:
+def _times_out(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep) -> None:
     coef.mul_(out)
 
 
-def _prod(x: Tensor, out: Tensor, coef: Tensor, shape: Shape):
+def _prod(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep):
     if x.dim() == 3 and x.shape[1] == 2:  # dense, two factors: each gets the other
         return x.flip(1)
     low, high = torch.aminmax(out)  # a zero factor (or an underflow) gives a zero product
     if not (low.item() > 0 or high.item() < 0) and bool((out == 0).any()):
         return _AUTOGRAD  # torch's exact exclusive product
     # prod / x, divided (1 / x overflows for a tiny x, and inf times an underflowed 0 is NaN)
-    return shape.spread(out) / x
+    return _spread(step, out) / x
 
 
-def _extremum(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> Tensor:
-    hit = (x == shape.spread(out)).to(x.dtype)
-    coef.div_(shape.count(hit))
+def _extremum(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep) -> Tensor:
+    hit = (x == _spread(step, out)).to(x.dtype)
+    coef.div_(_count(step, hit))
     return hit
 
 
-def _logsumexp(x: Tensor, out: Tensor, coef: Tensor, shape: Shape) -> Tensor:
+def _logsumexp(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep) -> Tensor:
     total = out.masked_fill(out == -math.inf, math.inf)  # all children -inf: gradient 0
-    return torch.exp(x - shape.spread(total))
+    return torch.exp(x - _spread(step, total))
 
 
 #: The rules that scale the per-node gradients in place (the others leave them as they are).
@@ -189,7 +185,11 @@ def layer_forward(layer: FusedLayer, h: Tensor) -> Tensor:
     """The next frontier from frontier ``h`` (n, B)."""
     if layer.matrix is not None:
         return layer.matrix @ h
-    gathered = gather(h, layer.index)
+    return layer_outputs(layer, gather(h, layer.index))
+
+
+def layer_outputs(layer: FusedLayer, gathered: Tensor) -> Tensor:
+    """The next frontier from the layer's gathered inputs."""
     outs = [run_step(s, _rows(gathered, s)) for s in layer.steps]
     return torch.cat(outs) if len(outs) > 1 else outs[0]
 
@@ -214,15 +214,17 @@ def layer_backward(
     coef = grad.clone() if layer.scales else grad
     after, start = [], 0
     for step in layer.steps:
-        nodes = slice(start, start + step.size)
         rule = step.rule
         if rule is _no_change:
             start += step.size
             continue
         x = None if gathered is None else _in_shape(step, _rows(gathered, step))
-        factor = _AUTOGRAD if rule is None else rule(x, out[nodes], coef[nodes], _shape(step))
+        nodes = (0, start, step.size)
+        factor = _AUTOGRAD
+        if rule is not None:
+            factor = rule(x, out.narrow(*nodes), coef.narrow(*nodes), step)
         if factor is _AUTOGRAD:
-            factor = _autograd_vjp(step, _rows(gathered, step), grad[nodes])
+            factor = _autograd_vjp(step, _rows(gathered, step), grad.narrow(*nodes))
             after.append((step, factor, True))
         elif factor is not None:
             after.append((step, factor, False))
@@ -257,7 +259,15 @@ def _in_shape(step: FusedStep, rows: Tensor) -> Tensor:
 
 
 def _rows(gathered: Tensor, step: FusedStep) -> Tensor:
-    return gathered if step.rows == len(gathered) else gathered.narrow(0, step.start, step.rows)
+    if step.rows == gathered.shape[0]:
+        return gathered
+    return gathered.narrow(0, step.start, step.rows)
+
+
+#: Most values of gathered inputs a pass keeps for its backward pass, which gathers the others
+#: again (16 MB in float32): a small batch keeps them all (a kernel call less per layer), a
+#: large one those of its first layers.
+KEEP_GATHERED = 1 << 22
 
 
 class FusedPass(torch.autograd.Function):
@@ -266,10 +276,17 @@ class FusedPass(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, h: Tensor, layers: Sequence[FusedLayer], roots: Tensor | None) -> Tensor:
-        frontiers = [h]
+        frontiers, kept, room = [h], [], KEEP_GATHERED
         for layer in layers:
-            frontiers.append(layer_forward(layer, frontiers[-1]))
-        ctx.frontiers, ctx.layers, ctx.roots = frontiers, layers, roots
+            if layer.matrix is not None:
+                frontiers.append(layer.matrix @ frontiers[-1])
+                kept.append(None)
+                continue
+            gathered = gather(frontiers[-1], layer.index)
+            frontiers.append(layer_outputs(layer, gathered))
+            room -= gathered.numel() if layer.reads_inputs else 0
+            kept.append(gathered if layer.reads_inputs and room >= 0 else None)
+        ctx.frontiers, ctx.layers, ctx.roots, ctx.kept = frontiers, layers, roots, kept
         last = frontiers[-1]
         return last if roots is None else gather(last, roots)
 
@@ -280,5 +297,7 @@ class FusedPass(torch.autograd.Function):
         if ctx.roots is not None:
             grad = scatter_add(len(frontiers[-1]), ctx.roots, grad)
         for k in range(len(layers) - 1, -1, -1):
-            grad = layer_backward(layers[k], frontiers[k], frontiers[k + 1], grad)
+            grad = layer_backward(
+                layers[k], frontiers[k], frontiers[k + 1], grad, gathered=ctx.kept[k]
+            )
         return grad, None, None
