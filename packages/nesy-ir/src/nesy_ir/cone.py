@@ -71,7 +71,6 @@ class ConeIndex:
         :data:`SMALL_LAYER`."""
         self.layered = layered
         blocks = layered.blocks()
-        self._blocks = blocks
         #: the layer of each block
         self._layer = np.array([k for k, layer in enumerate(layered.layers) for _ in layer])
         leaves = len(layered.leaves)

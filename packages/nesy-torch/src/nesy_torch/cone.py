@@ -20,7 +20,7 @@ from nesy_ir.labels import Labelling
 from nesy_ir.layerize import Block, Layered, layerize
 from nesy_ir.lowering import check_structures, kernel, plan_leaves
 
-from .fused import FusedLayer, FusedStep, _rows, gather, layer_backward, run_step
+from .fused import FusedLayer, FusedStep, gather, layer_backward, layer_outputs
 from .kernels import REDUCTIONS, UNARY
 from .layout import check_kernels
 from .module import torch_dtype
@@ -153,11 +153,8 @@ class _ConePass(torch.autograd.Function):
     def forward(ctx, h: Tensor, fused: _Fused, flat: Tensor, shape: tuple[int, ...]) -> Tensor:
         values = h.new_empty((fused.end, h.shape[1]))
         values.narrow(0, 0, len(h)).copy_(h)
-        for first, _, layer in fused.layers:
-            gathered = gather(values, layer.index)
-            for step in layer.steps:
-                values.narrow(0, first, step.size).copy_(run_step(step, _rows(gathered, step)))
-                first += step.size
+        for first, size, layer in fused.layers:
+            values.narrow(0, first, size).copy_(layer_outputs(layer, gather(values, layer.index)))
         ctx.values, ctx.fused, ctx.flat, ctx.leaves = values, fused, flat, len(h)
         return values.view(-1).index_select(0, flat).view(shape)
 
