@@ -88,6 +88,27 @@ def test_one_autograd_node_gives_the_gradients_of_every_op_recorded(structure, d
     np.testing.assert_allclose(dgot, dwant, rtol=1e-9, atol=1e-12)
 
 
+def test_nodes_of_one_child_in_the_fused_cone():
+    """A plus of one child (built directly; ``apply`` folds it away): its gradient is spread to
+    the child by a copy, never a view of the buffer the backward adds into."""
+    from nesy_ir import Circuit, apply, atom
+    from nesy_ir.nodes import Kind, Node
+
+    a, b = atom("a", (), "prob"), atom("b", (), "prob")
+    one = Node(Kind.APPLY, "prob", "plus", (apply("times", a, b),))
+    circuit = Circuit([one, apply("plus", one, a)], ["one", "two"])
+    cone = lower_cone(circuit, dynamic=["a", "b"], dtype=torch.float64)
+    x = torch.tensor([[0.5, 0.25], [0.2, 0.4]], dtype=torch.float64, requires_grad=True)
+    asked = [[0, 1], [1, 0]]
+    grads = []
+    for fuse in (True, False):
+        cone.fuse = fuse
+        (grad,) = torch.autograd.grad(cone(x, asked).sum(), x)
+        grads.append(grad)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+    np.testing.assert_allclose(grads[0], [[2 * 0.25 + 1, 2 * 0.5], [2 * 0.4 + 1, 2 * 0.2]])
+
+
 def test_bad_roots_are_refused():
     from nesy_ir import Circuit, apply, atom
 

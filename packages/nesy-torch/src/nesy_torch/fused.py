@@ -244,12 +244,10 @@ def layer_backward(
 def _dense_local(step: FusedStep, coef: Tensor, after: list) -> Tensor:
     """The children's gradients (E, B) of a layer of one dense step: its nodes' ``coef``
     broadcast over their children, times the step's per-child factor if it has one."""
-    spread = coef.unsqueeze(1)
-    if not after:
-        local = spread.expand(*step.shape, coef.shape[1])
-    else:
-        _, factor, replace = after[0]
-        local = factor if replace else spread * factor
+    if not after:  # a copy (never a view of ``coef``, which may share ``into``'s memory)
+        return coef.repeat_interleave(step.shape[1], dim=0)
+    _, factor, replace = after[0]
+    local = factor if replace else coef.unsqueeze(1) * factor
     return local.reshape(-1, coef.shape[1])
 
 
