@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 
 from tests.backend_strategies import circuits, labels_for  # noqa: E402
+from tests.nesy_torch.test_conformance import _close  # noqa: E402
 
 from nesy_ir import Circuit, apply, atom, evaluate_circuit  # noqa: E402
 from nesy_ir.algebras import BUILTIN_ALGEBRAS  # noqa: E402
@@ -19,6 +20,7 @@ from nesy_torch import fused, lower, register_kernel  # noqa: E402
 from nesy_torch.kernels import REDUCTIONS  # noqa: E402
 
 STRUCTURES = [a.name for a in BUILTIN_ALGEBRAS]
+LOG_CANCELLED = np.log(1e-12)
 LAYOUTS = [0.0, 1.5, 1e9]  # dense_slack: scatter wherever possible, the default, dense everywhere
 
 
@@ -72,12 +74,24 @@ def _check_fused_backward(structure, slack, batch, data, seed, boundary) -> None
     (value, grad), (want_value, want_grad) = _fused_and_reference(module, x, weights)
     torch.testing.assert_close(value, want_value, equal_nan=True, rtol=0, atol=0)
     assert (grad is None) == (want_grad is None)
-    if grad is not None:
+    if grad is not None and not cancels(circuit, labels, batch):
         torch.testing.assert_close(grad, want_grad, equal_nan=True, rtol=1e-9, atol=1e-12)
     reference = evaluate_circuit(circuit, {k: np.asarray(v) for k, v in labels.items()})
     for i, name in enumerate(module.names):
-        want = np.asarray(reference[name], dtype=float)
-        np.testing.assert_allclose(value[:, i].numpy(), want, rtol=1e-9, atol=1e-12)
+        _close(value[:, i].numpy(), np.asarray(reference[name], dtype=float))
+
+
+def cancels(circuit: Circuit, labels: dict, batch: int) -> bool:
+    """Whether a logprob node of ``circuit`` holds what rounding leaves of a cancelled
+    log(1 - (p + (1 - p))): a finite value below log(1e-12) (about -37 or -inf, as p + (1 - p)
+    rounds), whose gradient is rounding error times 1e16, so two correct evaluations in
+    different orders differ there."""
+    nodes = [n for n in circuit.nodes() if n.children and n.structure == "logprob"]
+    if not nodes:
+        return False
+    every = lower(Circuit(nodes), dynamic=labels, dtype=torch.float64, klay=False)
+    values = every.matrix(_inputs(every, labels, batch))
+    return bool(((values > -np.inf) & (values < LOG_CANCELLED)).any())
 
 
 def _structures(circuit: Circuit, keys) -> list[str]:

@@ -14,9 +14,10 @@ whatever its number of steps.
 The gradients are autograd's own, by construction where a kernel has no formula here (the step
 is recomputed under autograd and differentiated: user kernels, log, log1mexp, the Lukasiewicz
 and noisy-or kernels) and by the same formulas elsewhere: sum spreads the gradient, prod gives
-``g * (prod / x)`` (no factor 0; otherwise torch's own exact backward, recomputed), max and min
-share it evenly between ties (as torch's ``amax`` and ``scatter_reduce``), logsumexp gives
-``g * exp(x - out)`` (0 for a node whose children are all -inf).
+``g * (prod / x)`` (no factor 0; otherwise torch's own exact backward, recomputed; a product of
+two gives each factor ``g`` times the other, exact at 0), max and min share it evenly between
+ties (as torch's ``amax`` and ``scatter_reduce``), logsumexp gives ``g * exp(x - out)`` (0 for
+a node whose children are all -inf).
 """
 
 from __future__ import annotations
@@ -122,9 +123,29 @@ def _times_out(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep) -> None:
     coef.mul_(out)
 
 
+@dataclass(frozen=True)
+class _Other:
+    """The per-child factor of products of two (``x`` (size, 2, B), their factors): each child
+    gets the other, read by two strided multiplications instead of a flipped copy of ``x``."""
+
+    x: Tensor
+
+    def scale(self, rows: Tensor) -> None:
+        """``rows`` (size, 2, B) times the factor, in place."""
+        rows[:, 0].mul_(self.x[:, 1])
+        rows[:, 1].mul_(self.x[:, 0])
+
+    def times(self, coef: Tensor) -> Tensor:
+        """Per-node ``coef`` (size, B) times each child's factor: (size, 2, B)."""
+        local = torch.empty_like(self.x)
+        torch.mul(coef, self.x[:, 1], out=local[:, 0])
+        torch.mul(coef, self.x[:, 0], out=local[:, 1])
+        return local
+
+
 def _prod(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep):
     if x.dim() == 3 and x.shape[1] == 2:  # dense, two factors: each gets the other
-        return x.flip(1)
+        return _Other(x)
     low, high = torch.aminmax(out)  # a zero factor (or an underflow) gives a zero product
     if not (low.item() > 0 or high.item() < 0) and bool((out == 0).any()):
         return _AUTOGRAD  # torch's exact exclusive product
@@ -235,7 +256,12 @@ def layer_backward(
         local = gather(coef, layer.parent)
         for step, factor, replace in after:
             rows = _in_shape(step, _rows(local, step))
-            rows.copy_(factor) if replace else rows.mul_(factor)
+            if replace:
+                rows.copy_(factor)
+            elif isinstance(factor, _Other):
+                factor.scale(rows)
+            else:
+                rows.mul_(factor)
     if into is not None:
         return add_rows(into, layer.index, local)
     return scatter_add(len(h), layer.index, local)
@@ -247,7 +273,12 @@ def _dense_local(step: FusedStep, coef: Tensor, after: list) -> Tensor:
     if not after:  # a copy (never a view of ``coef``, which may share ``into``'s memory)
         return coef.repeat_interleave(step.shape[1], dim=0)
     _, factor, replace = after[0]
-    local = factor if replace else coef.unsqueeze(1) * factor
+    if replace:
+        local = factor
+    elif isinstance(factor, _Other):
+        local = factor.times(coef)
+    else:
+        local = coef.unsqueeze(1) * factor
     return local.reshape(-1, coef.shape[1])
 
 
