@@ -44,17 +44,23 @@ def test_values_equal_reference(structure, data, seed, groups):
             _close(got[b, g : g + 1], value[b : b + 1])
 
 
+def _drawn(structure: str, data, seed: int):
+    """A drawn circuit, its labels, two asked roots per example, its cone and the labels as a
+    matrix that wants a gradient."""
+    circuit = data.draw(circuits(structure))
+    labels = labels_for(circuit, seed, batch=BATCH)
+    roots = _asked(data, circuit, 2).reshape(BATCH, 2)
+    cone = lower_cone(circuit, dynamic=labels, dtype=torch.float64)
+    return circuit, labels, roots, cone, _matrix(cone, labels).requires_grad_()
+
+
 @pytest.mark.parametrize("structure", ["prob", "logprob", "real", "maxprod", "product"])
 @settings(max_examples=40)
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_gradients_equal_whole_circuit(structure, data, seed):
-    circuit = data.draw(circuits(structure))
-    labels = labels_for(circuit, seed, batch=BATCH)
-    roots = _asked(data, circuit, 2).reshape(BATCH, 2)
+    circuit, labels, roots, cone, x = _drawn(structure, data, seed)
     whole = lower(circuit, dynamic=labels, dtype=torch.float64, klay=False)
-    cone = lower_cone(circuit, dynamic=labels, dtype=torch.float64)
     assert cone.keys == whole.keys
-    x = _matrix(cone, labels).requires_grad_()
     want = whole.matrix(x).gather(1, torch.as_tensor(roots))
     got = cone(x, roots)
     assume(want.requires_grad and torch.isfinite(want).all())
@@ -70,11 +76,7 @@ def test_gradients_equal_whole_circuit(structure, data, seed):
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_one_autograd_node_gives_the_gradients_of_every_op_recorded(structure, data, seed):
     """The cone as one autograd node (the default) against the same cone op by op."""
-    circuit = data.draw(circuits(structure))
-    labels = labels_for(circuit, seed, batch=BATCH)
-    roots = _asked(data, circuit, 2).reshape(BATCH, 2)
-    cone = lower_cone(circuit, dynamic=labels, dtype=torch.float64)
-    x = _matrix(cone, labels).requires_grad_()
+    circuit, labels, roots, cone, x = _drawn(structure, data, seed)
     cone.fuse = False
     want = cone(x, roots)
     cone.fuse = True
@@ -139,7 +141,12 @@ def test_a_user_kernel_without_a_scatter_form_reduces_padded_nodes():
     ab, bc = apply("times", a, b), apply("times", b, c)
     circuit = Circuit([apply("plus", ab, c), apply("plus", ab, bc, c)], ["two", "three"])
     x = torch.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]], dtype=torch.float64)
+    x.requires_grad_()
     whole = lower(circuit, dynamic="abc", dtype=torch.float64).matrix(x)
     cone = lower_cone(circuit, dynamic="abc", dtype=torch.float64)
     asked = torch.tensor([[0, 1], [1, 1]])  # example 0: both plus nodes, of 2 and 3 children
-    np.testing.assert_allclose(cone(x, asked).numpy(), whole.gather(1, asked).numpy())
+    want, got = whole.gather(1, asked), cone(x, asked)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy())
+    (dwant,) = torch.autograd.grad(want.sum(), x)
+    (dgot,) = torch.autograd.grad(got.sum(), x)  # autograd within the padded nodes' layer
+    np.testing.assert_allclose(dgot.numpy(), dwant.numpy(), rtol=1e-12)

@@ -21,7 +21,7 @@ from nesy_ir.layerize import Block, Layered, layerize
 from nesy_ir.lowering import check_structures, kernel, plan_leaves
 
 from .fused import FusedLayer, FusedStep, gather, layer_backward, layer_outputs
-from .kernels import REDUCTIONS, UNARY
+from .kernels import REDUCTIONS, UNARY, Reduction
 from .layout import check_kernels
 from .module import torch_dtype
 
@@ -47,10 +47,9 @@ class ConeCircuit(nn.Module):
         check_kernels(layered)
         plan = plan_leaves(layered, labels, dynamic, env)
         self.keys, self.names = plan.keys, layered.names
-        self._kernels = [_kernel(block) for block in layered.blocks()]
         self._steps = [_step(block) for block in layered.blocks()]
-        #: Whether a gradient goes through one autograd node for the whole cone (its backward
-        #: differentiable once); False records every op (higher-order gradients).
+        #: Whether the cone runs as one autograd node (its backward differentiable once);
+        #: False records every op (higher-order gradients).
         self.fuse = True
         # the buffer's first rows: [static values; each dynamic kernel applied to all labels],
         # each leaf read where its value is (no reordering)
@@ -84,36 +83,25 @@ class ConeCircuit(nn.Module):
         parts = [static.expand(-1, batch)] if len(static) else []
         parts += [fn(x) for fn in self._unary]
         h = torch.cat(parts) if len(parts) != 1 else parts[0]
-        if self.fuse and h.requires_grad and torch.is_grad_enabled():
-            fused = self._fused_layers(cone, device)
-            if fused is not None:  # the roots' values at (position, example) in the flat buffer
-                flat = cone.roots * batch + np.arange(batch)[:, None]
-                return _ConePass.apply(h, fused, _long(flat.reshape(-1), device), roots.shape)
-        for layer in cone.layers:
-            gathered = h.index_select(0, _long(_inputs(layer), device))
-            outs, start = [], 0
-            for part in layer:
-                rows = gathered.narrow(0, start, len(part.inputs))
-                outs.append(self._kernels[part.block](part, rows))
-                start += len(part.inputs)
-            h = torch.cat([h, *outs])
+        fused = self._fused_layers(cone, device)
+        if self.fuse:  # the roots' values at (position, example) in the flat buffer
+            flat = cone.roots * batch + np.arange(batch)[:, None]
+            return _ConePass.apply(h, fused, _long(flat.reshape(-1), device), roots.shape)
+        for _, _, layer in fused.layers:
+            h = torch.cat([h, layer_outputs(layer, gather(h, layer.index))])
         return h.t().gather(1, _long(cone.roots, device))
 
-    def _fused_layers(self, cone: Cone, device: torch.device) -> _Fused | None:
+    def _fused_layers(self, cone: Cone, device: torch.device) -> _Fused:
         """The cone's layers as :class:`~nesy_torch.fused.FusedLayer` s, each with the buffer
-        position of its first node; None where a part has no fused form (a user's reduction
-        without a scatter form over nodes of unequal widths)."""
+        position of its first node."""
         layers, first = [], cone.leaves
         for layer in cone.layers:
             steps, start = [], 0
             for part in layer:
-                step = self._steps[part.block](part, start, device)
-                if step is None:
-                    return None
-                steps.append(step)
+                steps.append(self._steps[part.block](part, start, device))
                 start += len(part.inputs)
             size = sum(part.size for part in layer)
-            parent = None  # one dense step spreads its gradients by broadcasting
+            parent = None  # one dense step spreads its gradients by repeating them
             if len(steps) > 1 or steps[0].kind != "dense":
                 counts = np.concatenate([part.counts for part in layer])
                 parent = _long(np.repeat(np.arange(size), counts), device)
@@ -170,9 +158,9 @@ class _ConePass(torch.autograd.Function):
         return grads.narrow(0, 0, ctx.leaves), None, None, None
 
 
-def _step(block: Block) -> Callable[[ConePart, int, torch.device], FusedStep | None]:
+def _step(block: Block) -> Callable[[ConePart, int, torch.device], FusedStep]:
     """How a part of ``block`` whose children are rows ``start..`` of its layer's gather is a
-    :class:`~nesy_torch.fused.FusedStep` (None: it has none)."""
+    :class:`~nesy_torch.fused.FusedStep`."""
     name = kernel(block.op, block.structure)
     if block.unary:
         fn = UNARY[name]
@@ -181,36 +169,27 @@ def _step(block: Block) -> Callable[[ConePart, int, torch.device], FusedStep | N
         )
     reduction = REDUCTIONS[name]
 
-    def step(part: ConePart, start: int, device: torch.device) -> FusedStep | None:
+    def step(part: ConePart, start: int, device: torch.device) -> FusedStep:
         rows, size = len(part.inputs), part.size
         if part.width:
             return FusedStep("dense", name, reduction.dense, start, rows, size, (size, part.width))
-        if reduction.scatter is None:
-            return None
         segments = _long(part.segments, device)
-        return FusedStep("scatter", name, reduction.scatter, start, rows, size, None, segments)
+        if reduction.scatter is not None:
+            return FusedStep("scatter", name, reduction.scatter, start, rows, size, None, segments)
+        return FusedStep("padded", name, _padded(reduction, part, segments), start, rows, size)
 
     return step
 
 
-def _kernel(block: Block) -> Callable[[ConePart, Tensor], Tensor]:
-    """How a part of ``block`` computes its nodes (size, B) from their children's values."""
-    name = kernel(block.op, block.structure)
-    if block.unary:
-        fn = UNARY[name]
-        return lambda part, rows: fn(rows)
-    reduction = REDUCTIONS[name]
+def _padded(reduction: Reduction, part: ConePart, segments: Tensor) -> Callable[[Tensor], Tensor]:
+    """A part's nodes of unequal widths reduced by the dense form alone: their children (E, B)
+    placed in a (size, widest, B) tensor padded with the reduction's neutral value."""
+    column = np.arange(len(part.inputs)) - np.repeat(
+        np.cumsum(part.counts) - part.counts, part.counts
+    )
+    width = int(part.counts.max())
 
-    def reduce(part: ConePart, rows: Tensor) -> Tensor:
-        if part.width:
-            return reduction.dense(rows.view(part.size, part.width, -1))
-        segments = torch.from_numpy(part.segments).to(rows.device)
-        if reduction.scatter is not None:
-            return reduction.scatter(rows, segments, part.size)
-        width = int(part.counts.max())
-        column = np.arange(len(part.inputs)) - np.repeat(
-            np.cumsum(part.counts) - part.counts, part.counts
-        )
+    def reduce(rows: Tensor) -> Tensor:
         padded = rows.new_full((part.size, width, rows.shape[1]), reduction.neutral)
         where = (segments, torch.from_numpy(column).to(rows.device))
         return reduction.dense(padded.index_put(where, rows))

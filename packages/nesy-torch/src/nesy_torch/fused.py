@@ -42,10 +42,11 @@ Rule = Callable[[Tensor, Tensor, Tensor, "FusedStep"], Any]
 
 @dataclass(frozen=True)
 class FusedStep:
-    """One kernel of a layer: ``kind`` ('dense', 'scatter', 'unary' or 'carry'), its kernel
-    name and forward function, the rows ``[start, start + rows)`` of the layer's gather it
-    reads, its ``size`` (outputs) and ``shape`` (dense: (size, width)) or ``segments`` (scatter:
-    the output of each row)."""
+    """One kernel of a layer: ``kind`` ('dense', 'scatter', 'unary', 'carry' or 'padded': a
+    reduction over nodes of unequal widths with no scatter form, ``fn`` padding and reducing
+    the flat rows), its kernel name and forward function, the rows ``[start, start + rows)``
+    of the layer's gather it reads, its ``size`` (outputs) and ``shape`` (dense: (size,
+    width)) or ``segments`` (scatter: the output of each row)."""
 
     kind: str
     kernel: str
@@ -135,13 +136,6 @@ class _Other:
         rows[:, 0].mul_(self.x[:, 1])
         rows[:, 1].mul_(self.x[:, 0])
 
-    def times(self, coef: Tensor) -> Tensor:
-        """Per-node ``coef`` (size, B) times each child's factor: (size, 2, B)."""
-        local = torch.empty_like(self.x)
-        torch.mul(coef, self.x[:, 1], out=local[:, 0])
-        torch.mul(coef, self.x[:, 0], out=local[:, 1])
-        return local
-
 
 def _prod(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep):
     if x.dim() == 3 and x.shape[1] == 2:  # dense, two factors: each gets the other
@@ -224,8 +218,8 @@ def layer_backward(
     gathered: Tensor | None = None,
 ) -> Tensor:
     """The gradient of frontier ``h`` from the gradient of the layer's output ``out``: per-node
-    coefficients scaled step by step, spread to the children with one gather (a broadcast for
-    one dense step), times per-child factors, added into ``h``'s rows with one ``index_add_``
+    coefficients scaled step by step, spread to the children with one gather (a repeat for one
+    dense step), times per-child factors, added into ``h``'s rows with one ``index_add_``
     (into ``into``, in place, if given: a buffer that already holds other gradients of ``h``).
     ``gathered``: the layer's inputs as the forward pass gathered them, if it kept them."""
     if layer.matrix is not None:
@@ -250,36 +244,21 @@ def layer_backward(
         elif factor is not None:
             after.append((step, factor, False))
         start += step.size
-    if layer.dense:
-        local = _dense_local(layer.steps[0], coef, after)
+    if layer.dense:  # one dense step: each node's children are a block of its width
+        local = coef.repeat_interleave(layer.steps[0].shape[1], dim=0)
     else:
         local = gather(coef, layer.parent)
-        for step, factor, replace in after:
-            rows = _in_shape(step, _rows(local, step))
-            if replace:
-                rows.copy_(factor)
-            elif isinstance(factor, _Other):
-                factor.scale(rows)
-            else:
-                rows.mul_(factor)
+    for step, factor, replace in after:
+        rows = _in_shape(step, _rows(local, step))
+        if replace:
+            rows.copy_(factor)
+        elif isinstance(factor, _Other):
+            factor.scale(rows)
+        else:
+            rows.mul_(factor)
     if into is not None:
         return add_rows(into, layer.index, local)
     return scatter_add(len(h), layer.index, local)
-
-
-def _dense_local(step: FusedStep, coef: Tensor, after: list) -> Tensor:
-    """The children's gradients (E, B) of a layer of one dense step: its nodes' ``coef``
-    broadcast over their children, times the step's per-child factor if it has one."""
-    if not after:  # a copy (never a view of ``coef``, which may share ``into``'s memory)
-        return coef.repeat_interleave(step.shape[1], dim=0)
-    _, factor, replace = after[0]
-    if replace:
-        local = factor
-    elif isinstance(factor, _Other):
-        local = factor.times(coef)
-    else:
-        local = coef.unsqueeze(1) * factor
-    return local.reshape(-1, coef.shape[1])
 
 
 def _in_shape(step: FusedStep, rows: Tensor) -> Tensor:
