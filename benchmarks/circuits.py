@@ -33,7 +33,6 @@ XLA compilation) and the peak extra memory of each variant at the last batch siz
 from __future__ import annotations
 
 import argparse
-import ctypes
 import random
 import time
 from collections.abc import Callable
@@ -52,6 +51,7 @@ from nesy_compile.examples import mnist_addition_carry, mnist_addition_standard
 from nesy_compile.ground_program import atom_text
 from nesy_compile.sdd import SddBridge
 from nesy_compile.wmc import cnf_bool_formula, compile_cnf
+from nesy_ir.allocator import M_MMAP_THRESHOLD, libc, reuse_freed_memory
 from nesy_ir.layerize import evaluate_layered, layerize
 from nesy_ir.smooth import smooth
 from nesy_torch.fused import gather
@@ -75,13 +75,6 @@ def _memory_kb() -> tuple[int, int]:
     return get["VmRSS"], get["VmHWM"]
 
 
-def _libc():
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-
-
 def measure(fn: Callable[[], object], budget_s: float = 1.0) -> float:
     """Median ms of ``fn()`` after two warm-up calls."""
     fn()
@@ -99,13 +92,13 @@ def peak_memory(fns: dict[str, Callable[[], object]]) -> dict[str, float]:
     glibc gives every freed block back to the OS (else a variant reuses the memory an earlier
     one freed, its resident size does not grow and its peak reads 0); timings are not taken
     then, as that makes every allocation a page fault."""
-    libc = _libc()
-    if libc is not None:
-        libc.mallopt(M_MMAP_THRESHOLD, 1 << 16)
+    glibc = libc()
+    if glibc is not None:
+        glibc.mallopt(M_MMAP_THRESHOLD, 1 << 16)
     peaks = {}
     for name, fn in fns.items():
-        if libc is not None:
-            libc.malloc_trim(0)
+        if glibc is not None:
+            glibc.malloc_trim(0)
         try:
             Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark
         except OSError:
@@ -115,13 +108,8 @@ def peak_memory(fns: dict[str, Callable[[], object]]) -> dict[str, float]:
         fn()
         _, peak = _memory_kb()
         peaks[name] = max(peak - start_rss, 0) / 1024
-    if libc is not None:  # glibc's steady state: blocks up to 32 MB reused, not returned
-        libc.mallopt(M_MMAP_THRESHOLD, 1 << 25)
-        libc.mallopt(M_TRIM_THRESHOLD, 1 << 26)
+    reuse_freed_memory()  # as the timings run (see main)
     return peaks
-
-
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 
 
 def torch_variant(module, x: np.ndarray, backward: bool):
@@ -203,6 +191,7 @@ def main() -> None:
         help="also time the generic module with autograd recording each op (no fused pass)",
     )
     args = parser.parse_args()
+    reuse_freed_memory()  # as the nesy command runs
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     columns = [c for c in COLUMNS if args.op_by_op or c != "op by op"]

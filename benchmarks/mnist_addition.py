@@ -23,6 +23,7 @@ import time
 import numpy as np
 import torch
 
+from nesy_ir.allocator import reuse_freed_memory
 from nesy_models.data import addition_dataset, load_mnist
 from nesy_models.learners import Split, TrainConfig, evaluate, fit
 from nesy_models.models import TaskModel
@@ -103,6 +104,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="1,32,256,1024")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    reuse_freed_memory()  # as `nesy train` runs
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 

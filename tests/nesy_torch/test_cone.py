@@ -1,6 +1,8 @@
 """The cone path (only the roots each example asks for) equals the whole circuit and the NumPy
 reference, in every built-in structure, values and gradients."""
 
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -14,6 +16,7 @@ from tests.nesy_torch.test_fused import cancels  # noqa: E402
 
 from nesy_ir import evaluate_circuit  # noqa: E402
 from nesy_ir.errors import NesyError  # noqa: E402
+from nesy_torch import cone as cone_module  # noqa: E402
 from nesy_torch import lower, lower_cone  # noqa: E402
 
 BATCH = 5
@@ -54,6 +57,17 @@ def _drawn(structure: str, data, seed: int):
     return circuit, labels, roots, cone, _matrix(cone, labels).requires_grad_()
 
 
+def _same(circuit, labels: dict, seed: int, x, got, want) -> None:
+    """``got`` equals ``want``, values and gradients (under random weights) w.r.t. ``x``."""
+    assume(want.requires_grad and torch.isfinite(want).all())
+    assume(not cancels(circuit, labels, BATCH))
+    weights = torch.as_tensor(np.random.default_rng(seed).random(want.shape))
+    (dwant,) = torch.autograd.grad((want * weights).sum(), x)
+    (dgot,) = torch.autograd.grad((got * weights).sum(), x)
+    np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
+    np.testing.assert_allclose(dgot, dwant, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("structure", ["prob", "logprob", "real", "maxprod", "product"])
 @settings(max_examples=40)
 @given(data=st.data(), seed=st.integers(0, 2**16))
@@ -81,13 +95,19 @@ def test_one_autograd_node_gives_the_gradients_of_every_op_recorded(structure, d
     want = cone(x, roots)
     cone.fuse = True
     got = cone(x, roots)
-    assume(want.requires_grad and torch.isfinite(want).all())
-    assume(not cancels(circuit, labels, BATCH))
-    weights = torch.as_tensor(np.random.default_rng(seed).random(want.shape))
-    (dwant,) = torch.autograd.grad((want * weights).sum(), x)
-    (dgot,) = torch.autograd.grad((got * weights).sum(), x)
-    np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
-    np.testing.assert_allclose(dgot, dwant, rtol=1e-9, atol=1e-12)
+    _same(circuit, labels, seed, x, got, want)
+
+
+@pytest.mark.parametrize("structure", STRUCTURES)
+@settings(max_examples=20)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_a_batch_in_groups_of_examples_equals_one_cone(structure, data, seed):
+    """Every example its own group (each over its own cone) against the whole batch's cone."""
+    circuit, labels, roots, cone, x = _drawn(structure, data, seed)
+    want = cone(x, roots)
+    with patch.object(cone_module, "TILE_VALUES", 1):
+        got = cone(x, roots)
+    _same(circuit, labels, seed, x, got, want)
 
 
 def test_nodes_of_one_child_in_the_fused_cone():

@@ -61,6 +61,28 @@ def test_fused_backward_gathers_again_what_it_did_not_keep(structure, data, seed
         _check_fused_backward(structure, 1.5, 3, data, seed, boundary)
 
 
+@settings(max_examples=20, deadline=None)
+@pytest.mark.parametrize("structure", STRUCTURES)
+@given(data=st.data(), seed=st.integers(0, 2**16), boundary=st.booleans())
+def test_a_batch_in_tiles_of_columns_equals_one_pass(structure, data, seed, boundary):
+    """A batch wider than a tile (here: every column its own tile), with and without a
+    gradient, against autograd op by op and the reference."""
+    with patch.object(fused, "TILE_VALUES", 1):
+        _check_fused_backward(structure, 1.5, 4, data, seed, boundary)
+
+
+@given(batch=st.integers(1, 300), widths=st.lists(st.integers(1, 5000), max_size=4))
+def test_tiles_are_the_fewest_equal_spans_within_the_budget(batch, widths):
+    layers = [fused.FusedLayer(torch.zeros(w, dtype=torch.long)) for w in widths]
+    spans = fused.tiles(layers, torch.zeros(1, batch))
+    columns = np.arange(batch)
+    assert np.concatenate([columns[s] for s in spans]).tolist() == columns.tolist()
+    widest = max(widths, default=0)
+    need = -(-batch * widest // fused.TILE_VALUES)
+    assert len(spans) == max(1, min(need, batch))
+    assert all(len(columns[s]) * widest <= fused.TILE_VALUES for s in spans[1:] if widest)
+
+
 def _check_fused_backward(structure, slack, batch, data, seed, boundary) -> None:
     circuit = data.draw(circuits(structure))
     labels = labels_for(circuit, seed, batch=batch, boundary=boundary)
@@ -73,6 +95,8 @@ def _check_fused_backward(structure, slack, batch, data, seed, boundary) -> None
     weights = torch.as_tensor(weights)
     (value, grad), (want_value, want_grad) = _fused_and_reference(module, x, weights)
     torch.testing.assert_close(value, want_value, equal_nan=True, rtol=0, atol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(module.matrix(x), want_value, equal_nan=True, rtol=0, atol=0)
     assert (grad is None) == (want_grad is None)
     if grad is not None and not cancels(circuit, labels, batch):
         torch.testing.assert_close(grad, want_grad, equal_nan=True, rtol=1e-9, atol=1e-12)

@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo" and args.demo is None:
         args = parser.parse_args(["demo", next(d for d in DEFAULT_DEMOS if d in args.demos)])
+    from .allocator import reuse_freed_memory  # here: `nesy --help` does not import ctypes
+
+    reuse_freed_memory()  # the command's passes reuse freed memory (see nesy_ir.allocator)
     try:
         return int(args.run(args) or 0)
     except (NesyError, OSError) as e:  # bad input or an unreadable file: a message, no trace

@@ -20,7 +20,7 @@ from nesy_ir.labels import Labelling
 from nesy_ir.layerize import Block, Layered, layerize
 from nesy_ir.lowering import check_structures, kernel, plan_leaves
 
-from .fused import FusedLayer, FusedStep, gather, layer_backward, layer_outputs
+from .fused import FusedLayer, FusedStep, even_spans, gather, layer_backward, layer_outputs
 from .kernels import REDUCTIONS, UNARY, Reduction
 from .layout import check_kernels
 from .module import torch_dtype
@@ -79,6 +79,16 @@ class ConeCircuit(nn.Module):
         if roots.size and (roots.min() < 0 or roots.max() >= len(self.names)):
             raise NesyError(f"root indices must lie in 0..{len(self.names) - 1}")
         cone = self.index.cone(roots)
+        groups = _groups(cone, x)
+        if len(groups) == 1:
+            return self._evaluate(x, cone, roots.shape)
+        return torch.cat(
+            [self._evaluate(x[:, g], self.index.cone(roots[g]), roots[g].shape) for g in groups]
+        )
+
+    def _evaluate(self, x: Tensor, cone: Cone, shape: tuple[int, ...]) -> Tensor:
+        """(K, B) dynamic labels -> (B, G) values of the cone's roots."""
+        static = self.static
         batch, device = x.shape[1], x.device
         parts = [static.expand(-1, batch)] if len(static) else []
         parts += [fn(x) for fn in self._unary]
@@ -86,7 +96,7 @@ class ConeCircuit(nn.Module):
         fused = self._fused_layers(cone, device)
         if self.fuse:  # the roots' values at (position, example) in the flat buffer
             flat = cone.roots * batch + np.arange(batch)[:, None]
-            return _ConePass.apply(h, fused, _long(flat.reshape(-1), device), roots.shape)
+            return _ConePass.apply(h, fused, _long(flat.reshape(-1), device), shape)
         for _, _, layer in fused.layers:
             h = torch.cat([h, layer_outputs(layer, gather(h, layer.index))])
         return h.t().gather(1, _long(cone.roots, device))
@@ -110,6 +120,23 @@ class ConeCircuit(nn.Module):
             )
             first += size
         return _Fused(tuple(layers), first)
+
+
+#: Most values of a cone's buffer for one group of examples on the CPU: a batch whose cone
+#: is larger runs in groups of examples, each over its own cone, so that the buffers of values
+#: and gradients stay in the CPU's caches (4 MB each in float32; docs/benchmarks.md, "Tiles of
+#: the batch, and freed memory kept for reuse").
+TILE_VALUES = 1 << 20
+
+
+def _groups(cone: Cone, x: Tensor) -> list[slice]:
+    """The examples (columns of ``x`` (K, B)) evaluated together: all of them on a GPU or
+    where the cone's buffer holds at most :data:`TILE_VALUES` values, else as few groups of
+    equal size as keep the whole batch's cone within it per group."""
+    if x.device.type != "cpu":
+        return [slice(None)]
+    size = cone.leaves + sum(part.size for layer in cone.layers for part in layer)
+    return even_spans(x.shape[1], -(-size * x.shape[1] // TILE_VALUES))
 
 
 def _inputs(layer: tuple[ConePart, ...]) -> np.ndarray:

@@ -9,7 +9,8 @@ backward reads; backwards, layer by layer, it gathers the layer's inputs again w
 keep them, scales the outputs' gradients by each step's rule, spreads them to the children with
 one gather, multiplies per child where the rule says so, and adds them into the previous
 frontier's gradient with one ``index_add_`` (:func:`layer_backward`): a few kernels per layer
-whatever its number of steps.
+whatever its number of steps. On the CPU, a batch too wide for the caches runs in tiles of
+columns, each through every layer (:func:`tiles`).
 
 The gradients are autograd's own, by construction where a kernel has no formula here (the step
 is recomputed under autograd and differentiated: user kernels, log, log1mexp, the Lukasiewicz
@@ -74,6 +75,7 @@ class FusedLayer:
     reads_inputs: bool = field(init=False)  # whether its backward needs the gathered inputs
     scales: bool = field(init=False)  # whether a rule scales the outputs' gradients in place
     dense: bool = field(init=False)  # whether it is one dense step (its children in blocks)
+    width: int = field(init=False)  # the rows it gathers (a matrix: its rows and columns)
 
     def __post_init__(self) -> None:
         rules = [s.rule for s in self.steps]
@@ -81,6 +83,8 @@ class FusedLayer:
         object.__setattr__(self, "reads_inputs", reads)
         object.__setattr__(self, "scales", any(r in _SCALING for r in rules))
         object.__setattr__(self, "dense", len(rules) == 1 and self.steps[0].kind == "dense")
+        width = sum(self.matrix.shape) if self.matrix is not None else len(self.index)
+        object.__setattr__(self, "width", width)
 
 
 def gather(h: Tensor, index: Tensor) -> Tensor:
@@ -277,35 +281,85 @@ def _rows(gathered: Tensor, step: FusedStep) -> Tensor:
 #: large one those of its first layers.
 KEEP_GATHERED = 1 << 22
 
+#: Most values one layer gathers for a tile of the batch on the CPU: a wider batch runs in
+#: tiles of columns, each through every layer, so that a layer's inputs, outputs and gradients
+#: stay in the CPU's caches (16 MB in float32; docs/benchmarks.md, "Tiles of the batch, and
+#: freed memory kept for reuse").
+TILE_VALUES = 1 << 22
+
+
+def tiles(layers: Sequence[FusedLayer], h: Tensor) -> list[slice]:
+    """The column ranges of frontier ``h`` (n, B) a pass runs one at a time: one range on a
+    GPU or where the widest layer gathers at most :data:`TILE_VALUES` values; else as few
+    tiles of equal width as keep each layer's gather within it."""
+    if h.device.type != "cpu" or not layers:
+        return [slice(None)]
+    batch = h.shape[1]
+    return even_spans(batch, -(-batch * max(layer.width for layer in layers) // TILE_VALUES))
+
+
+def even_spans(batch: int, count: int) -> list[slice]:
+    """``batch`` columns in ``count`` ranges (at most one per column) of equal width, the last
+    maybe narrower; one range where ``count`` is 1 or less."""
+    if count <= 1 or batch <= 1:
+        return [slice(None)]
+    width = -(-batch // min(count, batch))
+    return [slice(i, i + width) for i in range(0, batch, width)]
+
+
+def columns(t: Tensor, span: slice) -> Tensor:
+    """The columns ``span`` of ``t``, contiguous (``t`` itself for all of them)."""
+    return t if span == slice(None) else t[:, span].contiguous()
+
+
+def joined(parts: list[Tensor]) -> Tensor:
+    """Tiles of columns side by side."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
 
 class FusedPass(torch.autograd.Function):
     """``layers`` applied to the leaf frontier ``h`` (n, B), then the rows ``roots`` of the last
-    frontier taken (None: all of it), as one autograd node."""
+    frontier taken (None: all of it), as one autograd node (a wide batch in tiles of columns,
+    :func:`tiles`)."""
 
     @staticmethod
     def forward(ctx, h: Tensor, layers: Sequence[FusedLayer], roots: Tensor | None) -> Tensor:
-        frontiers, kept, room = [h], [], KEEP_GATHERED
-        for layer in layers:
-            if layer.matrix is not None:
-                frontiers.append(layer.matrix @ frontiers[-1])
-                kept.append(None)
-                continue
-            gathered = gather(frontiers[-1], layer.index)
-            frontiers.append(layer_outputs(layer, gathered))
-            room -= gathered.numel() if layer.reads_inputs else 0
-            kept.append(gathered if layer.reads_inputs and room >= 0 else None)
-        ctx.frontiers, ctx.layers, ctx.roots, ctx.kept = frontiers, layers, roots, kept
-        last = frontiers[-1]
-        return last if roots is None else gather(last, roots)
+        spans = tiles(layers, h)
+        room = KEEP_GATHERED // len(spans)
+        ctx.passes = [_forward(columns(h, span), layers, room) for span in spans]
+        ctx.layers, ctx.roots, ctx.spans = layers, roots, spans
+        lasts = [frontiers[-1] for frontiers, _ in ctx.passes]
+        return joined([last if roots is None else gather(last, roots) for last in lasts])
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):
-        frontiers, layers = ctx.frontiers, ctx.layers
-        if ctx.roots is not None:
-            grad = scatter_add(len(frontiers[-1]), ctx.roots, grad)
-        for k in range(len(layers) - 1, -1, -1):
-            grad = layer_backward(
-                layers[k], frontiers[k], frontiers[k + 1], grad, gathered=ctx.kept[k]
-            )
-        return grad, None, None
+        grads = [
+            _backward(frontiers, kept, ctx.layers, ctx.roots, columns(grad, span))
+            for (frontiers, kept), span in zip(ctx.passes, ctx.spans, strict=True)
+        ]
+        return joined(grads), None, None
+
+
+def _forward(h: Tensor, layers: Sequence[FusedLayer], room: int):
+    """Every frontier from ``h``, and the gathered inputs kept (up to ``room`` values)."""
+    frontiers, kept = [h], []
+    for layer in layers:
+        if layer.matrix is not None:
+            frontiers.append(layer.matrix @ frontiers[-1])
+            kept.append(None)
+            continue
+        gathered = gather(frontiers[-1], layer.index)
+        frontiers.append(layer_outputs(layer, gathered))
+        room -= gathered.numel() if layer.reads_inputs else 0
+        kept.append(gathered if layer.reads_inputs and room >= 0 else None)
+    return frontiers, kept
+
+
+def _backward(frontiers, kept, layers: Sequence[FusedLayer], roots: Tensor | None, grad: Tensor):
+    """The gradient of the first frontier from that of the roots."""
+    if roots is not None:
+        grad = scatter_add(len(frontiers[-1]), roots, grad)
+    for k in range(len(layers) - 1, -1, -1):
+        grad = layer_backward(layers[k], frontiers[k], frontiers[k + 1], grad, gathered=kept[k])
+    return grad

@@ -15,7 +15,7 @@ from nesy_ir.labels import Labelling
 from nesy_ir.layerize import Layered, layerize
 from nesy_ir.lowering import check_structures, plan_leaves
 
-from .fused import FusedLayer, FusedPass, FusedStep, layer_forward
+from .fused import FusedLayer, FusedPass, FusedStep, columns, joined, layer_forward, tiles
 from .kernels import REDUCTIONS, UNARY
 from .layout import DENSE_SLACK, Step, build_layout, check_kernels
 from .lowered import LoweredCircuit
@@ -134,11 +134,12 @@ class CircuitModule(LoweredCircuit):
 
     def _evaluate(self, x: Tensor) -> Tensor:
         """(K, B) dynamic labels -> (R, B) root values; one autograd node for all the layers
-        (:class:`~nesy_torch.fused.FusedPass`) when a gradient is wanted."""
+        (:class:`~nesy_torch.fused.FusedPass`) when a gradient is wanted; a wide batch in tiles
+        of columns (:func:`~nesy_torch.fused.tiles`)."""
         h = self._leaf_frontier(x)
         if self.fuse and h.requires_grad and torch.is_grad_enabled():
             return FusedPass.apply(h, self._layers, self._roots)
-        return self._traceable_layers(h)
+        return joined([self._traceable_layers(columns(h, s)) for s in tiles(self._layers, h)])
 
     def _traceable(self, x: Tensor) -> Tensor:
         """:meth:`_evaluate` op by op, every op recorded by autograd: what ``torch.compile``
