@@ -71,16 +71,21 @@ def test_a_batch_in_tiles_of_columns_equals_one_pass(structure, data, seed, boun
         _check_fused_backward(structure, 1.5, 4, data, seed, boundary)
 
 
-@given(batch=st.integers(1, 300), widths=st.lists(st.integers(1, 5000), max_size=4))
-def test_tiles_are_the_fewest_equal_spans_within_the_budget(batch, widths):
+@given(
+    batch=st.integers(1, 300),
+    widths=st.lists(st.integers(1, 5000), max_size=4),
+    budget=st.integers(1, 50_000),
+)
+def test_tiles_are_the_fewest_even_spans_within_the_budget(batch, widths, budget):
     layers = [fused.FusedLayer(torch.zeros(w, dtype=torch.long)) for w in widths]
-    spans = fused.tiles(layers, torch.zeros(1, batch))
+    with patch.object(fused, "TILE_VALUES", budget):
+        spans = fused.tiles(layers, torch.zeros(1, batch))
     columns = np.arange(batch)
     assert np.concatenate([columns[s] for s in spans]).tolist() == columns.tolist()
-    widest = max(widths, default=0)
-    need = -(-batch * widest // fused.TILE_VALUES)
-    assert len(spans) == max(1, min(need, batch))
-    assert all(len(columns[s]) * widest <= fused.TILE_VALUES for s in spans[1:] if widest)
+    most = max(budget // max(widths), 1) if widths else batch  # columns a tile may hold
+    assert len(spans) == -(-batch // most)  # as few as hold them
+    sizes = [len(columns[s]) for s in spans]
+    assert max(sizes) <= most and max(sizes) - min(sizes) <= 1
 
 
 def _check_fused_backward(structure, slack, batch, data, seed, boundary) -> None:

@@ -131,12 +131,12 @@ TILE_VALUES = 1 << 20
 
 def _groups(cone: Cone, x: Tensor) -> list[slice]:
     """The examples (columns of ``x`` (K, B)) evaluated together: all of them on a GPU or
-    where the cone's buffer holds at most :data:`TILE_VALUES` values, else as few groups of
-    equal size as keep the whole batch's cone within it per group."""
+    where the cone's buffer holds at most :data:`TILE_VALUES` values, else as few groups as
+    keep the whole batch's cone within it per group."""
     if x.device.type != "cpu":
         return [slice(None)]
     size = cone.leaves + sum(part.size for layer in cone.layers for part in layer)
-    return even_spans(x.shape[1], -(-size * x.shape[1] // TILE_VALUES))
+    return even_spans(x.shape[1], TILE_VALUES // max(size, 1))
 
 
 def _inputs(layer: tuple[ConePart, ...]) -> np.ndarray:

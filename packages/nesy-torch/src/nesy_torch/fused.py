@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -291,20 +292,20 @@ TILE_VALUES = 1 << 22
 def tiles(layers: Sequence[FusedLayer], h: Tensor) -> list[slice]:
     """The column ranges of frontier ``h`` (n, B) a pass runs one at a time: one range on a
     GPU or where the widest layer gathers at most :data:`TILE_VALUES` values; else as few
-    tiles of equal width as keep each layer's gather within it."""
+    tiles as keep each layer's gather within it."""
     if h.device.type != "cpu" or not layers:
         return [slice(None)]
-    batch = h.shape[1]
-    return even_spans(batch, -(-batch * max(layer.width for layer in layers) // TILE_VALUES))
+    return even_spans(h.shape[1], TILE_VALUES // max(layer.width for layer in layers))
 
 
-def even_spans(batch: int, count: int) -> list[slice]:
-    """``batch`` columns in ``count`` ranges (at most one per column) of equal width, the last
-    maybe narrower; one range where ``count`` is 1 or less."""
-    if count <= 1 or batch <= 1:
+def even_spans(batch: int, most: int) -> list[slice]:
+    """``batch`` columns in as few ranges of at most ``most`` columns (at least one) as hold
+    them, their widths within one of each other; one range where ``most`` >= ``batch``."""
+    if most >= batch:
         return [slice(None)]
-    width = -(-batch // min(count, batch))
-    return [slice(i, i + width) for i in range(0, batch, width)]
+    count = -(-batch // max(most, 1))
+    bounds = [batch * i // count for i in range(count + 1)]
+    return [slice(a, b) for a, b in pairwise(bounds)]
 
 
 def columns(t: Tensor, span: slice) -> Tensor:
