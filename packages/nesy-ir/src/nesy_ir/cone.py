@@ -49,6 +49,11 @@ class Cone:
     layers: tuple[tuple[ConePart, ...], ...]
     roots: np.ndarray
 
+    @property
+    def size(self) -> int:
+        """The buffer's length: the leaves' rows, then every part's nodes."""
+        return self.leaves + sum(part.size for layer in self.layers for part in layer)
+
 
 #: Most edges of a layer whose marking reads every edge of it (a few NumPy calls over at most
 #: this many entries cost less than the dozen calls that find the marked nodes' edges).

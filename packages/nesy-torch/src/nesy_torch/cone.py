@@ -135,8 +135,7 @@ def _groups(cone: Cone, x: Tensor) -> list[slice]:
     keep the whole batch's cone within it per group."""
     if x.device.type != "cpu":
         return [slice(None)]
-    size = cone.leaves + sum(part.size for layer in cone.layers for part in layer)
-    return even_spans(x.shape[1], TILE_VALUES // max(size, 1))
+    return even_spans(x.shape[1], TILE_VALUES // max(cone.size, 1))
 
 
 def _inputs(layer: tuple[ConePart, ...]) -> np.ndarray:
@@ -215,10 +214,10 @@ def _padded(reduction: Reduction, part: ConePart, segments: Tensor) -> Callable[
         np.cumsum(part.counts) - part.counts, part.counts
     )
     width = int(part.counts.max())
+    where = (segments, _long(column, segments.device))
 
     def reduce(rows: Tensor) -> Tensor:
         padded = rows.new_full((part.size, width, rows.shape[1]), reduction.neutral)
-        where = (segments, torch.from_numpy(column).to(rows.device))
         return reduction.dense(padded.index_put(where, rows))
 
     return reduce
