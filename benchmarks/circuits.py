@@ -8,6 +8,7 @@ one probability per variable (``x[false]`` gets 1 - p). For each circuit and bat
 forward and forward + backward (gradient of the summed roots w.r.t. the labels) of:
 
 - nesy-torch, the generic gather + reduce path (``klay=False``);
+- the same through ``torch.compile`` (``compile=True``: one program per batch width);
 - nesy-torch through KLay (``klay=True``, where the circuit fits KLay);
 - ``klaycircuits`` used directly on the SDD (CNFs only), batched with ``torch.vmap``;
 - nesy-jax (jitted; gradient by ``jax.grad``);
@@ -24,10 +25,11 @@ forward and forward + backward (gradient of the summed roots w.r.t. the labels) 
 It prints milliseconds (the variants measured in turn, three rounds; each variant's best round's
 median of repeats after warm-up), the ratios the targets are set on
 (generic / KLay direct <= 1.0, PySDD looped / generic >= 100 at batch 256 on circuits of 10,000
-nodes and more, generic / jax <= 1.5, and floor / jax: where it is above 1.5, no eager torch
-evaluation meets that target), the seconds of JAX's first call at that batch size (tracing and
-XLA compilation) and the peak extra memory of each variant at the last batch size (see
-``peak_memory``).
+nodes and more, generic / jax <= 1.5, compiled / jax, and floor / jax: where it is above 1.5,
+no eager torch evaluation meets that target), the seconds of JAX's and of the compiled
+module's first call at that batch size (tracing and compilation; torch's compiled programs are
+cached on disk, so a second run finds them) and the peak extra memory of each variant at the
+last batch size (see ``peak_memory``).
 """
 
 from __future__ import annotations
@@ -203,8 +205,12 @@ def main() -> None:
             f"\n{item['name']}: {stats['nodes']} nodes, {stats['edges']} edges, {stats['layers']}"
             f" layers, {len(item['keys'])} label keys"
         )
-        print(header + "   generic/klay  pysdd/generic  generic/jax  floor/jax  jax jit s")
+        print(
+            header + "   generic/klay  pysdd/generic  generic/jax  compiled/jax  floor/jax"
+            "  jax jit s  compile s"
+        )
         generic = nesy_torch.lower(layered, dynamic=item["keys"], klay=False)
+        compiled = nesy_torch.lower(layered, dynamic=item["keys"], klay=False, compile=True)
         try:
             smoothed = layerize(smooth(item["circuit"]))  # KLay needs smooth circuits
             via_klay = nesy_torch.lower(smoothed, dynamic=item["keys"], klay=True)
@@ -213,7 +219,13 @@ def main() -> None:
             print(f"  (no KLay path: {why})")
         lowered = nesy_jax.lower(layered, dynamic=item["keys"])
         direct = klay_direct(item["sdd"]) if item["sdd"] is not None else None
-        variants = {"generic": generic, "via klay": via_klay, "jax": lowered, "direct": direct}
+        variants = {
+            "generic": generic,
+            "compiled": compiled,
+            "via klay": via_klay,
+            "jax": lowered,
+            "direct": direct,
+        }
         if args.op_by_op:
             variants["op by op"] = nesy_torch.lower(layered, dynamic=item["keys"], klay=False)
             variants["op by op"].fuse = False  # as before the fused pass
@@ -228,7 +240,17 @@ def main() -> None:
         print(f"  peak extra memory (MB, last batch): {extra}")
 
 
-COLUMNS = ("generic", "op by op", "via klay", "klay direct", "jax", "pysdd loop", "numpy", "floor")
+COLUMNS = (
+    "generic",
+    "compiled",
+    "op by op",
+    "via klay",
+    "klay direct",
+    "jax",
+    "pysdd loop",
+    "numpy",
+    "floor",
+)
 
 
 def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, float]:
@@ -236,6 +258,7 @@ def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, flo
     fns: dict[str, Callable[[], object]] = {
         "generic": torch_variant(variants["generic"], x, backward)
     }
+    fns["compiled"] = torch_variant(variants["compiled"], x, backward)
     if "op by op" in variants:
         fns["op by op"] = torch_variant(variants["op by op"], x, backward)
     if variants["via klay"] is not None:
@@ -249,9 +272,11 @@ def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, flo
         labels = {k: x[:, i] for i, k in enumerate(item["keys"])}
         fns["numpy"] = lambda: evaluate_layered(layered, labels)
     fns["floor"] = floor_variant(variants["generic"], x, backward)
-    began = time.perf_counter()
-    fns["jax"]()  # the first call traces and compiles
-    row = {"jax jit s": time.perf_counter() - began}
+    row = {}
+    for name in ("jax", "compiled"):  # the first call traces and compiles
+        began = time.perf_counter()
+        fns[name]()
+        row[f"{name} s"] = time.perf_counter() - began
     for fn in fns.values():  # one-time costs (allocator pools, caches) paid before measuring
         fn()
     for _ in range(ROUNDS):  # interleaved: a burst of load elsewhere hits one round, not a column
@@ -273,7 +298,8 @@ def cells(row: dict[str, float], columns: list[str]) -> str:
     times = " ".join(f"{row[v]:>11.3f}" if v in row else f"{'-':>11}" for v in columns)
     return (
         f"{times}   {ratio('generic', 'klay direct')}      {ratio('pysdd loop', 'generic')}"
-        f"     {ratio('generic', 'jax')}   {ratio('floor', 'jax')}   {row['jax jit s']:>8.2f}"
+        f"     {ratio('generic', 'jax')}   {ratio('compiled', 'jax')}   {ratio('floor', 'jax')}"
+        f"   {row['jax s']:>8.2f}   {row['compiled s']:>9.2f}"
     )
 
 

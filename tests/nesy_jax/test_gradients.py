@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from tests.backend_strategies import circuits, labels_for
 
-from nesy_ir import Circuit, apply, atom, const, evaluate_circuit
+from nesy_ir import Circuit, apply, atom, const, evaluate_circuit, transform
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
@@ -105,3 +105,18 @@ def test_logsumexp_of_minus_infinities_is_minus_infinity_with_zero_gradient():
     np.testing.assert_allclose(grad[1], [1.0, 0.0])
     neg_grad = jax.grad(lambda m: jnp.sum(run.matrix(m)[1:, 1]))(x)
     assert bool(jnp.all(jnp.isfinite(neg_grad)))
+
+
+def test_a_log_of_zero_that_a_logsumexp_absorbs_has_a_zero_gradient():
+    """x + log(0 * p) in log space is x: the gradient w.r.t. p is 0, not 0 / 0 (as in torch);
+    so is that of log(1 - exp 0) under a logsumexp."""
+    x, p, q = atom("x", (), "logprob"), atom("p", (), "prob"), atom("q", (), "logprob")
+    absorbed = apply("plus", x, transform(apply("times", const(0.0, "prob"), p), "logprob"))
+    circuit = Circuit([absorbed, apply("plus", x, apply("neg", q))])
+    run = lower(circuit, dynamic=["p", "q", "x"])
+    labels = jnp.array([[0.3, 0.0, -0.5], [0.8, 0.0, -2.0]])
+    grad = jax.grad(lambda m: jnp.sum(run.matrix(m)))(labels)
+    assert bool(jnp.all(jnp.isfinite(grad)))
+    np.testing.assert_allclose(grad[:, 0], [0.0, 0.0])  # p: absorbed
+    np.testing.assert_allclose(grad[:, 1], [0.0, 0.0])  # q: log1mexp(0) = -inf, absorbed
+    np.testing.assert_allclose(grad[:, 2], [2.0, 2.0])  # x: 1 through each root

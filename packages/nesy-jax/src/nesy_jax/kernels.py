@@ -67,6 +67,24 @@ def _logsumexp_segment(v: Array, ids: Array, n: int) -> Array:
     return _safe_log_total(_segment_sum(jnp.exp(v - shift[ids]), ids, n), shift)
 
 
+@jax.custom_vjp
+def _log(x: Array) -> Array:
+    """Natural logarithm whose gradient is 0 (not 0 / 0 = NaN) where the incoming gradient is
+    0: a log 0 that does not reach the output (a -inf term of a logsumexp) leaves no NaN."""
+    return jnp.log(x)
+
+
+def _log_forward(x: Array) -> tuple[Array, Array]:
+    return jnp.log(x), x
+
+
+def _log_backward(x: Array, g: Array) -> tuple[Array]:
+    return (jnp.where(g == 0, jnp.zeros_like(g), g / x),)
+
+
+_log.defvjp(_log_forward, _log_backward)
+
+
 def _log1mexp(x: Array) -> Array:
     """log(1 - exp(x)) for x <= 0: expm1 near 0, log1p below -log 2; NaN-free gradients.
 
@@ -78,7 +96,7 @@ def _log1mexp(x: Array) -> Array:
     near = x > -jnp.log(2.0)
     x_near = jnp.where(near, x, -1.0)  # each branch sees only inputs where it is finite
     x_far = jnp.where(near, -1.0, x)
-    out = jnp.where(near, jnp.log(-jnp.expm1(x_near)), jnp.log1p(-jnp.exp(x_far)))
+    out = jnp.where(near, _log(-jnp.expm1(x_near)), jnp.log1p(-jnp.exp(x_far)))
     return jnp.where(invalid, jnp.nan, out)
 
 
@@ -105,7 +123,7 @@ UNARY: dict[str, Callable[[Array], Array]] = {
     "complement": lambda x: 1.0 - x,
     "log1mexp": _log1mexp,
     "identity": lambda x: x,
-    "log": jnp.log,
+    "log": _log,
     "exp": jnp.exp,
 }
 

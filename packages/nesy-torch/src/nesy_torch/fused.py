@@ -142,12 +142,25 @@ class _Other:
         rows[:, 1].mul_(self.x[:, 0])
 
 
+def _pairs(step: FusedStep) -> bool:
+    """Whether the step multiplies two factors per node (dense): each gets the other, exact
+    at 0."""
+    return step.kind == "dense" and step.shape[1] == 2
+
+
 def _prod(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep):
-    if x.dim() == 3 and x.shape[1] == 2:  # dense, two factors: each gets the other
+    if not _pairs(step):
+        low, high = torch.aminmax(out)  # a zero factor (or an underflow) gives a zero product
+        if not (low.item() > 0 or high.item() < 0) and bool((out == 0).any()):
+            return _AUTOGRAD  # torch's exact exclusive product
+    return _divided(x, out, coef, step)
+
+
+def _divided(x: Tensor, out: Tensor, coef: Tensor, step: FusedStep):
+    """A product's per-child factor where no product of the step is 0 (``_prod`` without its
+    check, for a pass that knows this: :func:`zero_products`)."""
+    if _pairs(step):
         return _Other(x)
-    low, high = torch.aminmax(out)  # a zero factor (or an underflow) gives a zero product
-    if not (low.item() > 0 or high.item() < 0) and bool((out == 0).any()):
-        return _AUTOGRAD  # torch's exact exclusive product
     # prod / x, divided (1 / x overflows for a tiny x, and inf times an underflowed 0 is NaN)
     return _spread(step, out) / x
 
@@ -184,7 +197,7 @@ def _rule(step: FusedStep) -> Rule | None:
     if step.kind == "unary":
         return _UNARY_RULES.get(step.kernel) if step.fn is BUILTIN_UNARY.get(step.kernel) else None
     builtin = BUILTIN_REDUCTIONS.get(step.kernel)
-    if builtin is None or step.fn not in (builtin.dense, builtin.scatter):
+    if builtin is None or step.fn not in (builtin.dense, builtin.scatter, builtin.folded):
         return None
     return _REDUCTION_RULES.get(step.kernel)
 
@@ -208,6 +221,13 @@ def layer_forward(layer: FusedLayer, h: Tensor) -> Tensor:
     return layer_outputs(layer, gather(h, layer.index))
 
 
+def run_layers(layers: Sequence[FusedLayer], roots: Tensor | None, h: Tensor) -> Tensor:
+    """The rows ``roots`` (None: all) of the last frontier from ``h``, op by op."""
+    for layer in layers:
+        h = layer_forward(layer, h)
+    return h if roots is None else h.index_select(0, roots)
+
+
 def layer_outputs(layer: FusedLayer, gathered: Tensor) -> Tensor:
     """The next frontier from the layer's gathered inputs."""
     outs = [run_step(s, _rows(gathered, s)) for s in layer.steps]
@@ -221,12 +241,14 @@ def layer_backward(
     grad: Tensor,
     into: Tensor | None = None,
     gathered: Tensor | None = None,
+    nonzero: bool = False,
 ) -> Tensor:
     """The gradient of frontier ``h`` from the gradient of the layer's output ``out``: per-node
     coefficients scaled step by step, spread to the children with one gather (a repeat for one
     dense step), times per-child factors, added into ``h``'s rows with one ``index_add_``
     (into ``into``, in place, if given: a buffer that already holds other gradients of ``h``).
-    ``gathered``: the layer's inputs as the forward pass gathered them, if it kept them."""
+    ``gathered``: the layer's inputs as the forward pass gathered them, if it kept them;
+    ``nonzero``: no product of the layer is 0 (its products' gradients need no check)."""
     if layer.matrix is not None:
         return layer.matrix.t() @ grad
     if gathered is None and layer.reads_inputs:
@@ -234,7 +256,7 @@ def layer_backward(
     coef = grad.clone() if layer.scales else grad
     after, start = [], 0
     for step in layer.steps:
-        rule = step.rule
+        rule = _divided if nonzero and step.rule is _prod else step.rule
         if rule is _no_change:
             start += step.size
             continue
@@ -321,25 +343,32 @@ def joined(parts: list[Tensor]) -> Tensor:
 class FusedPass(torch.autograd.Function):
     """``layers`` applied to the leaf frontier ``h`` (n, B), then the rows ``roots`` of the last
     frontier taken (None: all of it), as one autograd node (a wide batch in tiles of columns,
-    :func:`tiles`)."""
+    :func:`tiles`); through ``compiled`` (a :class:`~nesy_torch.compiled.CompiledPass` of
+    the same layers) if given."""
 
     @staticmethod
-    def forward(ctx, h: Tensor, layers: Sequence[FusedLayer], roots: Tensor | None) -> Tensor:
+    def forward(ctx, h: Tensor, layers: Sequence[FusedLayer], roots: Tensor | None, compiled=None):
         spans = tiles(layers, h)
-        room = KEEP_GATHERED // len(spans)
-        ctx.passes = [_forward(columns(h, span), layers, room) for span in spans]
-        ctx.layers, ctx.roots, ctx.spans = layers, roots, spans
-        lasts = [frontiers[-1] for frontiers, _ in ctx.passes]
+        if compiled is None:
+            room = KEEP_GATHERED // len(spans)
+            ctx.passes = [(*_forward(columns(h, s), layers, room), None) for s in spans]
+        else:
+            ctx.passes = [compiled.forward(columns(h, span)) for span in spans]
+        ctx.layers, ctx.roots, ctx.spans, ctx.compiled = layers, roots, spans, compiled
+        lasts = [frontiers[-1] for frontiers, *_ in ctx.passes]
         return joined([last if roots is None else gather(last, roots) for last in lasts])
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: Tensor):
-        grads = [
-            _backward(frontiers, kept, ctx.layers, ctx.roots, columns(grad, span))
-            for (frontiers, kept), span in zip(ctx.passes, ctx.spans, strict=True)
-        ]
-        return joined(grads), None, None
+        grads = []
+        for (frontiers, kept, zero), span in zip(ctx.passes, ctx.spans, strict=True):
+            tile = columns(grad, span)
+            if ctx.compiled is None or (zero is not None and zero.item()):
+                grads.append(_backward(frontiers, kept, ctx.layers, ctx.roots, tile))
+            else:
+                grads.append(ctx.compiled.backward(frontiers, tile))
+        return joined(grads), None, None, None
 
 
 def _forward(h: Tensor, layers: Sequence[FusedLayer], room: int):
@@ -357,10 +386,32 @@ def _forward(h: Tensor, layers: Sequence[FusedLayer], room: int):
     return frontiers, kept
 
 
-def _backward(frontiers, kept, layers: Sequence[FusedLayer], roots: Tensor | None, grad: Tensor):
-    """The gradient of the first frontier from that of the roots."""
+def _backward(
+    frontiers,
+    kept,
+    layers: Sequence[FusedLayer],
+    roots: Tensor | None,
+    grad: Tensor,
+    nonzero: bool = False,
+):
+    """The gradient of the first frontier from that of the roots (``nonzero``: no product of
+    the pass is 0)."""
     if roots is not None:
         grad = scatter_add(len(frontiers[-1]), roots, grad)
     for k in range(len(layers) - 1, -1, -1):
-        grad = layer_backward(layers[k], frontiers[k], frontiers[k + 1], grad, gathered=kept[k])
+        h, out = frontiers[k], frontiers[k + 1]
+        grad = layer_backward(layers[k], h, out, grad, gathered=kept[k], nonzero=nonzero)
     return grad
+
+
+def zero_products(layers: Sequence[FusedLayer], frontiers: Sequence[Tensor]) -> Tensor | None:
+    """Whether some product whose gradient divides by its factors is 0 in this pass (a bool
+    tensor; None where no step divides): the backward then needs the exact, checked rule."""
+    flags = []
+    for layer, out in zip(layers, frontiers[1:], strict=True):
+        start = 0
+        for step in layer.steps:
+            if step.rule is _prod and not _pairs(step):
+                flags.append((out.narrow(0, start, step.size) == 0).any())
+            start += step.size
+    return torch.stack(flags).any() if flags else None

@@ -13,6 +13,7 @@ all -inf segments; log1mexp switches at -ln 2; products have the exclusive-produ
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,11 +34,22 @@ Unary = Callable[[Tensor], Tensor]
 @dataclass(frozen=True)
 class Reduction:
     """An n-ary kernel: ``dense(x (size, width, B)) -> (size, B)``, the value that pads a node
-    with fewer children, and optionally ``scatter(x (E, B), segments (E,), size) -> (size, B)``."""
+    with fewer children, optionally ``scatter(x (E, B), segments (E,), size) -> (size, B)``
+    and ``folded``: the dense form as a chain of elementwise operations over the width, which
+    ``torch.compile`` turns into one loop vectorized over the batch (it vectorizes a reduction
+    over dimension 1 along that dimension, a few children wide)."""
 
     dense: Dense
     neutral: float
     scatter: Scatter | None = None
+    folded: Dense | None = None
+
+
+def _fold(op: Callable[[Tensor, Tensor], Tensor]) -> Dense:
+    def folded(x: Tensor) -> Tensor:
+        return functools.reduce(op, x.unbind(1))
+
+    return folded
 
 
 # The initial output of scatter_reduce(include_self=False): its values are ignored forwards,
@@ -110,8 +122,8 @@ def _one_minus(x: Tensor) -> Tensor:
     return 1.0 - x
 
 
-SUM = Reduction(lambda x: x.sum(dim=1), 0.0, _scatter_sum)
-PROD = Reduction(dense_prod, 1.0, segment_prod)
+SUM = Reduction(lambda x: x.sum(dim=1), 0.0, _scatter_sum, _fold(torch.add))
+PROD = Reduction(dense_prod, 1.0, segment_prod, _fold(torch.mul))
 
 REDUCTIONS: dict[str, Reduction] = {
     "sum": SUM,

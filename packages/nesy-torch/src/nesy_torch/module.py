@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -15,8 +15,9 @@ from nesy_ir.labels import Labelling
 from nesy_ir.layerize import Layered, layerize
 from nesy_ir.lowering import check_structures, plan_leaves
 
-from .fused import FusedLayer, FusedPass, FusedStep, columns, joined, layer_forward, tiles
-from .kernels import REDUCTIONS, UNARY
+from .compiled import CompiledPass, compilable
+from .fused import FusedLayer, FusedPass, FusedStep, columns, joined, run_layers, tiles
+from .kernels import REDUCTIONS, UNARY, Reduction
 from .layout import DENSE_SLACK, Step, build_layout, check_kernels
 from .lowered import LoweredCircuit
 
@@ -62,6 +63,7 @@ class CircuitModule(LoweredCircuit):
             self._register_layer(k, layer)
         last = layout.layers[-1] if layout.layers else ()
         self._all_roots = list(layout.roots) == list(range(sum(s.size for s in last)))
+        self._compile_options: dict[str, Any] | None = None  # set by enable_compile
         self.to(device)  # binds the layers to the buffers (see _apply)
         #: Whether a gradient goes through the fused pass (:mod:`nesy_torch.fused`), whose
         #: backward is differentiable once; False records every op (higher-order gradients).
@@ -88,8 +90,10 @@ class CircuitModule(LoweredCircuit):
             if step.kind == "scatter":
                 self.register_buffer(f"l{k}s{j}", _long(step.segments))
 
-    def _bind(self) -> list[FusedLayer]:
-        """The layers with their buffers as they are now (after any ``.to()``)."""
+    def _bind(self, fold: bool = False) -> list[FusedLayer]:
+        """The layers with their buffers as they are now (after any ``.to()``); ``fold``: dense
+        sums and products of at most :data:`FOLD_WIDTH` children as folds, for a compiled
+        program."""
         layers = []
         for k, layer in enumerate(self.layout.layers):
             index = getattr(self, f"l{k}")
@@ -105,7 +109,7 @@ class CircuitModule(LoweredCircuit):
                         FusedStep("scatter", step.kernel, fn, start, rows, size, None, segments)
                     )
                 elif step.kind == "dense":
-                    fn = REDUCTIONS[step.kernel].dense
+                    fn = _dense(REDUCTIONS[step.kernel], step.index.shape[1], fold)
                     steps.append(
                         FusedStep("dense", step.kernel, fn, start, rows, size, step.index.shape)
                     )
@@ -122,7 +126,29 @@ class CircuitModule(LoweredCircuit):
         super()._apply(fn, recurse)
         self._layers = self._bind()
         self._roots = None if self._all_roots else self.roots
+        self._compiled()
         return self
+
+    def enable_compile(self, **options: Any) -> LoweredCircuit:
+        """Evaluate through ``torch.compile`` from now on (``options`` go to it; by default
+        ``dynamic=False``: one program per batch width, as fast as the width allows, each new
+        width compiled in seconds): the fused pass's forward and backward each one compiled
+        program, where every step's gradient has a formula here
+        (:class:`~nesy_torch.compiled.CompiledPass`); the layers op by op otherwise."""
+        options = {"dynamic": False, **options}
+        if not compilable(self._layers):
+            return super().enable_compile(**options)
+        self._compile_options = options
+        self._compiled()
+        return self
+
+    def _compiled(self) -> None:
+        """The compiled pass of the buffers as they are now, once :meth:`enable_compile` was
+        called (its dense sums and products folded: :attr:`Reduction.folded`)."""
+        options = self._compile_options
+        self._pass = None
+        if options is not None:
+            self._pass = CompiledPass(self._bind(fold=True), self._roots, options)
 
     def _leaf_frontier(self, x: Tensor) -> Tensor:
         """(K, B) dynamic labels -> the leaf frontier (its unary kernels recorded by autograd)."""
@@ -138,18 +164,27 @@ class CircuitModule(LoweredCircuit):
         of columns (:func:`~nesy_torch.fused.tiles`)."""
         h = self._leaf_frontier(x)
         if self.fuse and h.requires_grad and torch.is_grad_enabled():
-            return FusedPass.apply(h, self._layers, self._roots)
-        return joined([self._traceable_layers(columns(h, s)) for s in tiles(self._layers, h)])
+            return FusedPass.apply(h, self._layers, self._roots, self._pass)
+        spans = tiles(self._layers, h)
+        if self._pass is not None:
+            return joined([self._pass.layers(columns(h, s)) for s in spans])
+        return joined([run_layers(self._layers, self._roots, columns(h, s)) for s in spans])
 
     def _traceable(self, x: Tensor) -> Tensor:
         """:meth:`_evaluate` op by op, every op recorded by autograd: what ``torch.compile``
         traces, and the reference the fused backward is tested against."""
-        return self._traceable_layers(self._leaf_frontier(x))
+        return run_layers(self._layers, self._roots, self._leaf_frontier(x))
 
-    def _traceable_layers(self, h: Tensor) -> Tensor:
-        for layer in self._layers:
-            h = layer_forward(layer, h)
-        return h if self._roots is None else h.index_select(0, self._roots)
+
+#: Widest dense step a compiled program folds (:attr:`Reduction.folded`): each child is one
+#: more operation to trace and compile.
+FOLD_WIDTH = 16
+
+
+def _dense(reduction: Reduction, width: int, fold: bool) -> Callable[[Tensor], Tensor]:
+    if fold and reduction.folded is not None and width <= FOLD_WIDTH:
+        return reduction.folded
+    return reduction.dense
 
 
 def _long(a: np.ndarray) -> Tensor:
