@@ -10,10 +10,25 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from nesy_ir import Circuit, apply, atom  # noqa: E402
+from nesy_ir.errors import NesyError  # noqa: E402
 from nesy_torch import lower  # noqa: E402
 from nesy_torch.compiled import compile_own  # noqa: E402
 from nesy_torch.fused import FusedStep  # noqa: E402
 from nesy_torch.kernels import REDUCTIONS  # noqa: E402
+from nesy_torch.lowered import check_compiler  # noqa: E402
+
+
+def _compiler() -> bool:
+    try:
+        check_compiler(torch.device("cpu"))
+    except NesyError:
+        return False
+    return True
+
+
+needs_compiler = pytest.mark.skipif(
+    not _compiler(), reason="torch.compile needs a C++ compiler (g++ or clang++) on the CPU"
+)
 
 
 def _circuit(structure: str) -> Circuit:
@@ -32,6 +47,7 @@ def _value_and_grad(module, x: torch.Tensor, weights: torch.Tensor):
 
 
 @pytest.mark.slow  # each program compiles in seconds
+@needs_compiler
 @pytest.mark.parametrize("slack", [0.0, 1e9])  # scatter wherever possible; dense everywhere
 @pytest.mark.parametrize("structure", ["prob", "maxprod"])
 def test_the_compiled_pass_equals_the_eager_one(structure, slack):
@@ -55,6 +71,7 @@ def test_the_compiled_pass_equals_the_eager_one(structure, slack):
 
 
 @pytest.mark.slow
+@needs_compiler
 def test_kernels_without_a_gradient_formula_compile_op_by_op():
     """log and log1mexp (the log-probability structure's negation) have no formula in the
     fused pass: the module compiles its layers op by op, with autograd's gradient."""
@@ -92,3 +109,15 @@ def test_every_compiled_function_has_a_code_object_of_its_own():
     assert first.__code__ is not second.__code__ and first.__code__ is not fn.__code__
     assert first.__code__ == fn.__code__
     assert first(3) == 3
+
+
+def test_without_a_cxx_compiler_compile_says_so_when_lowering(monkeypatch):
+    import torch._inductor.cpp_builder as builder
+
+    def missing():
+        raise RuntimeError("no working C++ compiler found")
+
+    monkeypatch.setattr(builder, "get_cpp_compiler", missing)
+    a, b = atom("a", (), "prob"), atom("b", (), "prob")
+    with pytest.raises(NesyError, match="needs a C\\+\\+ compiler"):
+        lower(Circuit([apply("times", a, b)]), dynamic="ab", klay=False, compile=True)

@@ -38,6 +38,7 @@ class LoweredCircuit(nn.Module):
 
     def enable_compile(self, **options: Any) -> LoweredCircuit:
         """Evaluate through ``torch.compile`` from now on (``options`` go to it)."""
+        check_compiler(self.static.device)
         self._run = torch.compile(self._traceable, **options)
         return self
 
@@ -65,3 +66,20 @@ class LoweredCircuit(nn.Module):
             x = static.new_zeros((0, width))
         out = self._run(x)
         return {n: out[i] if batch is not None else out[i, 0] for i, n in enumerate(self.names)}
+
+
+def check_compiler(device: torch.device) -> None:
+    """Raise a NesyError now if ``torch.compile`` cannot build programs for ``device``: on the
+    CPU it builds them with a C++ compiler, and without one it would fail at the first call."""
+    if device.type != "cpu":
+        return
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+    except Exception as e:  # noqa: BLE001 - whatever torch finds missing, said plainly
+        raise NesyError(
+            "compile=True on the CPU needs a C++ compiler (torch.compile builds its CPU programs"
+            f" with g++ or clang++; set CXX to choose one): {e}. Install one, or lower the"
+            " circuit without compile=True"
+        ) from e

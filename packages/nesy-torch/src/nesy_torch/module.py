@@ -19,7 +19,7 @@ from .compiled import CompiledPass, compilable
 from .fused import FusedLayer, FusedPass, FusedStep, columns, joined, run_layers, tiles
 from .kernels import REDUCTIONS, UNARY, Reduction
 from .layout import DENSE_SLACK, Step, build_layout, check_kernels
-from .lowered import LoweredCircuit
+from .lowered import LoweredCircuit, check_compiler
 
 #: Fewest gather layers for which the fused pass pays (below, its fixed cost, about that of a
 #: few autograd nodes, is more than it saves: MNIST addition N=1, measured).
@@ -136,6 +136,7 @@ class CircuitModule(LoweredCircuit):
         program, where every step's gradient has a formula here
         (:class:`~nesy_torch.compiled.CompiledPass`); the layers op by op otherwise."""
         options = {"dynamic": False, **options}
+        check_compiler(self.static.device)
         if not compilable(self._layers):
             return super().enable_compile(**options)
         self._compile_options = options
