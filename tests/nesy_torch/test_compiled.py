@@ -72,6 +72,26 @@ def test_the_compiled_pass_equals_the_eager_one(structure, slack):
 
 @pytest.mark.slow
 @needs_compiler
+def test_a_new_batch_width_or_grad_mode_gets_its_own_program():
+    """The compiled functions check only their arguments' guards and torch's global state:
+    a new width or grad mode must still compile anew, never reuse another's program."""
+    circuit = _circuit("prob")
+    options = dict(dynamic="abcd", dtype=torch.float64, klay=False)
+    eager, compiled = lower(circuit, **options), lower(circuit, compile=True, **options)
+    rng = np.random.default_rng(2)
+    for batch in (3, 2, 3):
+        x = torch.as_tensor(rng.uniform(0.1, 0.9, (batch, 4)))
+        weights = torch.as_tensor(rng.uniform(-1, 1, (batch, 2)))
+        for got, want in zip(
+            _value_and_grad(compiled, x, weights), _value_and_grad(eager, x, weights), strict=True
+        ):
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+        with torch.no_grad():
+            torch.testing.assert_close(compiled.matrix(x), eager.matrix(x), rtol=1e-12, atol=0)
+
+
+@pytest.mark.slow
+@needs_compiler
 def test_kernels_without_a_gradient_formula_compile_op_by_op():
     """log and log1mexp (the log-probability structure's negation) have no formula in the
     fused pass: the module compiles its layers op by op, with autograd's gradient."""
