@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .fused import FusedLayer, _backward, _forward, run_layers, zero_products
+from .fused import FusedLayer, pass_backward, pass_forward, run_layers, zero_products
 
 
 def compilable(layers: Sequence[FusedLayer]) -> bool:
@@ -32,11 +32,11 @@ class CompiledPass:
 
     def __init__(self, layers: Sequence[FusedLayer], roots: Tensor | None, options: dict[str, Any]):
         def forward(h: Tensor):
-            frontiers, kept = _forward(h, layers, 0)  # the backward gathers again, fused
+            frontiers, kept = pass_forward(h, layers, 0)  # the backward gathers again, fused
             return frontiers, kept, zero_products(layers, frontiers)
 
         def backward(frontiers: list[Tensor], grad: Tensor) -> Tensor:
-            return _backward(frontiers, [None] * len(layers), layers, roots, grad, nonzero=True)
+            return pass_backward(frontiers, [None] * len(layers), layers, roots, grad, nonzero=True)
 
         def op_by_op(h: Tensor) -> Tensor:
             return run_layers(layers, roots, h)

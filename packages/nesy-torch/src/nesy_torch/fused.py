@@ -27,13 +27,16 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .kernels import BUILTIN_REDUCTIONS, BUILTIN_UNARY, add_rows, scatter_add
+
+if TYPE_CHECKING:
+    from .compiled import CompiledPass
 
 #: How a step's gradient is computed: ``rule(x, out, coef, step)`` may scale the per-node
 #: gradients ``coef`` (size, B) in place, before they are spread to the children, and returns
@@ -347,11 +350,17 @@ class FusedPass(torch.autograd.Function):
     the same layers) if given."""
 
     @staticmethod
-    def forward(ctx, h: Tensor, layers: Sequence[FusedLayer], roots: Tensor | None, compiled=None):
+    def forward(
+        ctx,
+        h: Tensor,
+        layers: Sequence[FusedLayer],
+        roots: Tensor | None,
+        compiled: CompiledPass | None = None,
+    ) -> Tensor:
         spans = tiles(layers, h)
         if compiled is None:
             room = KEEP_GATHERED // len(spans)
-            ctx.passes = [(*_forward(columns(h, s), layers, room), None) for s in spans]
+            ctx.passes = [(*pass_forward(columns(h, s), layers, room), None) for s in spans]
         else:
             ctx.passes = [compiled.forward(columns(h, span)) for span in spans]
         ctx.layers, ctx.roots, ctx.spans, ctx.compiled = layers, roots, spans, compiled
@@ -365,13 +374,13 @@ class FusedPass(torch.autograd.Function):
         for (frontiers, kept, zero), span in zip(ctx.passes, ctx.spans, strict=True):
             tile = columns(grad, span)
             if ctx.compiled is None or (zero is not None and zero.item()):
-                grads.append(_backward(frontiers, kept, ctx.layers, ctx.roots, tile))
+                grads.append(pass_backward(frontiers, kept, ctx.layers, ctx.roots, tile))
             else:
                 grads.append(ctx.compiled.backward(frontiers, tile))
         return joined(grads), None, None, None
 
 
-def _forward(h: Tensor, layers: Sequence[FusedLayer], room: int):
+def pass_forward(h: Tensor, layers: Sequence[FusedLayer], room: int):
     """Every frontier from ``h``, and the gathered inputs kept (up to ``room`` values)."""
     frontiers, kept = [h], []
     for layer in layers:
@@ -386,7 +395,7 @@ def _forward(h: Tensor, layers: Sequence[FusedLayer], room: int):
     return frontiers, kept
 
 
-def _backward(
+def pass_backward(
     frontiers,
     kept,
     layers: Sequence[FusedLayer],
