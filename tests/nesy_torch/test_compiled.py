@@ -72,9 +72,9 @@ def test_the_compiled_pass_equals_the_eager_one(structure, slack):
 
 @pytest.mark.slow
 @needs_compiler
-def test_a_new_batch_width_or_grad_mode_gets_its_own_program():
+def test_a_new_batch_width_gets_its_own_program():
     """The compiled functions check only their arguments' guards and torch's global state:
-    a new width or grad mode must still compile anew, never reuse another's program."""
+    a new batch width must still compile anew, never reuse another width's program."""
     circuit = _circuit("prob")
     options = dict(dynamic="abcd", dtype=torch.float64, klay=False)
     eager, compiled = lower(circuit, **options), lower(circuit, compile=True, **options)

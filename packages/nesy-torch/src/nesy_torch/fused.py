@@ -24,7 +24,7 @@ a node whose children are all -inf).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
@@ -257,14 +257,13 @@ def layer_backward(
     if gathered is None and layer.reads_inputs:
         gathered = gather(h, layer.index)
     coef = grad.clone() if layer.scales else grad
-    after, start = [], 0
-    for step in layer.steps:
+    after = []
+    for step, first in _firsts(layer):
         rule = _divided if nonzero and step.rule is _prod else step.rule
         if rule is _no_change:
-            start += step.size
             continue
         x = None if gathered is None else _in_shape(step, _rows(gathered, step))
-        nodes = (0, start, step.size)
+        nodes = (0, first, step.size)
         factor = _AUTOGRAD
         if rule is not None:
             factor = rule(x, out.narrow(*nodes), coef.narrow(*nodes), step)
@@ -273,7 +272,6 @@ def layer_backward(
             after.append((step, factor, True))
         elif factor is not None:
             after.append((step, factor, False))
-        start += step.size
     if layer.dense:  # one dense step: each node's children are a block of its width
         local = coef.repeat_interleave(layer.steps[0].shape[1], dim=0)
     else:
@@ -289,6 +287,14 @@ def layer_backward(
     if into is not None:
         return add_rows(into, layer.index, local)
     return scatter_add(len(h), layer.index, local)
+
+
+def _firsts(layer: FusedLayer) -> Iterator[tuple[FusedStep, int]]:
+    """Each step of ``layer`` with the row of its first output in the layer's output."""
+    first = 0
+    for step in layer.steps:
+        yield step, first
+        first += step.size
 
 
 def _in_shape(step: FusedStep, rows: Tensor) -> Tensor:
@@ -418,9 +424,7 @@ def zero_products(layers: Sequence[FusedLayer], frontiers: Sequence[Tensor]) -> 
     tensor; None where no step divides): the backward then needs the exact, checked rule."""
     flags = []
     for layer, out in zip(layers, frontiers[1:], strict=True):
-        start = 0
-        for step in layer.steps:
+        for step, first in _firsts(layer):
             if step.rule is _prod and not _pairs(step):
-                flags.append((out.narrow(0, start, step.size) == 0).any())
-            start += step.size
+                flags.append((out.narrow(0, first, step.size) == 0).any())
     return torch.stack(flags).any() if flags else None

@@ -136,9 +136,9 @@ class CircuitModule(LoweredCircuit):
         program, where every step's gradient has a formula here
         (:class:`~nesy_torch.compiled.CompiledPass`); the layers op by op otherwise."""
         options = {"dynamic": False, **options}
-        check_compiler(self.static.device)
         if not compilable(self._layers):
             return super().enable_compile(**options)
+        check_compiler(self.static.device)
         self._compile_options = options
         self._compiled()
         return self
