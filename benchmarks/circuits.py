@@ -7,7 +7,8 @@ PySDD and rewritten, then smoothed, which KLay needs) and the MNIST-addition pro
 one probability per variable (``x[false]`` gets 1 - p). For each circuit and batch size it times
 forward and forward + backward (gradient of the summed roots w.r.t. the labels) of:
 
-- nesy-torch, the generic gather + reduce path (``klay=False``);
+- nesy-torch as ``lower`` gives it: the native pass, in C (``klay=False``);
+- nesy-torch's generic gather + reduce path (``klay=False, native=False``);
 - the same through ``torch.compile`` (``compile=True``: one program per batch width);
 - nesy-torch through KLay (``klay=True``, where the circuit fits KLay);
 - ``klaycircuits`` used directly on the SDD (CNFs only), batched with ``torch.vmap``;
@@ -15,18 +16,10 @@ forward and forward + backward (gradient of the summed roots w.r.t. the labels) 
 - PySDD's own weighted model count, looped over the batch (forward only);
 - the NumPy reference (layered evaluation, forward only).
 
-- ``floor``: the least eager torch work any gather + segment-reduce evaluation of this layout
-  does: per layer one ``index_select`` of its children and one ``index_add_`` into fresh zeros
-  (through the flat tensors at batch 1, the cheaper kernels)
-  (one matrix product for the small linear layers), without autograd; forward + backward runs
-  it twice (a backward gathers the gradients and adds them back). At small batch this is the
-  cost of launching kernels, per layer; at large batch, of moving the edges' values.
-
 It prints milliseconds (the variants measured in turn, three rounds; each variant's best round's
-median of repeats after warm-up), the ratios the targets are set on
-(generic / KLay direct <= 1.0, PySDD looped / generic >= 100 at batch 256 on circuits of 10,000
-nodes and more, generic / jax <= 1.5, compiled / jax, and floor / jax: where it is above 1.5,
-no eager torch evaluation meets that target), the seconds of JAX's and of the compiled
+median of repeats after warm-up), the ratios the targets are set on (native / KLay direct <=
+1.0, PySDD looped / native >= 100 at batch 256 on circuits of 10,000 nodes and more, native /
+jax <= 1.5; and generic / jax and compiled / jax), the seconds of JAX's and of the compiled
 module's first call at that batch size (tracing and compilation; torch's compiled programs are
 cached on disk, so a second run finds them) and the peak extra memory of each variant at the
 last batch size (see ``peak_memory``).
@@ -56,8 +49,6 @@ from nesy_compile.wmc import cnf_bool_formula, compile_cnf
 from nesy_ir.allocator import M_MMAP_THRESHOLD, libc, reuse_freed_memory
 from nesy_ir.layerize import evaluate_layered, layerize
 from nesy_ir.smooth import smooth
-from nesy_torch.fused import gather
-from nesy_torch.kernels import scatter_add
 
 
 def random_cnf(n: int, seed: int) -> CNF:
@@ -206,10 +197,11 @@ def main() -> None:
             f" layers, {len(item['keys'])} label keys"
         )
         print(
-            header + "   generic/klay  pysdd/generic  generic/jax  compiled/jax  floor/jax"
+            header + "   native/klay  pysdd/native  native/jax  generic/jax  compiled/jax"
             "  jax jit s  compile s"
         )
-        generic = nesy_torch.lower(layered, dynamic=item["keys"], klay=False)
+        native = nesy_torch.lower(layered, dynamic=item["keys"], klay=False, native=True)
+        generic = nesy_torch.lower(layered, dynamic=item["keys"], klay=False, native=False)
         compiled = nesy_torch.lower(layered, dynamic=item["keys"], klay=False, compile=True)
         try:
             smoothed = layerize(smooth(item["circuit"]))  # KLay needs smooth circuits
@@ -220,6 +212,7 @@ def main() -> None:
         lowered = nesy_jax.lower(layered, dynamic=item["keys"])
         direct = klay_direct(item["sdd"]) if item["sdd"] is not None else None
         variants = {
+            "native": native,
             "generic": generic,
             "compiled": compiled,
             "via klay": via_klay,
@@ -227,7 +220,9 @@ def main() -> None:
             "direct": direct,
         }
         if args.op_by_op:
-            variants["op by op"] = nesy_torch.lower(layered, dynamic=item["keys"], klay=False)
+            variants["op by op"] = nesy_torch.lower(
+                layered, dynamic=item["keys"], klay=False, native=False
+            )
             variants["op by op"].fuse = False  # as before the fused pass
         memory: dict[str, float] = {}
         for batch in map(int, args.batches.split(",")):
@@ -241,6 +236,7 @@ def main() -> None:
 
 
 COLUMNS = (
+    "native",
     "generic",
     "compiled",
     "op by op",
@@ -249,14 +245,13 @@ COLUMNS = (
     "jax",
     "pysdd loop",
     "numpy",
-    "floor",
 )
 
 
 def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, float]:
     """Milliseconds of every variant that applies, for labels ``x``; peak memory into memory."""
     fns: dict[str, Callable[[], object]] = {
-        "generic": torch_variant(variants["generic"], x, backward)
+        name: torch_variant(variants[name], x, backward) for name in ("native", "generic")
     }
     fns["compiled"] = torch_variant(variants["compiled"], x, backward)
     if "op by op" in variants:
@@ -271,7 +266,6 @@ def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, flo
     if not backward:
         labels = {k: x[:, i] for i, k in enumerate(item["keys"])}
         fns["numpy"] = lambda: evaluate_layered(layered, labels)
-    fns["floor"] = floor_variant(variants["generic"], x, backward)
     row = {}
     for name in ("jax", "compiled"):  # the first call traces and compiles
         began = time.perf_counter()
@@ -297,32 +291,10 @@ def cells(row: dict[str, float], columns: list[str]) -> str:
 
     times = " ".join(f"{row[v]:>11.3f}" if v in row else f"{'-':>11}" for v in columns)
     return (
-        f"{times}   {ratio('generic', 'klay direct')}      {ratio('pysdd loop', 'generic')}"
-        f"     {ratio('generic', 'jax')}   {ratio('compiled', 'jax')}   {ratio('floor', 'jax')}"
+        f"{times}  {ratio('native', 'klay direct')}     {ratio('pysdd loop', 'native')}"
+        f"   {ratio('native', 'jax')}    {ratio('generic', 'jax')}     {ratio('compiled', 'jax')}"
         f"   {row['jax s']:>8.2f}   {row['compiled s']:>9.2f}"
     )
-
-
-def floor_variant(generic, x: np.ndarray, backward: bool):
-    """The least kernels of the generic module's layout (see the module docstring)."""
-    leaves = generic._leaf_frontier(torch.tensor(x.T, dtype=torch.float32))
-    passes = 2 if backward else 1
-    layers = [
-        (layer.matrix, layer.index, layer.parent, sum(s.size for s in layer.steps))
-        for layer in generic._layers
-    ]
-
-    def run():
-        with torch.no_grad():
-            for _ in range(passes):
-                h = leaves
-                for matrix, index, parent, size in layers:
-                    if matrix is not None:
-                        h = matrix @ h
-                        continue
-                    h = scatter_add(size, parent, gather(h, index))
-
-    return run
 
 
 def direct_variant(direct, x: np.ndarray, backward: bool):

@@ -141,6 +141,8 @@ def main() -> None:
         f" logic as trained {trained_ms:.2f} ms (ratio {trained_x:.2f}x), scoring every"
         f" sum {every_ms:.2f} ms ({every_x:.2f}x)"
     )
+    if args.epochs < 1:  # timings only
+        return
 
     torch.manual_seed(0)
     model = TaskModel(task)

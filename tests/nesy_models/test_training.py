@@ -412,3 +412,29 @@ def test_the_recipe_options_reach_the_optimiser_and_the_network(
     assert seen == {"centre": centre, "weight_decay": weight_decay}
     metrics = json.loads(out.read_text())
     assert (metrics["weight_decay"], metrics["centre_images"]) == (weight_decay, centre)
+
+
+def test_a_checkpoint_of_the_generic_circuit_module_loads_into_the_native_one():
+    """A model saved before circuits ran natively (its circuit's buffers those of the generic
+    module) loads where the circuit is the same, and is refused where it is another."""
+    import nesy_torch
+
+    def saved_before(digits: int) -> dict:
+        model = TaskModel(mnist_addition(digits))
+        compiled = model.compiled
+        model.circuit = nesy_torch.lower(
+            compiled.circuit, compiled.labelling, model.circuit.keys, native=False
+        )
+        return model.state_dict()
+
+    model = TaskModel(mnist_addition(1))
+    assert isinstance(model.circuit, nesy_torch.NativeCircuit)
+    state = saved_before(1)
+    model.load_state_dict(state)
+    for name, value in model.net.state_dict().items():
+        assert torch.equal(value, state[f"net.{name}"])
+    with pytest.raises(RuntimeError, match="circuit"):
+        model.load_state_dict(saved_before(2))
+    other = TaskModel(mnist_addition(2)).state_dict()
+    with pytest.raises(RuntimeError, match="another circuit's"):
+        model.load_state_dict({**model.state_dict(), "circuit.digest": other["circuit.digest"]})

@@ -52,7 +52,7 @@ def _value_and_grad(module, x: torch.Tensor, weights: torch.Tensor):
 @pytest.mark.parametrize("structure", ["prob", "maxprod"])
 def test_the_compiled_pass_equals_the_eager_one(structure, slack):
     circuit = _circuit(structure)
-    options = dict(dynamic="abcd", dtype=torch.float64, klay=False, dense_slack=slack)
+    options = dict(dynamic="abcd", dtype=torch.float64, klay=False, native=False, dense_slack=slack)
     eager, compiled = lower(circuit, **options), lower(circuit, compile=True, **options)
     assert compiled.fuse and compiled._pass is not None  # the fused pass, compiled
     rng = np.random.default_rng(0)
@@ -76,7 +76,7 @@ def test_a_new_batch_width_gets_its_own_program():
     """The compiled functions check only their arguments' guards and torch's global state:
     a new batch width must still compile anew, never reuse another width's program."""
     circuit = _circuit("prob")
-    options = dict(dynamic="abcd", dtype=torch.float64, klay=False)
+    options = dict(dynamic="abcd", dtype=torch.float64, klay=False, native=False)
     eager, compiled = lower(circuit, **options), lower(circuit, compile=True, **options)
     rng = np.random.default_rng(2)
     for batch in (3, 2, 3):
@@ -97,7 +97,7 @@ def test_kernels_without_a_gradient_formula_compile_op_by_op():
     fused pass: the module compiles its layers op by op, with autograd's gradient."""
     a, b, c = (atom(n, (), "logprob") for n in "abc")
     circuit = Circuit([apply("plus", apply("times", a, apply("neg", b)), apply("times", b, c))])
-    options = dict(dynamic="abc", dtype=torch.float64, klay=False)
+    options = dict(dynamic="abc", dtype=torch.float64, klay=False, native=False)
     eager, compiled = lower(circuit, **options), lower(circuit, compile=True, **options)
     assert compiled._pass is None
     x = torch.log(torch.tensor([[0.2, 0.5, 0.7], [0.9, 0.1, 0.4]], dtype=torch.float64))

@@ -85,15 +85,17 @@ def test_gradients_equal_whole_circuit(structure, data, seed):
     np.testing.assert_allclose(dgot, dwant, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("structure", STRUCTURES)
 @settings(max_examples=30)
 @given(data=st.data(), seed=st.integers(0, 2**16))
-def test_one_autograd_node_gives_the_gradients_of_every_op_recorded(structure, data, seed):
-    """The cone as one autograd node (the default) against the same cone op by op."""
+def test_one_autograd_node_gives_the_gradients_of_every_op_recorded(structure, native, data, seed):
+    """The cone as one autograd node (the default), in C where it can or in torch, against the
+    same cone op by op."""
     circuit, labels, roots, cone, x = _drawn(structure, data, seed)
     cone.fuse = False
     want = cone(x, roots)
-    cone.fuse = True
+    cone.fuse, cone.native = True, native
     got = cone(x, roots)
     _same(circuit, labels, seed, x, got, want)
 

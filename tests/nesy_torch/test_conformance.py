@@ -48,7 +48,9 @@ def test_values_equal_reference(structure, data, seed, boundary):
 def test_dense_and_scatter_layouts_agree(structure, slack, data, seed):
     circuit = data.draw(circuits(structure))
     labels = labels_for(circuit, seed, batch=3)
-    module = lower(circuit, dynamic=labels, dtype=torch.float64, klay=False, dense_slack=slack)
+    module = lower(
+        circuit, dynamic=labels, dtype=torch.float64, klay=False, native=False, dense_slack=slack
+    )
     got = module({k: torch.as_tensor(np.asarray(v, dtype=float)) for k, v in labels.items()})
     want = evaluate_circuit(circuit, labels)
     for name in circuit.names:

@@ -91,7 +91,9 @@ def test_tiles_are_the_fewest_even_spans_within_the_budget(batch, widths, budget
 def _check_fused_backward(structure, slack, batch, data, seed, boundary) -> None:
     circuit = data.draw(circuits(structure))
     labels = labels_for(circuit, seed, batch=batch, boundary=boundary)
-    module = lower(circuit, dynamic=labels, dtype=torch.float64, dense_slack=slack, klay=False)
+    module = lower(
+        circuit, dynamic=labels, dtype=torch.float64, dense_slack=slack, klay=False, native=False
+    )
     x = _inputs(module, labels, batch)
     free = [not get_algebra(s).carrier.boolean for s in _structures(circuit, module.keys)]
     if not any(free):
@@ -118,7 +120,7 @@ def cancels(circuit: Circuit, labels: dict, batch: int) -> bool:
     nodes = [n for n in circuit.nodes() if n.children and n.structure == "logprob"]
     if not nodes:
         return False
-    every = lower(Circuit(nodes), dynamic=labels, dtype=torch.float64, klay=False)
+    every = lower(Circuit(nodes), dynamic=labels, dtype=torch.float64, klay=False, native=False)
     values = every.matrix(_inputs(every, labels, batch))
     return bool(((values > -np.inf) & (values < LOG_CANCELLED)).any())
 
@@ -159,7 +161,7 @@ def test_higher_order_gradients_with_every_op_recorded():
     """The fused backward is differentiable once; ``fuse = False`` records every op instead."""
     a, b, c = (atom(n, (), "prob") for n in "abc")
     circuit = Circuit([apply("times", apply("plus", apply("times", a, b), c), apply("plus", a, c))])
-    module = lower(circuit, dynamic="abc", dtype=torch.float64, klay=False)
+    module = lower(circuit, dynamic="abc", dtype=torch.float64, klay=False, native=False)
     module.fuse = True
     x = torch.tensor([[0.3, 0.4, 0.5]], dtype=torch.float64, requires_grad=True)
     (grad,) = torch.autograd.grad(module.matrix(x).sum(), x, create_graph=True)
@@ -175,7 +177,7 @@ def test_a_product_with_a_tiny_factor_keeps_a_finite_gradient():
     """prod / x for a factor near float32's smallest (1 / x would overflow to inf)."""
     a, b, c = (atom(n, (), "prob") for n in "abc")
     circuit = Circuit([apply("plus", apply("times", a, b, c), c)])
-    module = lower(circuit, dynamic="abc", klay=False)
+    module = lower(circuit, dynamic="abc", klay=False, native=False)
     x = torch.tensor([[1e-39, 1e-3, 0.5]])  # a is subnormal; a * b * c is about 5e-43
     (fused, dfused), (_, dref) = _fused_and_reference(module, x, torch.ones(1, 1))
     assert torch.isfinite(dfused).all()

@@ -18,6 +18,8 @@ from nesy_torch.kernels import log1mexp  # noqa: E402
 
 DIFFERENTIABLE = ["prob", "logprob", "real", "maxprod", "godel", "lukasiewicz", "product"]
 LAYOUTS = [0.0, 1e9]  # dense_slack: scatter wherever possible, dense everywhere
+#: the native pass where it applies, and the generic module in each layout
+OPTIONS = [{"native": None}] + [{"native": False, "dense_slack": s} for s in LAYOUTS]
 
 
 def _matrix(module, labels: dict, batch: int) -> torch.Tensor:
@@ -26,13 +28,13 @@ def _matrix(module, labels: dict, batch: int) -> torch.Tensor:
 
 
 @settings(max_examples=25, deadline=None)
-@pytest.mark.parametrize("slack", LAYOUTS)
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
 @pytest.mark.parametrize("structure", DIFFERENTIABLE)
 @given(data=st.data(), seed=st.integers(0, 2**16))
-def test_gradients_equal_finite_differences(structure, slack, data, seed):
+def test_gradients_equal_finite_differences(structure, options, data, seed):
     circuit = data.draw(circuits(structure))
     labels = labels_for(circuit, seed, batch=3)
-    module = lower(circuit, dynamic=labels, dtype=torch.float64, dense_slack=slack)
+    module = lower(circuit, dynamic=labels, dtype=torch.float64, **options)
     x = _matrix(module, labels, 3)
     free = torch.tensor(
         [not get_algebra(s).carrier.boolean for s in _structures(circuit, module.keys)]
@@ -61,12 +63,12 @@ def _structures(circuit: Circuit, keys) -> list[str]:
     return [by_name[k] for k in keys]
 
 
-@pytest.mark.parametrize("slack", LAYOUTS)
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
 @given(data=st.data(), seed=st.integers(0, 2**16))
-def test_prob_gradients_are_finite_at_zero_and_one(slack, data, seed):
+def test_prob_gradients_are_finite_at_zero_and_one(options, data, seed):
     circuit = data.draw(circuits("prob"))
     labels = labels_for(circuit, seed, batch=8, boundary=True)
-    module = lower(circuit, dynamic=labels, dtype=torch.float64, dense_slack=slack)
+    module = lower(circuit, dynamic=labels, dtype=torch.float64, **options)
     x = _matrix(module, labels, 8).requires_grad_(True)
     out = module.matrix(x).sum()
     if out.requires_grad:
@@ -74,11 +76,11 @@ def test_prob_gradients_are_finite_at_zero_and_one(slack, data, seed):
         assert grad is None or torch.isfinite(grad).all()
 
 
-@pytest.mark.parametrize("slack", LAYOUTS)
-def test_product_gradient_at_a_zero_factor_is_exact(slack):
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+def test_product_gradient_at_a_zero_factor_is_exact(options):
     a, b, c = (atom(n, (), "prob") for n in "abc")
     module = lower(
-        Circuit([apply("times", a, b, c)]), dynamic="abc", dtype=torch.float64, dense_slack=slack
+        Circuit([apply("times", a, b, c)]), dynamic="abc", dtype=torch.float64, **options
     )
     x = torch.tensor([[0.0, 0.3, 0.5], [0.0, 0.0, 0.5]], dtype=torch.float64, requires_grad=True)
     module.matrix(x).sum().backward()
@@ -86,10 +88,10 @@ def test_product_gradient_at_a_zero_factor_is_exact(slack):
     np.testing.assert_allclose(x.grad.numpy(), expected)
 
 
-@pytest.mark.parametrize("slack", LAYOUTS)
-def test_logsumexp_of_minus_infinities_has_zero_gradient(slack):
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+def test_logsumexp_of_minus_infinities_has_zero_gradient(options):
     a, b = atom("a", (), "logprob"), atom("b", (), "logprob")
-    module = lower(Circuit([a + b]), dynamic="ab", dtype=torch.float64, dense_slack=slack)
+    module = lower(Circuit([a + b]), dynamic="ab", dtype=torch.float64, **options)
     x = torch.tensor([[-math.inf, -math.inf], [-1.0, -math.inf]], dtype=torch.float64)
     x.requires_grad_(True)
     out = module.matrix(x)

@@ -13,7 +13,7 @@ from nesy_ir.backends import get_backend  # noqa: E402
 from nesy_ir.errors import NesyError  # noqa: E402
 from nesy_ir.lowering import KERNELS, register_kernels  # noqa: E402
 from nesy_ir.registry import register_algebra  # noqa: E402
-from nesy_torch import CircuitModule, lower, register_kernel  # noqa: E402
+from nesy_torch import CircuitModule, NativeCircuit, lower, register_kernel  # noqa: E402
 
 
 def _tropical(name: str) -> Algebra:
@@ -77,9 +77,13 @@ def test_missing_dynamic_label_and_bad_shapes_are_clear_errors():
         module.matrix(torch.ones(4, 2))
 
 
-def test_static_and_dynamic_labels_mix_and_scalars_stay_scalars():
-    module = lower(_circuit("prob"), {"b": 0.5}, dynamic=["a", "c"], dtype=torch.float64)
-    assert isinstance(module, CircuitModule) and module.keys == ("a", "c")
+@pytest.mark.parametrize("native", [None, False])
+def test_static_and_dynamic_labels_mix_and_scalars_stay_scalars(native):
+    module = lower(
+        _circuit("prob"), {"b": 0.5}, dynamic=["a", "c"], dtype=torch.float64, native=native
+    )
+    assert isinstance(module, CircuitModule if native is False else NativeCircuit)
+    assert module.keys == ("a", "c")
     out = module({"a": 0.2, "c": 0.4})["root0"]
     assert out.shape == () and out.item() == pytest.approx(0.2 * 0.5 + 0.5 * 0.4 + 0.4)
     batched = module({"a": torch.tensor([0.2, 0.0]), "c": 0.4})["root0"]
@@ -93,10 +97,13 @@ def test_bool_circuits_are_zero_one_floats():
     np.testing.assert_array_equal(out.numpy(), [[0.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
 
 
-def test_buffers_follow_the_module():
-    module = lower(_circuit("logprob"), dynamic="abc", dtype=torch.float64)
-    names = {n for n, _ in module.named_buffers()}
-    assert "static" in names and "roots" in names
+@pytest.mark.parametrize("native", [None, False])
+def test_buffers_follow_the_module(native):
+    module = lower(
+        _circuit("logprob"), {"b": -0.5}, dynamic="ac", dtype=torch.float64, native=native
+    )
+    names = {n.split(".")[-1] for n, _ in module.named_buffers()}
+    assert "static" in names and ("roots" in names or "_roots" in names)
     moved = module.to("meta")
     assert all(b.device.type == "meta" for b in moved.buffers())
 
@@ -137,10 +144,10 @@ def test_padding_constants_exist_only_where_a_dense_block_reads_them():
     a, b, c, d = (atom(n, (), "prob") for n in "abcd")
     full = Circuit([apply("plus", apply("times", a, b), apply("times", c, d))])
     labels = {n: np.array([0.3, 0.6]) for n in "abcd"}
-    module = lower(full, dynamic="abcd", dtype=torch.float64, klay=False)
+    module = lower(full, dynamic="abcd", dtype=torch.float64, klay=False, native=False)
     assert module.static.numel() == 0  # every block full width: no constants carried
     ragged = Circuit([apply("plus", apply("times", a, b, c), apply("times", c, d))])
-    module = lower(ragged, dynamic="abcd", dtype=torch.float64, klay=False)
+    module = lower(ragged, dynamic="abcd", dtype=torch.float64, klay=False, native=False)
     assert module.static[:, 0].tolist() == [1.0]  # the product's neutral pads a, b, c | c, d
     got = module({k: torch.tensor(v) for k, v in labels.items()})["root0"]
     np.testing.assert_allclose(got.numpy(), evaluate_circuit(ragged, labels)["root0"])
@@ -150,7 +157,7 @@ def test_padding_constants_exist_only_where_a_dense_block_reads_them():
 def test_small_sum_layers_are_one_matrix_product_only_where_values_are_finite(structure):
     a, b, c, d = (atom(n, (), structure) for n in "abcd")
     circuit = Circuit([apply("plus", apply("times", a, b), apply("times", c, d)), a])
-    module = lower(circuit, dynamic="abcd", dtype=torch.float64, klay=False)
+    module = lower(circuit, dynamic="abcd", dtype=torch.float64, klay=False, native=False)
     kinds = [step.kind for layer in module.layout.layers for step in layer]
     # log-probabilities can be -inf, and 0 * -inf is NaN: no matrix product there
     assert ("matmul" in kinds) == (structure == "prob")

@@ -1,9 +1,10 @@
 """nesy-torch: nesy-ir circuits as PyTorch modules, and neural labelling functions.
 
 ``lower(circuit, labels, dynamic)`` gives a :class:`LoweredCircuit` module (the interface every
-backend shares, :class:`nesy_ir.backends.LoweredCircuit`): gather + reduce per layer, every
-built-in structure, autograd, any device, ``torch.compile`` as an option, KLay as a fast path
-where it applies; ``lower_cone`` evaluates only the roots each example asks for (training on an
+backend shares, :class:`nesy_ir.backends.LoweredCircuit`): on the CPU the whole pass in C where
+its kernels allow (:class:`NativeCircuit`), else gather + reduce per layer, every built-in
+structure, autograd, any device, ``torch.compile`` as an option, KLay as a fast path where it
+applies; ``lower_cone`` evaluates only the roots each example asks for (training on an
 observed answer). :class:`NeuralLabelling` maps input tensors to the labels of neural atoms and
 :class:`NeuralCircuit` is networks + circuit (logic in the architecture; its ``semantic_loss``
 puts logic in the loss). :func:`evaluate_plan` executes a lifted plan (:mod:`nesy_ir.lifted`):
@@ -18,6 +19,7 @@ from .kernels import register_kernel
 from .lifted import evaluate_plan
 from .lowered import LoweredCircuit
 from .module import CircuitModule, lower
+from .native_circuit import NativeCircuit
 from .neural import NeuralCircuit, NeuralLabelling
 
 __version__ = _version("nesy-torch")
@@ -26,6 +28,7 @@ __all__ = [
     "CircuitModule",
     "ConeCircuit",
     "LoweredCircuit",
+    "NativeCircuit",
     "NeuralCircuit",
     "NeuralLabelling",
     "__version__",

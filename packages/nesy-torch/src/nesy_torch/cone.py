@@ -20,10 +20,12 @@ from nesy_ir.labels import Labelling
 from nesy_ir.layerize import Block, Layered, layerize
 from nesy_ir.lowering import check_structures, kernel, plan_leaves
 
+from . import native
 from .fused import FusedLayer, FusedStep, even_spans, gather, layer_backward, layer_outputs
 from .kernels import REDUCTIONS, UNARY, Reduction
 from .layout import check_kernels
 from .module import torch_dtype
+from .native import native_code
 
 
 class ConeCircuit(nn.Module):
@@ -47,10 +49,17 @@ class ConeCircuit(nn.Module):
         check_kernels(layered)
         plan = plan_leaves(layered, labels, dynamic, env)
         self.keys, self.names = plan.keys, layered.names
-        self._steps = [_step(block) for block in layered.blocks()]
+        blocks = layered.blocks()
+        self._steps = [_step(block) for block in blocks]
+        codes = [native_code(kernel(b.op, b.structure), b.unary) for b in blocks]
+        #: each block's operation in the native pass; None where one has none
+        self._codes = codes if None not in codes else None
         #: Whether the cone runs as one autograd node (its backward differentiable once);
         #: False records every op (higher-order gradients).
         self.fuse = True
+        #: Whether a fused cone runs in C (:mod:`nesy_torch.native`) where it can: every kernel
+        #: built in and native, a CPU batch in float32 or float64, a C compiler.
+        self.native = True
         # the buffer's first rows: [static values; each dynamic kernel applied to all labels],
         # each leaf read where its value is (no reordering)
         kernels = sorted(set(plan.dynamic_kernel))
@@ -86,20 +95,32 @@ class ConeCircuit(nn.Module):
             [self._evaluate(x[:, g], self.index.cone(roots[g]), roots[g].shape) for g in groups]
         )
 
-    def _evaluate(self, x: Tensor, cone: Cone, shape: tuple[int, ...]) -> Tensor:
-        """(K, B) dynamic labels -> (B, G) values of the cone's roots."""
+    def leaves(self, x: Tensor) -> Tensor:
+        """(K, B) dynamic labels -> the buffer's first rows (:attr:`index`'s leaf rows)."""
         static = self.static
-        batch, device = x.shape[1], x.device
-        parts = [static.expand(-1, batch)] if len(static) else []
+        parts = [static.expand(-1, x.shape[1])] if len(static) else []
         parts += [fn(x) for fn in self._unary]
-        h = torch.cat(parts) if len(parts) != 1 else parts[0]
-        fused = self._fused_layers(cone, device)
+        return torch.cat(parts) if len(parts) != 1 else parts[0]
+
+    def _evaluate(
+        self, x: Tensor, cone: Cone, shape: tuple[int, ...], program: native.Program | None = None
+    ) -> Tensor:
+        """(K, B) dynamic labels -> (B, G) values of the cone's roots (``program``: the cone's
+        native program, where the caller keeps it)."""
+        h, batch, device = self.leaves(x), x.shape[1], x.device
         if self.fuse:  # the roots' values at (position, example) in the flat buffer
-            flat = cone.roots * batch + np.arange(batch)[:, None]
-            return _ConePass.apply(h, fused, _long(flat.reshape(-1), device), shape)
-        for _, _, layer in fused.layers:
+            flat = _long((cone.roots * batch + np.arange(batch)[:, None]).reshape(-1), device)
+            if self.runs_natively(h):
+                program = program or native.Program.of(cone, self._codes)
+                return native.run(program, h, flat, shape)
+            return _ConePass.apply(h, self._fused_layers(cone, device), flat, shape)
+        for _, _, layer in self._fused_layers(cone, device).layers:
             h = torch.cat([h, layer_outputs(layer, gather(h, layer.index))])
         return h.t().gather(1, _long(cone.roots, device))
+
+    def runs_natively(self, h: Tensor) -> bool:
+        """Whether a fused cone of a batch like ``h`` runs in C (see :attr:`native`)."""
+        return self.native and self._codes is not None and native.runs_natively(h)
 
     def _fused_layers(self, cone: Cone, device: torch.device) -> _Fused:
         """The cone's layers as :class:`~nesy_torch.fused.FusedLayer` s, each with the buffer

@@ -214,19 +214,30 @@ def lower(
     device: torch.device | str | None = None,
     compile: bool = False,
     klay: bool | None = None,
+    native: bool | None = None,
     dense_slack: float = DENSE_SLACK,
 ) -> LoweredCircuit:
     """``circuit`` as a torch module mapping the ``dynamic`` labels to the roots' values (the
     interface of :class:`nesy_ir.backends.LoweredCircuit`).
 
     ``labels`` label every other atom (scalars); ``env`` binds free variables of atoms; ``dtype``
-    defaults to float32. ``klay``: None uses the KLay fast path where the circuit is smooth and
-    KLay applies (see :mod:`nesy_torch.klay_path`), True requires it (smoothing the circuit
-    when that keeps its value), False never uses it. ``compile=True`` evaluates through
-    ``torch.compile``.
+    defaults to float32. ``native``: None runs the whole pass in C (:mod:`nesy_torch.native`:
+    one call forwards, one backwards) where it applies: every kernel of the circuit built in
+    and native, the CPU, float32 or float64, a C compiler, no ``compile``; True requires it
+    (a NesyError says why it does not apply); False never uses it. ``klay``: None uses the
+    KLay fast path where the circuit is smooth, KLay applies and the native pass does not (see
+    :mod:`nesy_torch.klay_path`), True requires it (smoothing the circuit when that keeps its
+    value), False never uses it. ``compile=True`` evaluates through ``torch.compile``.
+    ``dense_slack`` shapes the generic module's layout (:mod:`nesy_torch.layout`).
     """
     dtype = torch_dtype(dtype)
     layered = circuit if isinstance(circuit, Layered) else layerize(circuit)
+    if native or (native is None and not compile and klay is not True):
+        from .native_circuit import native_circuit
+
+        module = native_circuit(layered, labels, dynamic, dtype, device, env, required=native)
+        if module is not None:
+            return module
     module = None
     if klay is not False:
         from .klay_path import klay_module

@@ -1,0 +1,192 @@
+/* The whole pass of a layered circuit in one call each way (see native.py).
+ *
+ * The values buffer v holds one row of B values per node: the leaves' rows first, then node i
+ * (0 <= i < n) at row leaves + i, every child in an earlier row. Node i applies op[i] to the
+ * rows child[off[i] .. off[i + 1] - 1]. The backward pass adds into the gradient buffer g (same
+ * shape, the roots' gradients already in it) each node's gradient times its partial derivative
+ * in every child, from the last node to the first; the partial derivatives are the fused
+ * pass's (nesy_torch.fused): a product's is the product of the other factors (exact where a
+ * factor is 0), a maximum's or minimum's is shared evenly among the children that reach it,
+ * a logsumexp's is exp(child - value) (0 where every child is -inf).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { SUM, PROD, MAX, MIN, LOGSUMEXP, IDENTITY, COMPLEMENT, EXP };
+
+/* batch columns a node's scratch values cover at a time */
+#define CHUNK 256
+
+#define DEFINE_PASS(T, NAME, EXPF, LOGF)                                                         \
+    static void NAME##_extremum(T *restrict o, const T *v, int64_t B, const int64_t *c,          \
+                                int64_t k, int high) {                                           \
+        for (int64_t b = 0; b < B; b++) o[b] = high ? -INFINITY : INFINITY;                      \
+        for (int64_t j = 0; j < k; j++) {                                                        \
+            const T *restrict x = v + c[j] * B;                                                  \
+            for (int64_t b = 0; b < B; b++) {                                                    \
+                int better = high ? x[b] > o[b] : x[b] < o[b];                                   \
+                o[b] = (better || x[b] != x[b]) ? x[b] : o[b];                                   \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    static void NAME##_logsumexp(T *restrict o, const T *v, int64_t B, const int64_t *c,         \
+                                 int64_t k) {                                                    \
+        T total[CHUNK];                                                                          \
+        NAME##_extremum(o, v, B, c, k, 1);                                                       \
+        for (int64_t b0 = 0; b0 < B; b0 += CHUNK) {                                              \
+            int64_t w = B - b0 < CHUNK ? B - b0 : CHUNK;                                         \
+            T *restrict m = o + b0;                                                              \
+            for (int64_t b = 0; b < w; b++) {                                                    \
+                m[b] = isfinite(m[b]) ? m[b] : 0;                                                \
+                total[b] = 0;                                                                    \
+            }                                                                                    \
+            for (int64_t j = 0; j < k; j++) {                                                    \
+                const T *restrict x = v + c[j] * B + b0;                                         \
+                for (int64_t b = 0; b < w; b++) total[b] += EXPF(x[b] - m[b]);                  \
+            }                                                                                    \
+            for (int64_t b = 0; b < w; b++)                                                      \
+                m[b] = total[b] == 0 ? -INFINITY : m[b] + LOGF(total[b]);                        \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    static void NAME##_nodes(T *v, int64_t B, int64_t leaves, int64_t n, const int8_t *op,       \
+                             const int64_t *off, const int64_t *child) {                         \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            T *restrict o = v + (leaves + i) * B;                                                \
+            const int64_t *c = child + off[i];                                                   \
+            int64_t k = off[i + 1] - off[i];                                                     \
+            switch (op[i]) {                                                                     \
+            case SUM:                                                                            \
+            case PROD: {                                                                         \
+                int sum = op[i] == SUM;                                                          \
+                for (int64_t b = 0; b < B; b++) o[b] = sum ? 0 : 1;                              \
+                for (int64_t j = 0; j < k; j++) {                                                \
+                    const T *restrict x = v + c[j] * B;                                          \
+                    if (sum)                                                                     \
+                        for (int64_t b = 0; b < B; b++) o[b] += x[b];                            \
+                    else                                                                         \
+                        for (int64_t b = 0; b < B; b++) o[b] *= x[b];                            \
+                }                                                                                \
+                break;                                                                           \
+            }                                                                                    \
+            case MAX:                                                                            \
+            case MIN:                                                                            \
+                NAME##_extremum(o, v, B, c, k, op[i] == MAX);                                    \
+                break;                                                                           \
+            case LOGSUMEXP:                                                                      \
+                NAME##_logsumexp(o, v, B, c, k);                                                 \
+                break;                                                                           \
+            default: {                                                                           \
+                const T *restrict x = v + c[0] * B;                                              \
+                for (int64_t b = 0; b < B; b++)                                                  \
+                    o[b] = op[i] == IDENTITY ? x[b] : op[i] == COMPLEMENT ? 1 - x[b] : EXPF(x[b]); \
+            }                                                                                    \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* the product of the children but child j, in column b */                                  \
+    static T NAME##_others(const T *v, int64_t B, const int64_t *c, int64_t k, int64_t j,        \
+                           int64_t b) {                                                          \
+        T p = 1;                                                                                 \
+        for (int64_t l = 0; l < k; l++)                                                          \
+            if (l != j) p *= v[c[l] * B + b];                                                    \
+        return p;                                                                                \
+    }                                                                                            \
+                                                                                                 \
+    /* a maximum's or minimum's gradient, shared by the children equal to its value */         \
+    static void NAME##_shared(const T *v, T *g, int64_t B, const T *go, const T *o,             \
+                              const int64_t *c, int64_t k) {                                     \
+        T hits[CHUNK];                                                                           \
+        for (int64_t b0 = 0; b0 < B; b0 += CHUNK) {                                              \
+            int64_t w = B - b0 < CHUNK ? B - b0 : CHUNK;                                         \
+            for (int64_t b = 0; b < w; b++) hits[b] = 0;                                         \
+            for (int64_t j = 0; j < k; j++)                                                      \
+                for (int64_t b = 0; b < w; b++) hits[b] += v[c[j] * B + b0 + b] == o[b0 + b];   \
+            for (int64_t j = 0; j < k; j++)                                                      \
+                for (int64_t b = 0; b < w; b++)                                                  \
+                    if (v[c[j] * B + b0 + b] == o[b0 + b])                                       \
+                        g[c[j] * B + b0 + b] += go[b0 + b] / hits[b];                            \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    static void NAME##_grads(const T *v, T *g, int64_t B, int64_t leaves, int64_t n,             \
+                             const int8_t *op, const int64_t *off, const int64_t *child) {       \
+        for (int64_t i = n - 1; i >= 0; i--) {                                                   \
+            const T *restrict go = g + (leaves + i) * B;                                         \
+            const T *restrict o = v + (leaves + i) * B;                                          \
+            const int64_t *c = child + off[i];                                                   \
+            int64_t k = off[i + 1] - off[i];                                                     \
+            int any = 0;                                                                         \
+            for (int64_t b = 0; b < B; b++) any |= go[b] != 0;                                   \
+            if (!any) continue; /* no root reads this node in any column */                      \
+            if (op[i] == MAX || op[i] == MIN) {                                                  \
+                NAME##_shared(v, g, B, go, o, c, k);                                             \
+                continue;                                                                        \
+            }                                                                                    \
+            for (int64_t j = 0; j < k; j++) {                                                    \
+                const T *restrict x = v + c[j] * B;                                              \
+                T *restrict gc = g + c[j] * B;                                                   \
+                switch (op[i]) {                                                                 \
+                case SUM:                                                                        \
+                case IDENTITY:                                                                   \
+                    for (int64_t b = 0; b < B; b++) gc[b] += go[b];                              \
+                    break;                                                                       \
+                case COMPLEMENT:                                                                 \
+                    for (int64_t b = 0; b < B; b++) gc[b] -= go[b];                              \
+                    break;                                                                       \
+                case EXP:                                                                        \
+                    for (int64_t b = 0; b < B; b++) gc[b] += go[b] * o[b];                       \
+                    break;                                                                       \
+                case PROD:                                                                       \
+                    if (k == 2) {                                                                \
+                        const T *restrict y = v + c[1 - j] * B;                                  \
+                        for (int64_t b = 0; b < B; b++) gc[b] += go[b] * y[b];                   \
+                    } else {                                                                     \
+                        for (int64_t b = 0; b < B; b++)                                          \
+                            gc[b] += go[b] * (o[b] != 0 ? o[b] / x[b]                            \
+                                                        : NAME##_others(v, B, c, k, j, b));      \
+                    }                                                                            \
+                    break;                                                                       \
+                case LOGSUMEXP:                                                                  \
+                    for (int64_t b = 0; b < B; b++)                                              \
+                        gc[b] += go[b] * EXPF(x[b] - (o[b] == -INFINITY ? INFINITY : o[b]));     \
+                    break;                                                                       \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* the leaves' rows from h (strides hs0, hs1), every node, then the picked values into out: \
+       rows pick[0 .. npick - 1] of v, or (flat) its values at those flat positions */          \
+    void NAME##_forward(T *v, const T *h, int64_t hs0, int64_t hs1, T *out, const int64_t *pick, \
+                        int64_t npick, int64_t flat, int64_t B, int64_t leaves, int64_t n,       \
+                        const int8_t *op, const int64_t *off, const int64_t *child) {            \
+        for (int64_t r = 0; r < leaves; r++)                                                     \
+            for (int64_t b = 0; b < B; b++) v[r * B + b] = h[r * hs0 + b * hs1];                 \
+        NAME##_nodes(v, B, leaves, n, op, off, child);                                           \
+        if (flat)                                                                                \
+            for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                             \
+        else                                                                                     \
+            for (int64_t i = 0; i < npick; i++)                                                  \
+                memcpy(out + i * B, v + pick[i] * B, B * sizeof(T));                             \
+    }                                                                                            \
+                                                                                                 \
+    /* g zeroed, the picked values' gradients gout added where forward read them, then every    \
+       node's gradient spread to its children */                                                \
+    void NAME##_backward(const T *v, T *g, const T *gout, const int64_t *pick, int64_t npick,   \
+                         int64_t flat, int64_t B, int64_t leaves, int64_t n, const int8_t *op,   \
+                         const int64_t *off, const int64_t *child) {                             \
+        memset(g, 0, (size_t)((leaves + n) * B) * sizeof(T));                                    \
+        if (flat)                                                                                \
+            for (int64_t i = 0; i < npick; i++) g[pick[i]] += gout[i];                           \
+        else                                                                                     \
+            for (int64_t i = 0; i < npick; i++)                                                  \
+                for (int64_t b = 0; b < B; b++) g[pick[i] * B + b] += gout[i * B + b];           \
+        NAME##_grads(v, g, B, leaves, n, op, off, child);                                        \
+    }
+
+DEFINE_PASS(float, nesy_f32, expf, logf)
+DEFINE_PASS(double, nesy_f64, exp, log)

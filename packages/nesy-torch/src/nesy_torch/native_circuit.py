@@ -1,0 +1,134 @@
+"""A whole circuit through the native pass (:mod:`nesy_torch.native`): every root for every
+example, the circuit laid out once as the cone of all its roots (:mod:`nesy_ir.cone`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from nesy_ir.errors import NesyError
+from nesy_ir.labels import Labelling
+from nesy_ir.layerize import Layered
+from nesy_ir.lowering import kernel
+
+from . import native
+from .cone import ConeCircuit, _groups
+from .lowered import LoweredCircuit
+
+
+class NativeCircuit(LoweredCircuit):
+    """The roots of ``cone`` (a :class:`~nesy_torch.cone.ConeCircuit` whose kernels are all
+    native) as a :class:`LoweredCircuit`: in C on the CPU in float32 and float64, through the
+    cone's torch pass elsewhere (a GPU, another dtype, :attr:`native` set to False)."""
+
+    def __init__(self, cone: ConeCircuit):
+        super().__init__(cone.keys, cone.names)
+        self.cone = cone
+        self._whole = cone.index.cone(np.arange(len(cone.names))[None])
+        self._program = native.Program.of(self._whole, cone._codes)
+        self.register_buffer("_roots", torch.as_tensor(self._whole.roots[0]), persistent=False)
+        # saved with a model: a checkpoint of another circuit does not load (see below)
+        self.register_buffer("digest", _digest(self._program, self._whole.roots[0]))
+
+    @property
+    def static(self) -> Tensor:
+        return self.cone.static
+
+    @property
+    def native(self) -> bool:
+        """Whether the circuit runs in C where it can (:attr:`ConeCircuit.native`)."""
+        return self.cone.native
+
+    @native.setter
+    def native(self, value: bool) -> None:
+        self.cone.native = value
+
+    @property
+    def fuse(self) -> bool:
+        """Whether a gradient goes through one autograd node (in C or the cone's torch pass);
+        False records every op (higher-order gradients): :attr:`ConeCircuit.fuse`."""
+        return self.cone.fuse
+
+    @fuse.setter
+    def fuse(self, value: bool) -> None:
+        self.cone.fuse = value
+
+    def _load_from_state_dict(self, state, prefix, meta, strict, missing, unexpected, errors):
+        saved = state.get(f"{prefix}digest")
+        if saved is not None and not torch.equal(saved.to(self.digest), self.digest):
+            errors.append(f"{prefix}digest: the saved state is another circuit's")
+            return
+        super()._load_from_state_dict(state, prefix, meta, strict, missing, unexpected, errors)
+
+    def _evaluate(self, x: Tensor) -> Tensor:
+        """(K, B) dynamic labels -> (R, B) root values; a wide batch in groups of examples, as
+        the cone runs them (:func:`~nesy_torch.cone._groups`)."""
+        cone, groups = self.cone, _groups(self._whole, x)
+        if len(groups) == 1:
+            h = cone.leaves(x)
+            if cone.fuse and cone.runs_natively(h):
+                return native.run(self._program, h, self._roots)
+        parts = []
+        for g in groups:
+            group = x[:, g]
+            shape = (group.shape[1], len(self.names))
+            parts.append(cone._evaluate(group, self._whole, shape, self._program))
+        return (torch.cat(parts) if len(parts) > 1 else parts[0]).t()
+
+
+def _digest(program: native.Program, roots: np.ndarray) -> Tensor:
+    """A fingerprint of the circuit as the native pass runs it (4 int64s of its SHA-256)."""
+    arrays = (np.int64(program.leaves), program.ops, program.offsets, program.children, roots)
+    sha = hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays))
+    return torch.as_tensor(np.frombuffer(sha.digest(), dtype=np.int64).copy())
+
+
+def native_circuit(
+    layered: Layered,
+    labels: Labelling | Mapping | None,
+    dynamic: Iterable[str],
+    dtype: torch.dtype,
+    device: torch.device | str | None,
+    env: Mapping[str, Any] | None,
+    required: bool | None,
+) -> NativeCircuit | None:
+    """``layered`` as a :class:`NativeCircuit`, or None where the native pass does not apply
+    and ``required`` is not True (then a NesyError says why)."""
+    problem = why_not(layered, dtype, torch.device(device or "cpu"))
+    if problem is None:
+        return NativeCircuit(
+            ConeCircuit(layered, labels, dynamic, dtype=dtype, device=device, env=env)
+        )
+    if required:
+        raise NesyError(f"native=True does not apply: {problem}")
+    return None
+
+
+def why_not(layered: Layered, dtype: torch.dtype, device: torch.device) -> str | None:
+    """Why the native pass cannot evaluate ``layered`` in ``dtype`` on ``device`` (None: it
+    can)."""
+    if device.type != "cpu":
+        return f"it runs on the CPU, not on {device}"
+    if dtype not in native.PREFIX:
+        return f"it runs in float32 or float64, not in {dtype}"
+    for block in layered.blocks():
+        try:
+            name = kernel(block.op, block.structure)
+        except NesyError as e:
+            return str(e)
+        if native.native_code(name, block.unary) is None:
+            return (
+                f"its {block.op} nodes in {block.structure!r} need the kernel {name!r}, which"
+                f" it has not (it has {', '.join(native.CODES)}, as built in)"
+            )
+    if native.library() is None:
+        return (
+            "it is built with a C compiler (cc, gcc or clang; set CC to choose one), which"
+            f" failed: {native.build_error()}"
+        )
+    return None

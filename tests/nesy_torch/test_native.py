@@ -1,0 +1,188 @@
+"""The native pass (C, one call each way) against the generic module's fused pass and the
+reference: values and gradients in every structure it covers, exact gradients at the edges,
+and where it does not apply."""
+
+import math
+from unittest.mock import patch
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+torch = pytest.importorskip("torch")
+
+from tests.backend_strategies import circuits, labels_for  # noqa: E402
+from tests.nesy_torch.test_conformance import _close  # noqa: E402
+
+from nesy_ir import Circuit, apply, atom, evaluate_circuit  # noqa: E402
+from nesy_ir.errors import NesyError  # noqa: E402
+from nesy_torch import CircuitModule, NativeCircuit, lower, native, register_kernel  # noqa: E402
+from nesy_torch import cone as cone_module  # noqa: E402
+from nesy_torch.kernels import BUILTIN_REDUCTIONS, REDUCTIONS  # noqa: E402
+
+pytestmark = pytest.mark.skipif(
+    native.library() is None, reason=f"no C compiler builds the native pass: {native.build_error()}"
+)
+
+#: the built-in structures whose kernels are all native
+NATIVE = ["bool", "prob", "maxprod", "real", "godel"]
+
+
+def _matrix(module, labels: dict, batch: int) -> torch.Tensor:
+    columns = [torch.as_tensor(np.asarray(labels[k], float)).expand(batch) for k in module.keys]
+    return torch.stack(columns, 1) if columns else torch.zeros(batch, 0, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+@pytest.mark.parametrize("structure", NATIVE + ["logprob"])
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_values_and_gradients_equal_the_fused_pass(structure, batch, data, seed):
+    circuit = data.draw(circuits(structure))
+    labels = labels_for(circuit, seed, batch=batch)
+    options = dict(dynamic=labels, dtype=torch.float64, klay=False)
+    fused = lower(circuit, native=False, **options)
+    module = lower(circuit, **options)
+    if not isinstance(module, NativeCircuit):  # logprob with negation: log1mexp
+        assert structure == "logprob"
+        return
+    x = _matrix(module, labels, batch)
+    weights = torch.as_tensor(np.random.default_rng(seed).random((batch, len(circuit.names))))
+    results = []
+    for m in (module, fused):
+        leaf = x.clone().requires_grad_(True)
+        value = m.matrix(leaf)
+        grad = None
+        if value.requires_grad:
+            (grad,) = torch.autograd.grad((value * weights).sum(), leaf)
+        results.append((value.detach(), grad))
+    (got, dgot), (want, dwant) = results
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    for name, column in zip(circuit.names, got.T, strict=True):
+        _close(column.numpy(), evaluate_circuit(circuit, labels)[name])
+    assume(torch.isfinite(want).all())
+    if dwant is None:
+        assert dgot is None or not dgot.any()
+    else:
+        np.testing.assert_allclose(dgot, dwant, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_product_of_three_with_zero_factors_has_the_exact_gradient(dtype):
+    a, b, c = (atom(n, (), "prob") for n in "abc")
+    module = lower(Circuit([apply("times", a, b, c)]), dynamic="abc", dtype=dtype)
+    assert isinstance(module, NativeCircuit)
+    x = torch.tensor([[0.0, 0.3, 0.5], [0.0, 0.0, 0.5], [0.2, 0.3, 0.5]], dtype=dtype)
+    x.requires_grad_(True)
+    module.matrix(x).sum().backward()
+    want = [[0.15, 0.0, 0.0], [0.0, 0.0, 0.0], [0.15, 0.1, 0.06]]
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
+
+
+def test_a_maximum_shares_its_gradient_among_the_children_that_reach_it():
+    a, b, c = (atom(n, (), "maxprod") for n in "abc")
+    module = lower(Circuit([apply("plus", a, b, c)]), dynamic="abc", dtype=torch.float64)
+    assert isinstance(module, NativeCircuit)
+    x = torch.tensor([[0.5, 0.5, 0.1], [0.2, 0.2, 0.2]], dtype=torch.float64, requires_grad=True)
+    module.matrix(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
+
+
+def test_logsumexp_of_minus_infinities_has_a_zero_gradient():
+    a, b = atom("a", (), "logprob"), atom("b", (), "logprob")
+    module = lower(Circuit([a + b]), dynamic="ab", dtype=torch.float64)
+    assert isinstance(module, NativeCircuit)
+    x = torch.tensor([[-math.inf, -math.inf], [-1.0, -math.inf], [math.log(0.25)] * 2])
+    x = x.double().requires_grad_(True)
+    out = module.matrix(x)
+    out.sum().backward()
+    np.testing.assert_allclose(out.detach()[:, 0], [-math.inf, -1.0, math.log(0.5)])
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.0], [1.0, 0.0], [0.5, 0.5]])
+
+
+@pytest.mark.parametrize("structure", ["prob", "maxprod"])
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_a_batch_in_groups_of_examples_equals_one_pass(structure, data, seed):
+    circuit = data.draw(circuits(structure))
+    labels = labels_for(circuit, seed, batch=5)
+    module = lower(circuit, dynamic=labels, dtype=torch.float64)
+    x = _matrix(module, labels, 5).requires_grad_(True)
+    want = module.matrix(x)
+    with patch.object(cone_module, "TILE_VALUES", 1):  # one example a group
+        got = module.matrix(x)
+    np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
+    if want.requires_grad:
+        (dwant,) = torch.autograd.grad(want.sum(), x)
+        (dgot,) = torch.autograd.grad(got.sum(), x)
+        np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
+
+
+def test_off_the_cpu_or_in_another_dtype_it_runs_the_cones_torch_pass():
+    a, b = atom("a", (), "prob"), atom("b", (), "prob")
+    module = lower(Circuit([apply("plus", a * b, a)]), dynamic="ab", dtype=torch.float64)
+    x = torch.tensor([[0.5, 0.25]], dtype=torch.float64)
+    native_value = module.matrix(x)
+    with patch.object(native, "runs_natively", return_value=False) as asked:
+        torch_value = module.matrix(x)
+    assert asked.called
+    torch.testing.assert_close(torch_value, native_value)
+    torch.testing.assert_close(native_value, torch.tensor([[0.625]], dtype=torch.float64))
+
+
+def test_where_it_does_not_apply_lower_falls_back_and_native_true_says_why():
+    a, b = atom("a", (), "lukasiewicz"), atom("b", (), "lukasiewicz")
+    fuzzy = Circuit([apply("plus", a, b)])
+    assert isinstance(lower(fuzzy, dynamic="ab", klay=False), CircuitModule)
+    with pytest.raises(NesyError, match="native=True does not apply.*'bounded_sum'"):
+        lower(fuzzy, dynamic="ab", native=True)
+    prob = Circuit([apply("times", atom("a", (), "prob"), atom("b", (), "prob"))])
+    with pytest.raises(NesyError, match="float32 or float64, not in torch.float16"):
+        lower(prob, dynamic="ab", dtype=torch.float16, native=True)
+    with pytest.raises(NesyError, match="on the CPU, not on meta"):
+        lower(prob, dynamic="ab", device="meta", native=True)
+    assert isinstance(lower(prob, dynamic="ab", klay=False, compile=True), CircuitModule)
+
+
+def test_a_kernel_a_user_replaced_is_not_run_natively():
+    try:
+        register_kernel("max", lambda x: (x * x).sum(dim=1).sqrt(), neutral=0.0)
+        a, b = atom("a", (), "maxprod"), atom("b", (), "maxprod")
+        module = lower(Circuit([apply("plus", a, b)]), dynamic="ab", dtype=torch.float64)
+        assert isinstance(module, CircuitModule)
+        value = module.matrix(torch.tensor([[0.6, 0.8]], dtype=torch.float64))
+        torch.testing.assert_close(value, torch.tensor([[1.0]], dtype=torch.float64))
+    finally:
+        REDUCTIONS["max"] = BUILTIN_REDUCTIONS["max"]
+
+
+def test_without_a_c_compiler_it_falls_back_and_native_true_names_the_compiler(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setenv("NESY_CACHE", str(tmp_path))
+    native.library.cache_clear()
+    try:
+        prob = Circuit([apply("times", atom("a", (), "prob"), atom("b", (), "prob"))])
+        assert isinstance(lower(prob, dynamic="ab", klay=False), CircuitModule)
+        with pytest.raises(NesyError, match="C compiler.*no-such-cc"):
+            lower(prob, dynamic="ab", native=True)
+    finally:
+        native.library.cache_clear()
+        monkeypatch.undo()
+    assert native.library() is not None
+
+
+def test_the_build_is_kept_and_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("NESY_CACHE", str(tmp_path))
+    native.library.cache_clear()
+    try:
+        assert native.library() is not None
+        (built,) = tmp_path.glob("nesy-native-*.so")
+        stamp = built.stat().st_mtime_ns
+        native.library.cache_clear()
+        assert native.library() is not None
+        assert built.stat().st_mtime_ns == stamp  # not compiled again
+    finally:
+        native.library.cache_clear()
