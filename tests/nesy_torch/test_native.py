@@ -186,3 +186,17 @@ def test_the_build_is_kept_and_reused(tmp_path, monkeypatch):
         assert built.stat().st_mtime_ns == stamp  # not compiled again
     finally:
         native.library.cache_clear()
+
+
+def test_a_copied_circuit_evaluates_as_the_original():
+    import copy
+    import gc
+
+    a, b, c = (atom(n, (), "prob") for n in "abc")
+    module = lower(Circuit([apply("plus", a * b, b * c)]), dynamic="abc", dtype=torch.float64)
+    x = torch.tensor([[0.5, 0.25, 0.75]], dtype=torch.float64)
+    want = module.matrix(x)
+    other = copy.deepcopy(module)
+    del module  # its arrays freed: the copy reads its own
+    gc.collect()
+    torch.testing.assert_close(other.matrix(x), want)

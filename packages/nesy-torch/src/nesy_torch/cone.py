@@ -21,7 +21,7 @@ from nesy_ir.layerize import Block, Layered, layerize
 from nesy_ir.lowering import check_structures, kernel, plan_leaves
 
 from . import native
-from .fused import FusedLayer, FusedStep, even_spans, gather, layer_backward, layer_outputs
+from .fused import FusedLayer, FusedStep, gather, layer_backward, layer_outputs
 from .kernels import REDUCTIONS, UNARY, Reduction
 from .layout import check_kernels
 from .module import torch_dtype
@@ -152,11 +152,21 @@ TILE_VALUES = 1 << 20
 
 def _groups(cone: Cone, x: Tensor) -> list[slice]:
     """The examples (columns of ``x`` (K, B)) evaluated together: all of them on a GPU or
-    where the cone's buffer holds at most :data:`TILE_VALUES` values, else as few groups as
-    keep the whole batch's cone within it per group."""
-    if x.device.type != "cpu":
+    where the cone's buffer holds at most :data:`TILE_VALUES` values, else groups that keep
+    the whole batch's cone within it, of a multiple of :data:`ALIGN` examples where that is
+    at least one (each row of a group's buffer then starts a cache line: the native pass's
+    loops run 1.5 to 2x slower over 57 examples than over 64, measured)."""
+    batch, most = x.shape[1], TILE_VALUES // max(cone.size, 1)
+    if x.device.type != "cpu" or most >= batch:
         return [slice(None)]
-    return even_spans(x.shape[1], TILE_VALUES // max(cone.size, 1))
+    if most >= ALIGN:
+        most -= most % ALIGN
+    most = max(most, 1)
+    return [slice(a, a + most) for a in range(0, batch, most)]
+
+
+#: Examples per cache line of float32 values.
+ALIGN = 16
 
 
 def _inputs(layer: tuple[ConePart, ...]) -> np.ndarray:

@@ -126,6 +126,9 @@ enum { SUM, PROD, MAX, MIN, LOGSUMEXP, IDENTITY, COMPLEMENT, EXP };
                 NAME##_shared(v, g, B, go, o, c, k);                                             \
                 continue;                                                                        \
             }                                                                                    \
+            int zero = 0; /* a product of 0 in some column: its factors' gradients exact */      \
+            if (op[i] == PROD && k > 2)                                                          \
+                for (int64_t b = 0; b < B; b++) zero |= o[b] == 0;                               \
             for (int64_t j = 0; j < k; j++) {                                                    \
                 const T *restrict x = v + c[j] * B;                                              \
                 T *restrict gc = g + c[j] * B;                                                   \
@@ -144,6 +147,8 @@ enum { SUM, PROD, MAX, MIN, LOGSUMEXP, IDENTITY, COMPLEMENT, EXP };
                     if (k == 2) {                                                                \
                         const T *restrict y = v + c[1 - j] * B;                                  \
                         for (int64_t b = 0; b < B; b++) gc[b] += go[b] * y[b];                   \
+                    } else if (!zero) { /* divided, vectorized */                                \
+                        for (int64_t b = 0; b < B; b++) gc[b] += go[b] * (o[b] / x[b]);          \
                     } else {                                                                     \
                         for (int64_t b = 0; b < B; b++)                                          \
                             gc[b] += go[b] * (o[b] != 0 ? o[b] / x[b]                            \

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +55,7 @@ def native_code(name: str, unary: bool) -> int | None:
     """The operation code of kernel ``name``, None where the native pass lacks it or a user
     replaced the built-in kernel (:func:`~nesy_torch.kernels.register_kernel`)."""
     table, builtin = (UNARY, BUILTIN_UNARY) if unary else (REDUCTIONS, BUILTIN_REDUCTIONS)
-    if name not in CODES or table.get(name) is not builtin.get(name):
+    if name not in CODES or name not in table or table[name] is not builtin.get(name):
         return None
     return CODES[name]
 
@@ -70,12 +70,13 @@ class Program:
     ops: np.ndarray
     offsets: np.ndarray
     children: np.ndarray
-    #: the native calls' last arguments: the number of nodes, then the arrays' addresses
-    arguments: tuple[int, int, int, int] = field(init=False)
 
-    def __post_init__(self) -> None:
+    @property
+    def arguments(self) -> tuple[int, int, int, int]:
+        """The native calls' last arguments: the number of nodes, then the arrays' addresses
+        (read at each call: a copied or unpickled program has arrays of its own)."""
         arrays = (self.ops, self.offsets, self.children)
-        object.__setattr__(self, "arguments", (len(self.ops), *(a.ctypes.data for a in arrays)))
+        return (len(self.ops), *(a.ctypes.data for a in arrays))
 
     @property
     def rows(self) -> int:
