@@ -143,6 +143,8 @@ def test_where_it_does_not_apply_lower_falls_back_and_native_true_says_why():
     with pytest.raises(NesyError, match="on the CPU, not on meta"):
         lower(prob, dynamic="ab", device="meta", native=True)
     assert isinstance(lower(prob, dynamic="ab", klay=False, compile=True), CircuitModule)
+    with pytest.raises(NesyError, match="native=True and compile=True exclude each other"):
+        lower(prob, dynamic="ab", native=True, compile=True)
 
 
 def test_a_kernel_a_user_replaced_is_not_run_natively():
@@ -200,3 +202,22 @@ def test_a_copied_circuit_evaluates_as_the_original():
     del module  # its arrays freed: the copy reads its own
     gc.collect()
     torch.testing.assert_close(other.matrix(x), want)
+
+
+def test_every_op_recorded_gives_the_same_values_and_higher_order_gradients():
+    """``fuse = False`` (the cone's torch ops, each recorded) for a batch of three."""
+    a, b, c = (atom(n, (), "prob") for n in "abc")
+    circuit = Circuit([apply("times", apply("plus", apply("times", a, b), c), apply("plus", a, c))])
+    module = lower(circuit, dynamic="abc", dtype=torch.float64)
+    assert isinstance(module, NativeCircuit)
+    x = torch.tensor([[0.3, 0.4, 0.5], [0.1, 0.2, 0.3], [0.9, 0.8, 0.7]], dtype=torch.float64)
+    x.requires_grad_(True)
+    native_value = module.matrix(x)
+    module.fuse = False
+    value = module.matrix(x)
+    torch.testing.assert_close(value, native_value)
+    (grad,) = torch.autograd.grad(value.sum(), x, create_graph=True)
+    (second,) = torch.autograd.grad(grad[0, 0], x)  # of 2ab + bc + c: (2b, 2a + c, b + 1)
+    want = torch.zeros_like(x)
+    want[0] = torch.tensor([0.8, 1.1, 1.4])
+    torch.testing.assert_close(second, want)

@@ -25,7 +25,6 @@ from .fused import FusedLayer, FusedStep, gather, layer_backward, layer_outputs
 from .kernels import REDUCTIONS, UNARY, Reduction
 from .layout import check_kernels
 from .module import torch_dtype
-from .native import native_code
 
 
 class ConeCircuit(nn.Module):
@@ -51,7 +50,7 @@ class ConeCircuit(nn.Module):
         self.keys, self.names = plan.keys, layered.names
         blocks = layered.blocks()
         self._steps = [_step(block) for block in blocks]
-        codes = [native_code(kernel(b.op, b.structure), b.unary) for b in blocks]
+        codes = [native.native_code(kernel(b.op, b.structure), b.unary) for b in blocks]
         #: each block's operation in the native pass; None where one has none
         self._codes = codes if None not in codes else None
         #: Whether the cone runs as one autograd node (its backward differentiable once);
@@ -116,7 +115,7 @@ class ConeCircuit(nn.Module):
             return _ConePass.apply(h, self._fused_layers(cone, device), flat, shape)
         for _, _, layer in self._fused_layers(cone, device).layers:
             h = torch.cat([h, layer_outputs(layer, gather(h, layer.index))])
-        return h.t().gather(1, _long(cone.roots, device))
+        return h.t().gather(1, _long(np.broadcast_to(cone.roots, shape).copy(), device))
 
     def runs_natively(self, h: Tensor) -> bool:
         """Whether a fused cone of a batch like ``h`` runs in C (see :attr:`native`)."""

@@ -230,6 +230,9 @@ def lower(
     value), False never uses it. ``compile=True`` evaluates through ``torch.compile``.
     ``dense_slack`` shapes the generic module's layout (:mod:`nesy_torch.layout`).
     """
+    if native and (compile or klay):
+        other = "compile=True" if compile else "klay=True"
+        raise NesyError(f"native=True and {other} exclude each other: choose one")
     dtype = torch_dtype(dtype)
     layered = circuit if isinstance(circuit, Layered) else layerize(circuit)
     if native or (native is None and not compile and klay is not True):
