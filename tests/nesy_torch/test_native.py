@@ -36,7 +36,7 @@ def _matrix(module, labels: dict, batch: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("batch", [1, 4])
 @pytest.mark.parametrize("structure", NATIVE + ["logprob"])
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_values_and_gradients_equal_the_fused_pass(structure, batch, data, seed):
     circuit = data.draw(circuits(structure))
