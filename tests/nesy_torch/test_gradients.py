@@ -19,7 +19,7 @@ from nesy_torch.kernels import log1mexp  # noqa: E402
 DIFFERENTIABLE = ["prob", "logprob", "real", "maxprod", "godel", "lukasiewicz", "product"]
 LAYOUTS = [0.0, 1e9]  # dense_slack: scatter wherever possible, dense everywhere
 #: the native pass where it applies, and the generic module in each layout
-OPTIONS = [{"native": None}] + [{"native": False, "dense_slack": s} for s in LAYOUTS]
+OPTIONS = [{"native": None}] + [{"native": False, "klay": False, "dense_slack": s} for s in LAYOUTS]
 
 
 def _matrix(module, labels: dict, batch: int) -> torch.Tensor:
