@@ -69,10 +69,8 @@ class NativeCircuit(LoweredCircuit):
         """(K, B) dynamic labels -> (R, B) root values; a wide batch in groups of examples, as
         the cone runs them (:func:`~nesy_torch.cone._groups`)."""
         cone, groups = self.cone, _groups(self._whole, x)
-        if len(groups) == 1:
-            h = cone.leaves(x)
-            if cone.fuse and cone.runs_natively(h):
-                return native.run(self._program, h, self._roots)
+        if len(groups) == 1 and cone.fuse and cone.runs_natively(x):  # x: h's dtype and device
+            return native.run(self._program, cone.leaves(x), self._roots)
         parts = []
         for g in groups:
             group = x[:, g]
