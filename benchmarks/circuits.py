@@ -8,6 +8,9 @@ one probability per variable (``x[false]`` gets 1 - p). For each circuit and bat
 forward and forward + backward (gradient of the summed roots w.r.t. the labels) of:
 
 - nesy-torch as ``lower`` gives it: the native pass, in C (``klay=False``);
+- torch's floor: a module whose one autograd node only allocates its output and the labels'
+  gradient, under the same harness (no torch module is faster; ``floor / jax`` above 1.5 puts
+  the JAX target out of any torch module's reach);
 - nesy-torch's generic gather + reduce path (``klay=False, native=False``);
 - the same through ``torch.compile`` (``compile=True``: one program per batch width);
 - nesy-torch through KLay (``klay=True``, where the circuit fits KLay);
@@ -19,10 +22,10 @@ forward and forward + backward (gradient of the summed roots w.r.t. the labels) 
 It prints milliseconds (the variants measured in turn, three rounds; each variant's best round's
 median of repeats after warm-up), the ratios the targets are set on (native / KLay direct <=
 1.0, PySDD looped / native >= 100 at batch 256 on circuits of 10,000 nodes and more, native /
-jax <= 1.5; and generic / jax and compiled / jax), the seconds of JAX's and of the compiled
-module's first call at that batch size (tracing and compilation; torch's compiled programs are
-cached on disk, so a second run finds them) and the peak extra memory of each variant at the
-last batch size (see ``peak_memory``).
+jax <= 1.5; and floor / jax, generic / jax and compiled / jax), the seconds of JAX's and of the
+compiled module's first call at that batch size (tracing and compilation; torch's compiled
+programs are cached on disk, so a second run finds them) and the peak extra memory of each
+variant at the last batch size (see ``peak_memory``).
 """
 
 from __future__ import annotations
@@ -119,6 +122,30 @@ def torch_variant(module, x: np.ndarray, backward: bool):
     return both if backward else forward
 
 
+class _Floor(torch.autograd.Function):
+    """The least a torch autograd node does: allocate its output, and the labels' gradient."""
+
+    @staticmethod
+    def forward(ctx, x, roots: int):
+        ctx.shape = x.shape
+        return x.new_zeros((len(x), roots))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.new_zeros(ctx.shape), None
+
+
+class Floor:
+    """A module of ``roots`` roots computing nothing through :class:`_Floor`: the time any
+    torch module takes under the same harness (the torch calls of ``torch_variant``)."""
+
+    def __init__(self, roots: int):
+        self.roots = roots
+
+    def matrix(self, x):
+        return _Floor.apply(torch.as_tensor(x), self.roots)
+
+
 def jax_variant(lowered, x: np.ndarray, backward: bool):
     xs = jnp.asarray(x, jnp.float32)
     grad = jax.jit(jax.grad(lambda m: lowered.matrix(m).sum()))
@@ -197,7 +224,7 @@ def main() -> None:
             f" layers, {len(item['keys'])} label keys"
         )
         print(
-            header + "   native/klay  pysdd/native  native/jax  generic/jax  compiled/jax"
+            header + "   native/klay  pysdd/native  native/jax floor/jax  generic/jax  compiled/jax"
             "  jax jit s  compile s"
         )
         native = nesy_torch.lower(layered, dynamic=item["keys"], klay=False, native=True)
@@ -213,6 +240,7 @@ def main() -> None:
         direct = klay_direct(item["sdd"]) if item["sdd"] is not None else None
         variants = {
             "native": native,
+            "floor": Floor(len(layered.names)),
             "generic": generic,
             "compiled": compiled,
             "via klay": via_klay,
@@ -237,6 +265,7 @@ def main() -> None:
 
 COLUMNS = (
     "native",
+    "floor",
     "generic",
     "compiled",
     "op by op",
@@ -251,7 +280,7 @@ COLUMNS = (
 def bench(item, layered, variants, x, backward, budget, memory) -> dict[str, float]:
     """Milliseconds of every variant that applies, for labels ``x``; peak memory into memory."""
     fns: dict[str, Callable[[], object]] = {
-        name: torch_variant(variants[name], x, backward) for name in ("native", "generic")
+        name: torch_variant(variants[name], x, backward) for name in ("native", "floor", "generic")
     }
     fns["compiled"] = torch_variant(variants["compiled"], x, backward)
     if "op by op" in variants:
@@ -292,7 +321,8 @@ def cells(row: dict[str, float], columns: list[str]) -> str:
     times = " ".join(f"{row[v]:>11.3f}" if v in row else f"{'-':>11}" for v in columns)
     return (
         f"{times}  {ratio('native', 'klay direct')}     {ratio('pysdd loop', 'native')}"
-        f"   {ratio('native', 'jax')}    {ratio('generic', 'jax')}     {ratio('compiled', 'jax')}"
+        f"   {ratio('native', 'jax')}  {ratio('floor', 'jax')}    {ratio('generic', 'jax')}"
+        f"     {ratio('compiled', 'jax')}"
         f"   {row['jax s']:>8.2f}   {row['compiled s']:>9.2f}"
     )
 

@@ -107,7 +107,7 @@ def test_a_batch_in_groups_of_examples_equals_one_cone(structure, data, seed):
     """Every example its own group (each over its own cone) against the whole batch's cone."""
     circuit, labels, roots, cone, x = _drawn(structure, data, seed)
     want = cone(x, roots)
-    with patch.object(cone_module, "TILE_VALUES", 1):
+    with patch.multiple(cone_module, TILE_VALUES=1, NARROWEST=1):
         got = cone(x, roots)
     _same(circuit, labels, seed, x, got, want)
 
@@ -172,3 +172,14 @@ def test_a_user_kernel_without_a_scatter_form_reduces_padded_nodes():
     (dwant,) = torch.autograd.grad(want.sum(), x)
     (dgot,) = torch.autograd.grad(got.sum(), x)  # autograd within the padded nodes' layer
     np.testing.assert_allclose(dgot.numpy(), dwant.numpy(), rtol=1e-12)
+
+
+@given(size=st.integers(1, 5_000_000), batch=st.integers(1, 5000))
+def test_groups_hold_every_example_within_the_budget_aligned_and_not_too_narrow(size, batch):
+    width = cone_module.group_width(size, batch)
+    if size * batch <= cone_module.TILE_VALUES:
+        assert width == batch  # one group
+        return
+    assert width % cone_module.ALIGN == 0 and width >= cone_module.NARROWEST
+    assert width == cone_module.NARROWEST or width * size <= cone_module.TILE_VALUES
+    assert (width + cone_module.ALIGN) * size > cone_module.TILE_VALUES  # the widest that fits

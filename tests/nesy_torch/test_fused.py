@@ -66,9 +66,10 @@ def test_fused_backward_gathers_again_what_it_did_not_keep(structure, data, seed
 @given(data=st.data(), seed=st.integers(0, 2**16), boundary=st.booleans())
 def test_a_batch_in_tiles_of_columns_equals_one_pass(structure, data, seed, boundary):
     """A batch wider than a tile (here: every column its own tile), with and without a
-    gradient, against autograd op by op and the reference."""
+    gradient, against autograd op by op and the reference; the values to rounding, as torch
+    may add a reduction's terms in another order over one column than over four."""
     with patch.object(fused, "TILE_VALUES", 1):
-        _check_fused_backward(structure, 1.5, 4, data, seed, boundary)
+        _check_fused_backward(structure, 1.5, 4, data, seed, boundary, rtol=1e-13)
 
 
 @given(
@@ -88,7 +89,7 @@ def test_tiles_are_the_fewest_even_spans_within_the_budget(batch, widths, budget
     assert max(sizes) <= most and max(sizes) - min(sizes) <= 1
 
 
-def _check_fused_backward(structure, slack, batch, data, seed, boundary) -> None:
+def _check_fused_backward(structure, slack, batch, data, seed, boundary, rtol=0.0) -> None:
     circuit = data.draw(circuits(structure))
     labels = labels_for(circuit, seed, batch=batch, boundary=boundary)
     module = lower(
@@ -101,9 +102,9 @@ def _check_fused_backward(structure, slack, batch, data, seed, boundary) -> None
     weights = np.random.default_rng(seed).uniform(-1, 1, (batch, len(module.names)))
     weights = torch.as_tensor(weights)
     (value, grad), (want_value, want_grad) = _fused_and_reference(module, x, weights)
-    torch.testing.assert_close(value, want_value, equal_nan=True, rtol=0, atol=0)
+    torch.testing.assert_close(value, want_value, equal_nan=True, rtol=rtol, atol=0)
     with torch.no_grad():
-        torch.testing.assert_close(module.matrix(x), want_value, equal_nan=True, rtol=0, atol=0)
+        torch.testing.assert_close(module.matrix(x), want_value, equal_nan=True, rtol=rtol, atol=0)
     assert (grad is None) == (want_grad is None)
     if grad is not None and not cancels(circuit, labels, batch):
         torch.testing.assert_close(grad, want_grad, equal_nan=True, rtol=1e-9, atol=1e-12)

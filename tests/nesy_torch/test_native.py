@@ -110,7 +110,7 @@ def test_a_batch_in_groups_of_examples_equals_one_pass(structure, data, seed):
     module = lower(circuit, dynamic=labels, dtype=torch.float64)
     x = _matrix(module, labels, 5).requires_grad_(True)
     want = module.matrix(x)
-    with patch.object(cone_module, "TILE_VALUES", 1):  # one example a group
+    with patch.multiple(cone_module, TILE_VALUES=1, NARROWEST=1):  # one example a group
         got = module.matrix(x)
     np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
     if want.requires_grad:
@@ -221,3 +221,87 @@ def test_every_op_recorded_gives_the_same_values_and_higher_order_gradients():
     want = torch.zeros_like(x)
     want[0] = torch.tensor([0.8, 1.1, 1.4])
     torch.testing.assert_close(second, want)
+
+
+@pytest.mark.parametrize("structure", ["prob", "logprob"])
+def test_false_labels_taken_from_a_key_equal_the_generic_module(structure):
+    """``a[false]`` labelled by ``a``'s key: the complement in C (prob), or the leaf rows
+    computed by torch and given whole (logprob's log1mexp is no native kernel)."""
+    a, not_a = atom("a", (), structure, True), atom("a", (), structure, False)
+    b = atom("b", (), structure)
+    circuit = Circuit([apply("times", apply("plus", a, b), not_a), apply("plus", a, not_a)])
+    module = lower(circuit, dynamic="ab", dtype=torch.float64, klay=False)
+    generic = lower(circuit, dynamic="ab", dtype=torch.float64, klay=False, native=False)
+    assert isinstance(module, NativeCircuit)
+    assert (module.cone._kernels is None) == (structure == "logprob")
+    p = torch.tensor([[0.3, 0.6], [0.9, 0.2]], dtype=torch.float64)
+    x = p if structure == "prob" else p.log()
+    results = []
+    for m in (module, generic):
+        leaf = x.clone().requires_grad_(True)
+        value = m.matrix(leaf)
+        value[:, 0].sum().backward()
+        results.append((value.detach(), leaf.grad))
+    (got, dgot), (want, dwant) = results
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(dgot, dwant)
+    first = (p[:, 0] + p[:, 1]) * (1 - p[:, 0])  # (a + b)(1 - a)
+    torch.testing.assert_close(got[:, 0], first if structure == "prob" else first.log())
+
+
+def test_labels_in_any_layout_give_the_same_values_and_gradients():
+    a, b, c = (atom(n, (), "prob") for n in "abc")
+    module = lower(Circuit([apply("plus", a * b, b * c), a * c]), dynamic="abc")
+    rows = torch.tensor([[0.2, 0.4, 0.6], [0.7, 0.5, 0.3]])
+    layouts = {
+        "contiguous": lambda t: t,
+        "transposed": lambda t: t.t().contiguous().t(),
+        "one row repeated": lambda t: t[:1].expand(4, -1),
+        "every other column": lambda t: torch.stack([t, t], 2).flatten(1)[:, ::2],
+    }
+    results = {}
+    for name, layout in layouts.items():
+        leaf = rows.clone().requires_grad_(True)
+        x = layout(leaf)
+        value = module.matrix(x)
+        (value * torch.arange(1.0, 3.0)).sum().backward()
+        results[name] = (value.detach(), leaf.grad)
+        assert x.stride() != (3, 1) or name == "contiguous"
+    want, dwant = results["contiguous"]
+    for name in ("transposed", "every other column"):
+        torch.testing.assert_close(results[name][0], want)
+        torch.testing.assert_close(results[name][1], dwant)
+    got, dgot = results["one row repeated"]
+    torch.testing.assert_close(got, want[:1].expand(4, -1))
+    torch.testing.assert_close(dgot[0], 4 * dwant[0])  # four examples read the first row
+    assert not dgot[1].any()
+
+
+def test_an_empty_batch_gives_no_values():
+    a, b = atom("a", (), "prob"), atom("b", (), "prob")
+    module = lower(Circuit([a * b, a + b]), dynamic="ab")
+    x = torch.zeros(0, 2, requires_grad=True)
+    value = module.matrix(x)
+    assert value.shape == (0, 2)
+    value.sum().backward()
+    assert x.grad.shape == (0, 2)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_second_derivative_through_the_fused_native_pass_is_refused(weighted):
+    """Differentiable once: a second derivative raises (``fuse = False`` gives it, above),
+    whether the roots' gradient is a constant or itself wants a gradient."""
+    a, b = atom("a", (), "prob"), atom("b", (), "prob")
+    module = lower(Circuit([a * b]), dynamic="ab", dtype=torch.float64)
+    x = torch.tensor([[0.5, 0.25]], dtype=torch.float64, requires_grad=True)
+    w = torch.tensor(2.0 if weighted else 1.0, dtype=torch.float64, requires_grad=weighted)
+    (grad,) = torch.autograd.grad((module.matrix(x) * w).sum(), x, create_graph=True)
+    torch.testing.assert_close(grad, w.detach() * torch.tensor([[0.25, 0.5]], dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="twice|does not require grad|not have been used"):
+        torch.autograd.grad(grad.sum(), x)
+
+
+def test_torch_compile_of_a_native_circuit_is_refused_naming_the_alternative():
+    module = lower(Circuit([atom("a", (), "prob")]), dynamic="a")
+    with pytest.raises(NesyError, match="native=False, compile=True"):
+        module.enable_compile()

@@ -69,6 +69,9 @@ class ConeCircuit(nn.Module):
         rows[plan.dynamic_leaf] = len(static) + of_kernel * len(plan.keys) + plan.dynamic_source
         self.index = ConeIndex(layered, rows, len(static) + len(kernels) * len(plan.keys))
         self._unary = [UNARY[k] for k in kernels]
+        leaf_codes = [native.native_code(k, unary=True) for k in kernels]
+        #: the dynamic kernels' operation codes, where the native pass applies them all itself
+        self._kernels = bytes(leaf_codes) if None not in leaf_codes else None
         self.register_buffer(
             "static", torch.as_tensor(plan.static[static], dtype=dtype)[:, None], persistent=False
         )
@@ -106,20 +109,30 @@ class ConeCircuit(nn.Module):
     ) -> Tensor:
         """(K, B) dynamic labels -> (B, G) values of the cone's roots (``program``: the cone's
         native program, where the caller keeps it)."""
-        h, batch, device = self.leaves(x), x.shape[1], x.device
+        batch, device = x.shape[1], x.device
         if self.fuse:  # the roots' values at (position, example) in the flat buffer
-            flat = _long((cone.roots * batch + np.arange(batch)[:, None]).reshape(-1), device)
-            if self.runs_natively(h):
+            flat = _long((cone.roots * batch + np.arange(batch)[:, None]).reshape(shape), device)
+            if self.runs_natively(x):
                 program = program or native.Program.of(cone, self._codes)
-                return native.run(program, h, flat, shape)
-            return _ConePass.apply(h, self._fused_layers(cone, device), flat, shape)
+                return native.run(program, *self.native_labels(x.t()), flat)
+            fused = self._fused_layers(cone, device)
+            return _ConePass.apply(self.leaves(x), fused, flat.view(-1), shape)
+        h = self.leaves(x)
         for _, _, layer in self._fused_layers(cone, device).layers:
             h = torch.cat([h, layer_outputs(layer, gather(h, layer.index))])
         return h.t().gather(1, _long(np.broadcast_to(cone.roots, shape).copy(), device))
 
-    def runs_natively(self, h: Tensor) -> bool:
-        """Whether a fused cone of a batch like ``h`` runs in C (see :attr:`native`)."""
-        return self.native and self._codes is not None and native.runs_natively(h)
+    def native_labels(self, x: Tensor) -> tuple[Tensor, Tensor, bytes]:
+        """The labels ``x`` (B, K) as :func:`nesy_torch.native.run` takes them: the labels, the
+        static leaf values and the dynamic kernels, or the leaf rows whole where the native
+        pass lacks a dynamic kernel."""
+        if self._kernels is not None:
+            return x, self.static, self._kernels
+        return self.leaves(x.t()).t(), self.static[:0], native.ROWS
+
+    def runs_natively(self, x: Tensor) -> bool:
+        """Whether a fused cone of labels like ``x`` runs in C (see :attr:`native`)."""
+        return self.native and self._codes is not None and native.runs_natively(x)
 
     def _fused_layers(self, cone: Cone, device: torch.device) -> _Fused:
         """The cone's layers as :class:`~nesy_torch.fused.FusedLayer` s, each with the buffer
@@ -150,22 +163,30 @@ TILE_VALUES = 1 << 20
 
 
 def _groups(cone: Cone, x: Tensor) -> list[slice]:
-    """The examples (columns of ``x`` (K, B)) evaluated together: all of them on a GPU or
-    where the cone's buffer holds at most :data:`TILE_VALUES` values, else groups that keep
-    the whole batch's cone within it, of a multiple of :data:`ALIGN` examples where that is
-    at least one (each row of a group's buffer then starts a cache line: the native pass's
-    loops run 1.5 to 2x slower over 57 examples than over 64, measured)."""
-    batch, most = x.shape[1], TILE_VALUES // max(cone.size, 1)
-    if x.device.type != "cpu" or most >= batch:
-        return [slice(None)]
-    if most >= ALIGN:
-        most -= most % ALIGN
-    most = max(most, 1)
-    return [slice(a, a + most) for a in range(0, batch, most)]
+    """The examples (columns of ``x`` (K, B)) evaluated together: all of them on a GPU, else
+    groups of :func:`group_width` examples."""
+    batch = x.shape[1]
+    most = batch if x.device.type != "cpu" else group_width(cone.size, batch)
+    return [slice(None)] if most >= batch else [slice(a, a + most) for a in range(0, batch, most)]
+
+
+def group_width(size: int, batch: int) -> int:
+    """How many of ``batch`` examples a cone of ``size`` rows evaluates together on the CPU:
+    all of them where its buffer holds at most :data:`TILE_VALUES` values, else groups that
+    keep it within that, a multiple of :data:`ALIGN` examples (each row of a group's buffer
+    then starts a cache line: the native pass's loops run 1.5 to 2x slower over 57 examples
+    than over 64) and at least :data:`NARROWEST` (a narrower group pays each node's loop
+    overhead for too few examples: MNIST addition N = 4, 62,597 rows, forward + backward at
+    batch 32 took 5.1 ms in two groups of 16 and 4.0 in one; measured)."""
+    most = TILE_VALUES // max(size, 1)
+    return batch if most >= batch else max(most - most % ALIGN, NARROWEST)
 
 
 #: Examples per cache line of float32 values.
 ALIGN = 16
+
+#: The fewest examples of a group (see :func:`group_width`).
+NARROWEST = 2 * ALIGN
 
 
 def _inputs(layer: tuple[ConePart, ...]) -> np.ndarray:

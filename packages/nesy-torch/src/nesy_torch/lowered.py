@@ -46,7 +46,10 @@ class LoweredCircuit(nn.Module):
         """(B, K) dynamic labels in :attr:`keys` order -> (B, R) root values."""
         check_matrix(x, self.keys)
         static = self.static
-        x = torch.as_tensor(x, dtype=static.dtype, device=static.device)
+        return self._examples(torch.as_tensor(x, dtype=static.dtype, device=static.device))
+
+    def _examples(self, x: Tensor) -> Tensor:
+        """(B, K) dynamic labels -> (B, R) root values."""
         return self._run(x.t()).t()
 
     def forward(self, values: Mapping[str, Any] | None = None) -> dict[str, Tensor]:

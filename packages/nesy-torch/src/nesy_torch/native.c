@@ -1,10 +1,11 @@
 /* The whole pass of a layered circuit in one call each way (see native.py).
  *
- * The values buffer v holds one row of B values per node: the leaves' rows first, then node i
- * (0 <= i < n) at row leaves + i, every child in an earlier row. Node i applies op[i] to the
- * rows child[off[i] .. off[i + 1] - 1]. The backward pass adds into the gradient buffer g (same
- * shape, the roots' gradients already in it) each node's gradient times its partial derivative
- * in every child, from the last node to the first; the partial derivatives are the fused
+ * The values buffer v holds one row of B values per node: the leaves' rows first (the static
+ * values, then kernels of the labels: see _leaves), then node i (0 <= i < n) at row leaves + i,
+ * every child in an earlier row. Node i applies op[i] to the rows child[off[i] .. off[i + 1] -
+ * 1]. The backward pass adds into the gradient buffer g (same shape, the roots' gradients
+ * already in it) each node's gradient times its partial derivative in every child, from the
+ * last node to the first, then gives the labels theirs; the partial derivatives are the fused
  * pass's (nesy_torch.fused): a product's is the product of the other factors (exact where a
  * factor is 0), a maximum's or minimum's is shared evenly among the children that reach it,
  * a logsumexp's is exp(child - value) (0 where every child is -inf).
@@ -14,6 +15,13 @@
 #include <string.h>
 
 enum { SUM, PROD, MAX, MIN, LOGSUMEXP, IDENTITY, COMPLEMENT, EXP };
+
+/* a circuit as the pass reads it (native.py's Program) */
+struct program {
+    int64_t leaves, n;
+    const int8_t *op;
+    const int64_t *off, *child;
+};
 
 /* batch columns a node's scratch values cover at a time */
 #define CHUNK 256
@@ -164,33 +172,59 @@ enum { SUM, PROD, MAX, MIN, LOGSUMEXP, IDENTITY, COMPLEMENT, EXP };
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    /* the leaves' rows from h (strides hs0, hs1), every node, then the picked values into out: \
-       rows pick[0 .. npick - 1] of v, or (flat) its values at those flat positions */          \
-    void NAME##_forward(T *v, const T *h, int64_t hs0, int64_t hs1, T *out, const int64_t *pick, \
-                        int64_t npick, int64_t flat, int64_t B, int64_t leaves, int64_t n,       \
-                        const int8_t *op, const int64_t *off, const int64_t *child) {            \
-        for (int64_t r = 0; r < leaves; r++)                                                     \
-            for (int64_t b = 0; b < B; b++) v[r * B + b] = h[r * hs0 + b * hs1];                 \
-        NAME##_nodes(v, B, leaves, n, op, off, child);                                           \
+    /* the leaf rows: the S static values, then each kernel kc[0 .. nk - 1] of the K labels x   \
+       (label k of example b at x[k * xs0 + b * xs1]) */                                        \
+    static void NAME##_leaves(T *v, int64_t B, const T *st, int64_t S, const T *x, int64_t xs0, \
+                              int64_t xs1, int64_t K, const int8_t *kc, int64_t nk) {            \
+        for (int64_t r = 0; r < S; r++)                                                          \
+            for (int64_t b = 0; b < B; b++) v[r * B + b] = st[r];                                \
+        for (int64_t j = 0; j < nk; j++)                                                         \
+            for (int64_t k = 0; k < K; k++) {                                                    \
+                T *restrict o = v + (S + j * K + k) * B;                                         \
+                const T *restrict a = x + k * xs0;                                               \
+                for (int64_t b = 0; b < B; b++)                                                  \
+                    o[b] = kc[j] == IDENTITY     ? a[b * xs1]                                    \
+                           : kc[j] == COMPLEMENT ? 1 - a[b * xs1]                                \
+                                                 : EXPF(a[b * xs1]);                             \
+            }                                                                                    \
+    }                                                                                            \
+                                                                                                 \
+    /* the leaf rows (see NAME##_leaves), every node, then the (B, G) picked values into out:   \
+       out[b, i] = the value of row pick[i] (flat: out[b, g] at flat position pick[b * G + g]) */ \
+    void NAME##_forward(T *v, const T *st, int64_t S, const T *x, int64_t xs0, int64_t xs1,     \
+                        int64_t K, const int8_t *kc, int64_t nk, T *out, const int64_t *pick,    \
+                        int64_t npick, int64_t flat, int64_t B, const struct program *p) {       \
+        NAME##_leaves(v, B, st, S, x, xs0, xs1, K, kc, nk);                                      \
+        NAME##_nodes(v, B, p->leaves, p->n, p->op, p->off, p->child);                            \
         if (flat)                                                                                \
             for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                             \
         else                                                                                     \
-            for (int64_t i = 0; i < npick; i++)                                                  \
-                memcpy(out + i * B, v + pick[i] * B, B * sizeof(T));                             \
+            for (int64_t b = 0; b < B; b++)                                                      \
+                for (int64_t i = 0; i < npick; i++) out[b * npick + i] = v[pick[i] * B + b];     \
     }                                                                                            \
                                                                                                  \
-    /* g zeroed, the picked values' gradients gout added where forward read them, then every    \
-       node's gradient spread to its children */                                                \
-    void NAME##_backward(const T *v, T *g, const T *gout, const int64_t *pick, int64_t npick,   \
-                         int64_t flat, int64_t B, int64_t leaves, int64_t n, const int8_t *op,   \
-                         const int64_t *off, const int64_t *child) {                             \
-        memset(g, 0, (size_t)((leaves + n) * B) * sizeof(T));                                    \
-        if (flat)                                                                                \
-            for (int64_t i = 0; i < npick; i++) g[pick[i]] += gout[i];                           \
-        else                                                                                     \
-            for (int64_t i = 0; i < npick; i++)                                                  \
-                for (int64_t b = 0; b < B; b++) g[pick[i] * B + b] += gout[i * B + b];           \
-        NAME##_grads(v, g, B, leaves, n, op, off, child);                                        \
+    /* g zeroed, the (B, G) gradients gout (strides gs0, gs1) added where forward read them,    \
+       every node's gradient spread to its children, then the labels' gradients into gx        \
+       (strides as x's) */                                                                      \
+    void NAME##_backward(const T *v, T *g, const T *gout, int64_t gs0, int64_t gs1,             \
+                         const int64_t *pick, int64_t npick, int64_t flat, int64_t B, T *gx,     \
+                         int64_t xs0, int64_t xs1, int64_t S, int64_t K, const int8_t *kc,       \
+                         int64_t nk, const struct program *p) {                                  \
+        memset(g, 0, (size_t)((p->leaves + p->n) * B) * sizeof(T));                              \
+        int64_t G = !flat ? npick : B ? npick / B : 0;                                                    \
+        for (int64_t b = 0; b < B; b++)                                                          \
+            for (int64_t i = 0; i < G; i++)                                                      \
+                g[flat ? pick[b * G + i] : pick[i] * B + b] += gout[b * gs0 + i * gs1];          \
+        NAME##_grads(v, g, B, p->leaves, p->n, p->op, p->off, p->child);                         \
+        for (int64_t k = 0; k < K; k++)                                                          \
+            for (int64_t b = 0; b < B; b++) {                                                    \
+                T d = 0;                                                                         \
+                for (int64_t j = 0; j < nk; j++) {                                               \
+                    int64_t at = (S + j * K + k) * B + b;                                        \
+                    d += kc[j] == IDENTITY ? g[at] : kc[j] == COMPLEMENT ? -g[at] : g[at] * v[at]; \
+                }                                                                                \
+                gx[k * xs0 + b * xs1] = d;                                                       \
+            }                                                                                    \
     }
 
 DEFINE_PASS(float, nesy_f32, expf, logf)

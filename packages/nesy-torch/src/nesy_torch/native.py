@@ -20,7 +20,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +60,18 @@ def native_code(name: str, unary: bool) -> int | None:
     return CODES[name]
 
 
+class _Struct(ctypes.Structure):
+    """``struct program`` of ``native.c``."""
+
+    _fields_ = [  # noqa: RUF012 - ctypes reads the class attribute
+        ("leaves", ctypes.c_int64),
+        ("n", ctypes.c_int64),
+        ("op", ctypes.c_void_p),
+        ("off", ctypes.c_void_p),
+        ("child", ctypes.c_void_p),
+    ]
+
+
 @dataclass(frozen=True, eq=False)
 class Program:
     """A cone (or a whole circuit) as the native pass reads it: ``leaves`` rows, then node i at
@@ -71,12 +83,15 @@ class Program:
     offsets: np.ndarray
     children: np.ndarray
 
-    @property
-    def arguments(self) -> tuple[int, int, int, int]:
-        """The native calls' last arguments: the number of nodes, then the arrays' addresses
-        (read at each call: a copied or unpickled program has arrays of its own)."""
-        arrays = (self.ops, self.offsets, self.children)
-        return (len(self.ops), *(a.ctypes.data for a in arrays))
+    @functools.cached_property
+    def struct(self) -> _Struct:
+        """The program as the native calls take it (the arrays' addresses: not copied or
+        pickled with the program, whose copy has arrays of its own)."""
+        addresses = (a.ctypes.data for a in (self.ops, self.offsets, self.children))
+        return _Struct(self.leaves, len(self.ops), *addresses)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "struct"}
 
     @property
     def rows(self) -> int:
@@ -95,50 +110,106 @@ class Program:
         return cls(cone.leaves, ops, offsets, np.ascontiguousarray(children, dtype=np.int64))
 
 
+#: The leaf rows given whole: the labels are the rows (see :func:`run`).
+ROWS = bytes([CODES["identity"]])
+
+
 def runs_natively(t: Tensor) -> bool:
     """Whether the native pass can evaluate a batch like ``t``: on the CPU, in float32 or
     float64, where the library builds."""
     return t.device.type == "cpu" and t.dtype in PREFIX and library() is not None
 
 
-def run(program: Program, h: Tensor, pick: Tensor, shape: tuple[int, ...] | None = None) -> Tensor:
-    """From the leaves' rows ``h`` (leaves, B), the rows ``pick`` of the (rows, B) buffer of
-    values, or (``shape`` given) its values at the flat positions ``pick``, shaped ``shape``;
-    one autograd node where ``h`` wants a gradient."""
-    if h.requires_grad and torch.is_grad_enabled():
-        return _NativePass.apply(h, program, pick, shape)
-    return _forward(program, h, pick, shape)[1]
+def run(program: Program, x: Tensor, static: Tensor, kernels: bytes, pick: Tensor) -> Tensor:
+    """The values picked from the buffer of the labels ``x`` (B, K) (any strides): (B, G)
+    where ``pick`` (G,) are rows (example b's value of row ``pick[g]``), ``pick`` 's shape
+    where it is (B, G) flat positions in the (rows, B) buffer; one autograd node where ``x``
+    wants a gradient. The buffer's leaf rows are the ``static`` values (S, 1), then each kernel
+    of ``kernels`` (operation codes) applied to all K labels."""
+    if x.requires_grad and torch.is_grad_enabled():
+        return _NativePass.apply(x, program, static, kernels, pick)
+    return _forward(program, x, static, kernels, pick)[1]
 
 
 def _forward(
-    program: Program, h: Tensor, pick: Tensor, shape: tuple[int, ...] | None
+    program: Program, x: Tensor, static: Tensor, kernels: bytes, pick: Tensor
 ) -> tuple[Tensor, Tensor]:
     """The buffer of values and the picked ones (see :func:`run`)."""
-    batch = h.shape[1]
-    values = h.new_empty((program.rows, batch))
-    out = h.new_empty(shape if shape is not None else (len(pick), batch))
-    fn = getattr(library(), f"{PREFIX[h.dtype]}_forward")
-    head = (values.data_ptr(), h.data_ptr(), *h.stride(), out.data_ptr(), pick.data_ptr())
-    fn(*head, len(pick), shape is not None, batch, program.leaves, *program.arguments)
+    batch = x.shape[0]
+    values = x.new_empty((program.rows, batch))
+    out = x.new_empty(pick.shape if pick.dim() == 2 else (batch, len(pick)))
+    _calls()[x.dtype][0](
+        values.data_ptr(),
+        static.data_ptr(),
+        len(static),
+        x.data_ptr(),
+        x.stride(1),
+        x.stride(0),
+        x.shape[1],
+        kernels,
+        len(kernels),
+        out.data_ptr(),
+        pick.data_ptr(),
+        pick.numel(),
+        pick.dim() == 2,
+        batch,
+        program.struct,
+    )
     return values, out
 
 
 class _NativePass(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, h: Tensor, program: Program, pick: Tensor, shape: tuple[int, ...] | None):
-        values, out = _forward(program, h, pick, shape)
-        ctx.values, ctx.program, ctx.pick, ctx.flat = values, program, pick, shape is not None
+    def forward(ctx, x, program, static, kernels, pick):
+        values, out = _forward(program, x, static, kernels, pick)
+        ctx.values, ctx.program, ctx.pick = values, program, pick
+        ctx.labels, ctx.static, ctx.kernels = x.shape, len(static), kernels
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: Tensor):
-        values, program, pick = ctx.values, ctx.program, ctx.pick
-        grads, grad = torch.empty_like(values), grad.to(values.dtype).contiguous()
-        fn = getattr(library(), f"{PREFIX[values.dtype]}_backward")
-        head = (values.data_ptr(), grads.data_ptr(), grad.data_ptr(), pick.data_ptr())
-        fn(*head, len(pick), ctx.flat, values.shape[1], program.leaves, *program.arguments)
-        return grads.narrow(0, 0, program.leaves), None, None, None
+        if torch.is_grad_enabled():  # create_graph: differentiable once, as the fused pass
+            return _backward_once(ctx, grad)
+        return _backward(ctx, grad)
+
+
+def _backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None, None]:
+    """The labels' gradient from the picked values' ``grad`` (see :class:`_NativePass`)."""
+    values, pick, kernels = ctx.values, ctx.pick, ctx.kernels
+    grads, gx = torch.empty_like(values), values.new_empty(ctx.labels)
+    _calls()[values.dtype][1](
+        values.data_ptr(),
+        grads.data_ptr(),
+        grad.data_ptr(),
+        grad.stride(0),
+        grad.stride(1),
+        pick.data_ptr(),
+        pick.numel(),
+        pick.dim() == 2,
+        values.shape[1],
+        gx.data_ptr(),
+        gx.stride(1),
+        gx.stride(0),
+        ctx.static,
+        gx.shape[1],
+        kernels,
+        len(kernels),
+        ctx.program.struct,
+    )
+    return gx, None, None, None, None
+
+
+_backward_once = once_differentiable(_backward)
+
+
+@functools.cache
+def _calls() -> dict[torch.dtype, tuple[Callable, Callable]]:
+    """The forward and backward calls of the library, by dtype."""
+    lib = library()
+    return {
+        dtype: (getattr(lib, f"{p}_forward"), getattr(lib, f"{p}_backward"))
+        for dtype, p in PREFIX.items()
+    }
 
 
 @functools.cache
@@ -155,13 +226,21 @@ def library() -> ctypes.CDLL | None:
         _ERRORS.append(f"{' '.join(e.cmd)}: {e.stderr.strip()}")
         return None
     lib = ctypes.CDLL(str(path))
-    pointer, count = ctypes.c_void_p, ctypes.c_int64
-    program = [count, count, pointer, pointer, pointer]  # leaves, nodes, ops, offsets, children
+    pointer, count, program = ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(_Struct)
+    labels = [pointer, count, count]  # x, its strides over labels and examples
     for prefix in PREFIX.values():
-        forward = [pointer, pointer, count, count, pointer, pointer, count, count, count]
-        getattr(lib, f"{prefix}_forward").argtypes = forward + program
-        backward = [pointer, pointer, pointer, pointer, count, count, count]
-        getattr(lib, f"{prefix}_backward").argtypes = backward + program
+        getattr(lib, f"{prefix}_forward").argtypes = [
+            *(pointer, pointer, count),  # values, static, S
+            *(*labels, count, pointer, count),  # x, K, kernels, how many
+            *(pointer, pointer, count, count, count),  # out, pick, how many, flat, B
+            program,
+        ]
+        getattr(lib, f"{prefix}_backward").argtypes = [
+            *(pointer, pointer, pointer, count, count),  # values, grads, gout and its strides
+            *(pointer, count, count, count),  # pick, how many, flat, B
+            *(*labels, count, count, pointer, count),  # gx, S, K, kernels, how many
+            program,
+        ]
     return lib
 
 

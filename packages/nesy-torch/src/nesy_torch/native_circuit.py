@@ -17,7 +17,7 @@ from nesy_ir.layerize import Layered
 from nesy_ir.lowering import kernel
 
 from . import native
-from .cone import ConeCircuit, _groups
+from .cone import ConeCircuit, _groups, group_width
 from .lowered import LoweredCircuit
 
 
@@ -65,18 +65,30 @@ class NativeCircuit(LoweredCircuit):
             return
         super()._load_from_state_dict(state, prefix, meta, strict, missing, unexpected, errors)
 
-    def _evaluate(self, x: Tensor) -> Tensor:
-        """(K, B) dynamic labels -> (R, B) root values; a wide batch in groups of examples, as
+    def enable_compile(self, **options: Any) -> LoweredCircuit:
+        """Refused: the native pass is one C call each way already, which ``torch.compile``
+        cannot trace (lower with ``native=False, compile=True`` to compile the torch pass)."""
+        raise NesyError(
+            "a native circuit runs in one C call each way; torch.compile does not apply to it."
+            " Lower the circuit with native=False, compile=True to compile the torch pass"
+        )
+
+    def _examples(self, x: Tensor) -> Tensor:
+        """(B, K) dynamic labels -> (B, R) root values; a wide batch in groups of examples, as
         the cone runs them (:func:`~nesy_torch.cone._groups`)."""
-        cone, groups = self.cone, _groups(self._whole, x)
-        if len(groups) == 1 and cone.fuse and cone.runs_natively(x):  # x: h's dtype and device
-            return native.run(self._program, cone.leaves(x), self._roots)
+        cone, batch = self.cone, len(x)
+        if cone.fuse and cone.runs_natively(x) and group_width(self._program.rows, batch) >= batch:
+            return native.run(self._program, *cone.native_labels(x), self._roots)
         parts = []
-        for g in groups:
-            group = x[:, g]
-            shape = (group.shape[1], len(self.names))
-            parts.append(cone._evaluate(group, self._whole, shape, self._program))
-        return (torch.cat(parts) if len(parts) > 1 else parts[0]).t()
+        for g in _groups(self._whole, x.t()):
+            group = x[g]
+            shape = (len(group), len(self.names))
+            parts.append(cone._evaluate(group.t(), self._whole, shape, self._program))
+        return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+    def _evaluate(self, x: Tensor) -> Tensor:
+        """(K, B) dynamic labels -> (R, B) root values."""
+        return self._examples(x.t()).t()
 
 
 def _digest(program: native.Program, roots: np.ndarray) -> Tensor:
