@@ -74,19 +74,31 @@ def test_a_product_of_three_with_zero_factors_has_the_exact_gradient(dtype):
     module = lower(Circuit([apply("times", a, b, c)]), dynamic="abc", dtype=dtype)
     assert isinstance(module, NativeCircuit)
     x = torch.tensor([[0.0, 0.3, 0.5], [0.0, 0.0, 0.5], [0.2, 0.3, 0.5]], dtype=dtype)
-    x.requires_grad_(True)
-    module.matrix(x).sum().backward()
     want = [[0.15, 0.0, 0.0], [0.0, 0.0, 0.0], [0.15, 0.1, 0.06]]
-    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
+    for grad in _batch_and_alone(module, x):
+        np.testing.assert_allclose(grad.numpy(), want, rtol=1e-6)
+
+
+def _batch_and_alone(module, x: torch.Tensor) -> list[torch.Tensor]:
+    """The gradient of the summed roots by ``x``'s rows, of the whole batch and of each row
+    alone (batch 1 runs a scalar loop per node in C)."""
+    leaf = x.clone().requires_grad_(True)
+    module.matrix(leaf).sum().backward()
+    alone = []
+    for row in x:
+        one = row[None].clone().requires_grad_(True)
+        module.matrix(one).sum().backward()
+        alone.append(one.grad[0])
+    return [leaf.grad, torch.stack(alone)]
 
 
 def test_a_maximum_shares_its_gradient_among_the_children_that_reach_it():
     a, b, c = (atom(n, (), "maxprod") for n in "abc")
     module = lower(Circuit([apply("plus", a, b, c)]), dynamic="abc", dtype=torch.float64)
     assert isinstance(module, NativeCircuit)
-    x = torch.tensor([[0.5, 0.5, 0.1], [0.2, 0.2, 0.2]], dtype=torch.float64, requires_grad=True)
-    module.matrix(x).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
+    x = torch.tensor([[0.5, 0.5, 0.1], [0.2, 0.2, 0.2]], dtype=torch.float64)
+    for grad in _batch_and_alone(module, x):
+        np.testing.assert_allclose(grad.numpy(), [[0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
 
 
 def test_logsumexp_of_minus_infinities_has_a_zero_gradient():
@@ -94,11 +106,11 @@ def test_logsumexp_of_minus_infinities_has_a_zero_gradient():
     module = lower(Circuit([a + b]), dynamic="ab", dtype=torch.float64)
     assert isinstance(module, NativeCircuit)
     x = torch.tensor([[-math.inf, -math.inf], [-1.0, -math.inf], [math.log(0.25)] * 2])
-    x = x.double().requires_grad_(True)
+    x = x.double()
     out = module.matrix(x)
-    out.sum().backward()
-    np.testing.assert_allclose(out.detach()[:, 0], [-math.inf, -1.0, math.log(0.5)])
-    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.0], [1.0, 0.0], [0.5, 0.5]])
+    np.testing.assert_allclose(out[:, 0], [-math.inf, -1.0, math.log(0.5)])
+    for grad in _batch_and_alone(module, x):
+        np.testing.assert_allclose(grad.numpy(), [[0.0, 0.0], [1.0, 0.0], [0.5, 0.5]])
 
 
 @pytest.mark.parametrize("structure", ["prob", "maxprod"])
@@ -116,6 +128,33 @@ def test_a_batch_in_groups_of_examples_equals_one_pass(structure, data, seed):
     if want.requires_grad:
         (dwant,) = torch.autograd.grad(want.sum(), x)
         (dgot,) = torch.autograd.grad(got.sum(), x)
+        np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
+
+
+@pytest.mark.parametrize("structure", ["prob", "godel"])
+@settings(max_examples=10, deadline=None)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_groups_of_unequal_widths_in_one_autograd_node_equal_one_pass(structure, data, seed):
+    """A batch of five in groups of three and two examples, each in a buffer of its own (the
+    gradients of the second in a part of the first's buffer), values and gradients."""
+    circuit = data.draw(circuits(structure))
+    labels = labels_for(circuit, seed, batch=5)
+    module = lower(circuit, dynamic=labels, dtype=torch.float64)
+    x = _matrix(module, labels, 5).requires_grad_(True)
+    want = module.matrix(x)
+    three = dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3)
+    with (
+        patch.multiple(cone_module, **three),
+        patch.object(native, "_forward_into", wraps=native._forward_into) as group,
+    ):
+        got = module.matrix(x)
+        if want.requires_grad:
+            (dgot,) = torch.autograd.grad(got.sum(), x)
+    if isinstance(module, NativeCircuit):
+        assert [len(c.args[3]) for c in group.call_args_list] == [3, 2]
+    np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
+    if want.requires_grad:
+        (dwant,) = torch.autograd.grad(want.sum(), x)
         np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
 
 

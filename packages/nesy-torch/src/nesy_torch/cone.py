@@ -166,8 +166,14 @@ def _groups(cone: Cone, x: Tensor) -> list[slice]:
     """The examples (columns of ``x`` (K, B)) evaluated together: all of them on a GPU, else
     groups of :func:`group_width` examples."""
     batch = x.shape[1]
-    most = batch if x.device.type != "cpu" else group_width(cone.size, batch)
-    return [slice(None)] if most >= batch else [slice(a, a + most) for a in range(0, batch, most)]
+    return groups(batch, batch if x.device.type != "cpu" else group_width(cone.size, batch))
+
+
+def groups(batch: int, width: int) -> list[slice]:
+    """``batch`` examples in groups of ``width``."""
+    if width >= batch:
+        return [slice(None)]
+    return [slice(a, a + width) for a in range(0, batch, width)]
 
 
 def group_width(size: int, batch: int) -> int:

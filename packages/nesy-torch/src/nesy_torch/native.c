@@ -172,6 +172,76 @@ struct program {
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
+    /* one example (B = 1): a scalar loop per node, without the batch loops' setup */          \
+    static void NAME##_nodes1(T *v, int64_t leaves, int64_t n, const int8_t *op,                 \
+                              const int64_t *off, const int64_t *child) {                        \
+        for (int64_t i = 0; i < n; i++) {                                                        \
+            T *o = v + leaves + i, s;                                                            \
+            const int64_t *c = child + off[i];                                                   \
+            int64_t k = off[i + 1] - off[i];                                                     \
+            switch (op[i]) {                                                                     \
+            case SUM:                                                                            \
+                s = 0;                                                                           \
+                for (int64_t j = 0; j < k; j++) s += v[c[j]];                                    \
+                *o = s;                                                                          \
+                break;                                                                           \
+            case PROD:                                                                           \
+                s = 1;                                                                           \
+                for (int64_t j = 0; j < k; j++) s *= v[c[j]];                                    \
+                *o = s;                                                                          \
+                break;                                                                           \
+            case MAX:                                                                            \
+            case MIN:                                                                            \
+                NAME##_extremum(o, v, 1, c, k, op[i] == MAX);                                    \
+                break;                                                                           \
+            case LOGSUMEXP:                                                                      \
+                NAME##_logsumexp(o, v, 1, c, k);                                                 \
+                break;                                                                           \
+            default:                                                                             \
+                s = v[c[0]];                                                                     \
+                *o = op[i] == IDENTITY ? s : op[i] == COMPLEMENT ? 1 - s : EXPF(s);              \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    static void NAME##_grads1(const T *v, T *g, int64_t leaves, int64_t n, const int8_t *op,    \
+                              const int64_t *off, const int64_t *child) {                        \
+        for (int64_t i = n - 1; i >= 0; i--) {                                                   \
+            T go = g[leaves + i], o = v[leaves + i];                                             \
+            const int64_t *c = child + off[i];                                                   \
+            int64_t k = off[i + 1] - off[i];                                                     \
+            if (go == 0) continue;                                                               \
+            switch (op[i]) {                                                                     \
+            case SUM:                                                                            \
+            case IDENTITY:                                                                       \
+                for (int64_t j = 0; j < k; j++) g[c[j]] += go;                                   \
+                break;                                                                           \
+            case COMPLEMENT:                                                                     \
+                g[c[0]] -= go;                                                                   \
+                break;                                                                           \
+            case EXP:                                                                            \
+                g[c[0]] += go * o;                                                               \
+                break;                                                                           \
+            case PROD:                                                                           \
+                if (k == 2) {                                                                    \
+                    g[c[0]] += go * v[c[1]];                                                     \
+                    g[c[1]] += go * v[c[0]];                                                     \
+                } else                                                                           \
+                    for (int64_t j = 0; j < k; j++)                                              \
+                        g[c[j]] += go * (o != 0 ? o / v[c[j]] : NAME##_others(v, 1, c, k, j, 0)); \
+                break;                                                                           \
+            case MAX:                                                                            \
+            case MIN:                                                                            \
+                NAME##_shared(v, g, 1, g + leaves + i, v + leaves + i, c, k);                    \
+                break;                                                                           \
+            case LOGSUMEXP:                                                                      \
+                for (int64_t j = 0; j < k; j++)                                                  \
+                    g[c[j]] += go * EXPF(v[c[j]] - (o == -INFINITY ? INFINITY : o));             \
+                break;                                                                           \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
     /* the leaf rows: the S static values, then each kernel kc[0 .. nk - 1] of the K labels x   \
        (label k of example b at x[k * xs0 + b * xs1]) */                                        \
     static void NAME##_leaves(T *v, int64_t B, const T *st, int64_t S, const T *x, int64_t xs0, \
@@ -195,7 +265,10 @@ struct program {
                         int64_t K, const int8_t *kc, int64_t nk, T *out, const int64_t *pick,    \
                         int64_t npick, int64_t flat, int64_t B, const struct program *p) {       \
         NAME##_leaves(v, B, st, S, x, xs0, xs1, K, kc, nk);                                      \
-        NAME##_nodes(v, B, p->leaves, p->n, p->op, p->off, p->child);                            \
+        if (B == 1)                                                                              \
+            NAME##_nodes1(v, p->leaves, p->n, p->op, p->off, p->child);                          \
+        else                                                                                     \
+            NAME##_nodes(v, B, p->leaves, p->n, p->op, p->off, p->child);                        \
         if (flat)                                                                                \
             for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                             \
         else                                                                                     \
@@ -215,7 +288,10 @@ struct program {
         for (int64_t b = 0; b < B; b++)                                                          \
             for (int64_t i = 0; i < G; i++)                                                      \
                 g[flat ? pick[b * G + i] : pick[i] * B + b] += gout[b * gs0 + i * gs1];          \
-        NAME##_grads(v, g, B, p->leaves, p->n, p->op, p->off, p->child);                         \
+        if (B == 1)                                                                              \
+            NAME##_grads1(v, g, p->leaves, p->n, p->op, p->off, p->child);                       \
+        else                                                                                     \
+            NAME##_grads(v, g, B, p->leaves, p->n, p->op, p->off, p->child);                     \
         for (int64_t k = 0; k < K; k++)                                                          \
             for (int64_t b = 0; b < B; b++) {                                                    \
                 T d = 0;                                                                         \

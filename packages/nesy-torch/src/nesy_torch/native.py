@@ -120,28 +120,61 @@ def runs_natively(t: Tensor) -> bool:
     return t.device.type == "cpu" and t.dtype in PREFIX and library() is not None
 
 
-def run(program: Program, x: Tensor, static: Tensor, kernels: bytes, pick: Tensor) -> Tensor:
+def run(
+    program: Program,
+    x: Tensor,
+    static: Tensor,
+    kernels: bytes,
+    pick: Tensor,
+    groups: Sequence[slice] | None = None,
+) -> Tensor:
     """The values picked from the buffer of the labels ``x`` (B, K) (any strides): (B, G)
     where ``pick`` (G,) are rows (example b's value of row ``pick[g]``), ``pick`` 's shape
     where it is (B, G) flat positions in the (rows, B) buffer; one autograd node where ``x``
     wants a gradient. The buffer's leaf rows are the ``static`` values (S, 1), then each kernel
-    of ``kernels`` (operation codes) applied to all K labels."""
+    of ``kernels`` (operation codes) applied to all K labels. ``groups`` (rows picked only):
+    slices of the examples, each evaluated in a buffer of its own, in turn."""
     if x.requires_grad and torch.is_grad_enabled():
-        return _NativePass.apply(x, program, static, kernels, pick)
-    return _forward(program, x, static, kernels, pick)[1]
+        return _NativePass.apply(x, program, static, kernels, pick, groups)
+    return _forward(program, x, static, kernels, pick, groups)[1]
 
 
 def _forward(
-    program: Program, x: Tensor, static: Tensor, kernels: bytes, pick: Tensor
-) -> tuple[Tensor, Tensor]:
-    """The buffer of values and the picked ones (see :func:`run`)."""
-    batch = x.shape[0]
-    values = x.new_empty((program.rows, batch))
-    out = x.new_empty(pick.shape if pick.dim() == 2 else (batch, len(pick)))
+    program: Program,
+    x: Tensor,
+    static: Tensor,
+    kernels: bytes,
+    pick: Tensor,
+    groups: Sequence[slice] | None,
+) -> tuple[Tensor | list[Tensor], Tensor]:
+    """The buffer of values (one per group) and the picked ones (see :func:`run`)."""
+    out = x.new_empty(pick.shape if pick.dim() == 2 else (x.shape[0], pick.shape[0]))
+    if groups is None:
+        values = x.new_empty((program.rows, x.shape[0]))
+        _forward_into(values, out, program, x, static, kernels, pick)
+        return values, out
+    values = []
+    for g in groups:
+        part = x[g]
+        values.append(part.new_empty((program.rows, part.shape[0])))
+        _forward_into(values[-1], out[g], program, part, static, kernels, pick)
+    return values, out
+
+
+def _forward_into(
+    values: Tensor,
+    out: Tensor,
+    program: Program,
+    x: Tensor,
+    static: Tensor,
+    kernels: bytes,
+    pick: Tensor,
+) -> None:
+    """Every row of ``values`` from the labels ``x``, the picked ones written into ``out``."""
     _calls()[x.dtype][0](
         values.data_ptr(),
         static.data_ptr(),
-        len(static),
+        static.shape[0],
         x.data_ptr(),
         x.stride(1),
         x.stride(0),
@@ -152,18 +185,17 @@ def _forward(
         pick.data_ptr(),
         pick.numel(),
         pick.dim() == 2,
-        batch,
+        x.shape[0],
         program.struct,
     )
-    return values, out
 
 
 class _NativePass(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, program, static, kernels, pick):
-        values, out = _forward(program, x, static, kernels, pick)
-        ctx.values, ctx.program, ctx.pick = values, program, pick
-        ctx.labels, ctx.static, ctx.kernels = x.shape, len(static), kernels
+    def forward(ctx, x, program, static, kernels, pick, groups):
+        values, out = _forward(program, x, static, kernels, pick, groups)
+        ctx.values, ctx.program, ctx.pick, ctx.groups = values, program, pick, groups
+        ctx.labels, ctx.static, ctx.kernels = x.shape, static.shape[0], kernels
         return out
 
     @staticmethod
@@ -173,19 +205,35 @@ class _NativePass(torch.autograd.Function):
         return _backward(ctx, grad)
 
 
-def _backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None, None]:
+def _backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None, None, None]:
     """The labels' gradient from the picked values' ``grad`` (see :class:`_NativePass`)."""
-    values, pick, kernels = ctx.values, ctx.pick, ctx.kernels
-    grads, gx = torch.empty_like(values), values.new_empty(ctx.labels)
+    gx = grad.new_empty(ctx.labels)
+    if ctx.groups is None:
+        _backward_into(torch.empty_like(ctx.values), gx, ctx, ctx.values, grad)
+    else:  # one buffer of gradients for every group (the first is the widest)
+        scratch = ctx.values[0].new_empty(ctx.values[0].numel())
+        for values, g in zip(ctx.values, ctx.groups, strict=True):
+            grads = scratch[: values.numel()].view_as(values)
+            _backward_into(grads, gx[g], ctx, values, grad[g])
+    return gx, None, None, None, None, None
+
+
+_backward_once = once_differentiable(_backward)
+
+
+def _backward_into(grads: Tensor, gx: Tensor, ctx, values: Tensor, grad: Tensor) -> None:
+    """The gradient of the labels whose buffer of values is ``values`` into ``gx``, by way of
+    the gradients of every row, ``grads``."""
+    kernels = ctx.kernels
     _calls()[values.dtype][1](
         values.data_ptr(),
         grads.data_ptr(),
         grad.data_ptr(),
         grad.stride(0),
         grad.stride(1),
-        pick.data_ptr(),
-        pick.numel(),
-        pick.dim() == 2,
+        ctx.pick.data_ptr(),
+        ctx.pick.numel(),
+        ctx.pick.dim() == 2,
         values.shape[1],
         gx.data_ptr(),
         gx.stride(1),
@@ -196,10 +244,6 @@ def _backward(ctx, grad: Tensor) -> tuple[Tensor, None, None, None, None]:
         len(kernels),
         ctx.program.struct,
     )
-    return gx, None, None, None, None
-
-
-_backward_once = once_differentiable(_backward)
 
 
 @functools.cache

@@ -17,7 +17,7 @@ from nesy_ir.layerize import Layered
 from nesy_ir.lowering import kernel
 
 from . import native
-from .cone import ConeCircuit, _groups, group_width
+from .cone import ConeCircuit, _groups, group_width, groups
 from .lowered import LoweredCircuit
 
 
@@ -74,11 +74,13 @@ class NativeCircuit(LoweredCircuit):
         )
 
     def _examples(self, x: Tensor) -> Tensor:
-        """(B, K) dynamic labels -> (B, R) root values; a wide batch in groups of examples, as
-        the cone runs them (:func:`~nesy_torch.cone._groups`)."""
-        cone, batch = self.cone, len(x)
-        if cone.fuse and cone.runs_natively(x) and group_width(self._program.rows, batch) >= batch:
-            return native.run(self._program, *cone.native_labels(x), self._roots)
+        """(B, K) dynamic labels -> (B, R) root values; a wide batch in groups of examples
+        (:func:`~nesy_torch.cone.group_width`)."""
+        cone, batch = self.cone, x.shape[0]  # len() of a tensor costs microseconds
+        if cone.fuse and cone.runs_natively(x):
+            width = group_width(self._program.rows, batch)
+            spans = None if width >= batch else groups(batch, width)
+            return native.run(self._program, *cone.native_labels(x), self._roots, spans)
         parts = []
         for g in _groups(self._whole, x.t()):
             group = x[g]
