@@ -45,22 +45,42 @@ def timed(fn, repeat: int) -> float:
     return 1e3 * float(np.median(times))
 
 
+def every_sum(model: TaskModel, batch: int):
+    """Forward + backward of every sum's root at ``batch`` (random digit distributions in, the
+    summed log-likelihood's gradient out)."""
+    x = torch.rand(batch, len(model.label_index)).requires_grad_()
+    return lambda: model.circuit.matrix(x).clamp_min(1e-12).log().sum().backward()
+
+
 def logic_only(model: TaskModel, cone, batch: int, digits: int) -> tuple[float, float]:
     """ms of forward + backward at ``batch``: every sum's root, and each example's observed sum
     alone (the sums of random digits)."""
-    keys = len(model.label_index)
-    x = torch.rand(batch, keys).requires_grad_()
+    x = torch.rand(batch, len(model.label_index)).requires_grad_()
     sums = standard_sum(digits, np.random.default_rng(0).integers(0, 10, (batch, 2 * digits)))
     roots = model.value_root[torch.as_tensor(sums)]
-
-    def every():
-        model.circuit.matrix(x).clamp_min(1e-12).log().sum().backward()
 
     def observed():
         cone(x, roots).clamp_min(1e-12).log().sum().backward()
 
     repeat = 20 if batch <= 256 else 10
-    return timed(every, repeat), timed(observed, repeat)
+    return timed(every_sum(model, batch), repeat), timed(observed, repeat)
+
+
+def per_sum(digits: list[int], batches: list[int]) -> None:
+    """Microseconds per sum of scoring every sum (as :func:`every_sum`) for each N of
+    ``digits``, in one process, the circuits timed in turn in each of five rounds (each one's
+    best round's median), so that the machine's load affects them alike."""
+    models = {n: TaskModel(mnist_addition(n)) for n in digits}
+    sums = {n: len(m.circuit.names) for n, m in models.items()}
+    print("every sum, forward + backward: ms (us per sum)")
+    print(f"{'batch':>6} " + " ".join(f"{f'N={n} ({sums[n]} sums)':>24}" for n in digits))
+    for b in batches:
+        steps = {n: every_sum(m, b) for n, m in models.items()}
+        repeat = 20 if b <= 256 else 5
+        rounds = [{n: timed(steps[n], repeat) for n in digits} for _ in range(5)]
+        ms = {n: min(r[n] for r in rounds) for n in digits}
+        cells = (f"{ms[n]:>12.3f} ({1e3 * ms[n] / sums[n]:>7.3f} us)" for n in digits)
+        print(f"{b:>6} " + " ".join(f"{c:>24}" for c in cells))
 
 
 def network_vs_logic(model: TaskModel, images: torch.Tensor, targets: torch.Tensor):
@@ -103,10 +123,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-sizes", default="1,32,256,1024")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--per-sum",
+        metavar="N,N",
+        help="only time every sum's forward + backward per sum for these N, side by side",
+    )
     args = parser.parse_args()
     reuse_freed_memory()  # as `nesy train` runs
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.per_sum:
+        batches = list(map(int, args.batch_sizes.split(",")))
+        per_sum(list(map(int, args.per_sum.split(","))), batches)
+        return
 
     began = time.perf_counter()
     task = mnist_addition(args.digits, compiler=args.compiler)

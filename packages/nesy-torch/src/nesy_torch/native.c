@@ -272,8 +272,8 @@ struct program {
         if (flat)                                                                                \
             for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                             \
         else                                                                                     \
-            for (int64_t b = 0; b < B; b++)                                                      \
-                for (int64_t i = 0; i < npick; i++) out[b * npick + i] = v[pick[i] * B + b];     \
+            for (int64_t i = 0; i < npick; i++) /* rows read whole, B lines of out written */   \
+                for (int64_t b = 0; b < B; b++) out[b * npick + i] = v[pick[i] * B + b];         \
     }                                                                                            \
                                                                                                  \
     /* g zeroed, the (B, G) gradients gout (strides gs0, gs1) added where forward read them,    \
@@ -285,8 +285,8 @@ struct program {
                          int64_t nk, const struct program *p) {                                  \
         memset(g, 0, (size_t)((p->leaves + p->n) * B) * sizeof(T));                              \
         int64_t G = !flat ? npick : B ? npick / B : 0;                                                    \
-        for (int64_t b = 0; b < B; b++)                                                          \
-            for (int64_t i = 0; i < G; i++)                                                      \
+        for (int64_t i = 0; i < G; i++) /* as forward wrote out */                              \
+            for (int64_t b = 0; b < B; b++)                                                      \
                 g[flat ? pick[b * G + i] : pick[i] * B + b] += gout[b * gs0 + i * gs1];          \
         if (B == 1)                                                                              \
             NAME##_grads1(v, g, p->leaves, p->n, p->op, p->off, p->child);                       \
