@@ -49,7 +49,20 @@ def every_sum(model: TaskModel, batch: int):
     """Forward + backward of every sum's root at ``batch`` (random digit distributions in, the
     summed log-likelihood's gradient out)."""
     x = torch.rand(batch, len(model.label_index)).requires_grad_()
-    return lambda: model.circuit.matrix(x).clamp_min(1e-12).log().sum().backward()
+    return lambda: log_likelihood(model.circuit.matrix(x))
+
+
+def log_likelihood(scores: torch.Tensor) -> None:
+    """The summed log-likelihood of ``scores`` and its backward, as :func:`every_sum` ends."""
+    scores.clamp_min(1e-12).log().sum().backward()
+
+
+def loss_alone(model: TaskModel, batch: int):
+    """:func:`log_likelihood` alone on every sum's values at ``batch`` (the part of
+    :func:`every_sum` that torch runs on the circuit's (batch, sums) output)."""
+    x = torch.rand(batch, len(model.label_index))
+    scores = model.circuit.matrix(x).detach().requires_grad_()
+    return lambda: log_likelihood(scores)
 
 
 def logic_only(model: TaskModel, cone, batch: int, digits: int) -> tuple[float, float]:
@@ -72,15 +85,27 @@ def per_sum(digits: list[int], batches: list[int]) -> None:
     best round's median), so that the machine's load affects them alike."""
     models = {n: TaskModel(mnist_addition(n)) for n in digits}
     sums = {n: len(m.circuit.names) for n, m in models.items()}
-    print("every sum, forward + backward: ms (us per sum)")
-    print(f"{'batch':>6} " + " ".join(f"{f'N={n} ({sums[n]} sums)':>24}" for n in digits))
+    print(
+        "every sum, forward + backward: ms (us per sum), and of it the log-likelihood's ops on"
+        " the (batch, sums) values alone"
+    )
+    head = (f"N={n} ({sums[n]} sums)" for n in digits)
+    print(f"{'batch':>6} " + " ".join(f"{h:>24} {'loss alone':>22}" for h in head))
     for b in batches:
-        steps = {n: every_sum(m, b) for n, m in models.items()}
+        steps = {(n, part): fn(m, b) for n, m in models.items() for part, fn in PARTS.items()}
         repeat = 20 if b <= 256 else 5
-        rounds = [{n: timed(steps[n], repeat) for n in digits} for _ in range(5)]
-        ms = {n: min(r[n] for r in rounds) for n in digits}
-        cells = (f"{ms[n]:>12.3f} ({1e3 * ms[n] / sums[n]:>7.3f} us)" for n in digits)
+        rounds = [{k: timed(step, repeat) for k, step in steps.items()} for _ in range(5)]
+        ms = {k: min(r[k] for r in rounds) for k in steps}
+        cells = (
+            f"{ms[n, part]:>12.3f} ({1e3 * ms[n, part] / sums[n]:>7.3f} us)"
+            for n in digits
+            for part in PARTS
+        )
         print(f"{b:>6} " + " ".join(f"{c:>24}" for c in cells))
+
+
+#: What :func:`per_sum` times: the whole step, and the loss on its output alone.
+PARTS = {"every": every_sum, "loss": loss_alone}
 
 
 def network_vs_logic(model: TaskModel, images: torch.Tensor, targets: torch.Tensor):
