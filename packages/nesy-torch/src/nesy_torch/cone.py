@@ -166,10 +166,10 @@ def _groups(cone: Cone, x: Tensor) -> list[slice]:
     """The examples (columns of ``x`` (K, B)) evaluated together: all of them on a GPU, else
     groups of :func:`group_width` examples."""
     batch = x.shape[1]
-    return groups(batch, batch if x.device.type != "cpu" else group_width(cone.size, batch))
+    return slices(batch, batch if x.device.type != "cpu" else group_width(cone.size, batch))
 
 
-def groups(batch: int, width: int) -> list[slice]:
+def slices(batch: int, width: int) -> list[slice]:
     """``batch`` examples in groups of ``width``."""
     if width >= batch:
         return [slice(None)]

@@ -17,7 +17,7 @@ from nesy_ir.layerize import Layered
 from nesy_ir.lowering import kernel
 
 from . import native
-from .cone import ConeCircuit, _groups, group_width, groups
+from .cone import ConeCircuit, _groups, group_width, slices
 from .lowered import LoweredCircuit
 
 
@@ -79,7 +79,7 @@ class NativeCircuit(LoweredCircuit):
         cone, batch = self.cone, x.shape[0]  # len() of a tensor costs microseconds
         if cone.fuse and cone.runs_natively(x):
             width = group_width(self._program.rows, batch)
-            spans = None if width >= batch else groups(batch, width)
+            spans = None if width >= batch else slices(batch, width)
             return native.run(self._program, *cone.native_labels(x), self._roots, spans)
         parts = []
         for g in _groups(self._whole, x.t()):
