@@ -113,45 +113,35 @@ def test_logsumexp_of_minus_infinities_has_a_zero_gradient():
         np.testing.assert_allclose(grad.numpy(), [[0.0, 0.0], [1.0, 0.0], [0.5, 0.5]])
 
 
-@pytest.mark.parametrize("structure", ["prob", "maxprod"])
-@settings(max_examples=15, deadline=None)
-@given(data=st.data(), seed=st.integers(0, 2**16))
-def test_a_batch_in_groups_of_examples_equals_one_pass(structure, data, seed):
-    circuit = data.draw(circuits(structure))
-    labels = labels_for(circuit, seed, batch=5)
-    module = lower(circuit, dynamic=labels, dtype=torch.float64)
-    x = _matrix(module, labels, 5).requires_grad_(True)
-    want = module.matrix(x)
-    with patch.multiple(cone_module, TILE_VALUES=1, NARROWEST=1):  # one example a group
-        got = module.matrix(x)
-    np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
-    if want.requires_grad:
-        (dwant,) = torch.autograd.grad(want.sum(), x)
-        (dgot,) = torch.autograd.grad(got.sum(), x)
-        np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
+#: How a batch of five splits: one example a group, or groups of three and two (the gradients
+#: of the second in a part of the first's buffer of gradients).
+SPLITS = {
+    "ones": (dict(TILE_VALUES=1, NARROWEST=1), [1, 1, 1, 1, 1]),
+    "three and two": (dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3), [3, 2]),
+}
 
 
-@pytest.mark.parametrize("structure", ["prob", "godel"])
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("structure", ["prob", "maxprod", "godel"])
 @settings(max_examples=10, deadline=None)
 @given(data=st.data(), seed=st.integers(0, 2**16))
-def test_groups_of_unequal_widths_in_one_autograd_node_equal_one_pass(structure, data, seed):
-    """A batch of five in groups of three and two examples, each in a buffer of its own (the
-    gradients of the second in a part of the first's buffer), values and gradients."""
+def test_a_batch_in_groups_of_examples_equals_one_pass(structure, split, data, seed):
+    """Each group in a buffer of its own, all in one autograd node: values and gradients."""
     circuit = data.draw(circuits(structure))
     labels = labels_for(circuit, seed, batch=5)
     module = lower(circuit, dynamic=labels, dtype=torch.float64)
     x = _matrix(module, labels, 5).requires_grad_(True)
     want = module.matrix(x)
-    three = dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3)
+    constants, widths = SPLITS[split]
     with (
-        patch.multiple(cone_module, **three),
+        patch.multiple(cone_module, **constants),
         patch.object(native, "_forward_into", wraps=native._forward_into) as group,
     ):
         got = module.matrix(x)
         if want.requires_grad:
             (dgot,) = torch.autograd.grad(got.sum(), x)
     if isinstance(module, NativeCircuit):
-        assert [len(c.args[3]) for c in group.call_args_list] == [3, 2]
+        assert [len(c.args[3]) for c in group.call_args_list] == widths
     np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
     if want.requires_grad:
         (dwant,) = torch.autograd.grad(want.sum(), x)

@@ -17,7 +17,7 @@ from nesy_ir.layerize import Layered
 from nesy_ir.lowering import kernel
 
 from . import native
-from .cone import ConeCircuit, _groups, group_width, slices
+from .cone import ConeCircuit, group_width, slices
 from .lowered import LoweredCircuit
 
 
@@ -77,12 +77,13 @@ class NativeCircuit(LoweredCircuit):
         """(B, K) dynamic labels -> (B, R) root values; a wide batch in groups of examples
         (:func:`~nesy_torch.cone.group_width`)."""
         cone, batch = self.cone, x.shape[0]  # len() of a tensor costs microseconds
+        cpu = x.device.type == "cpu"  # a GPU takes the whole batch at once
+        width = group_width(self._program.rows, batch) if cpu else batch
         if cone.fuse and cone.runs_natively(x):
-            width = group_width(self._program.rows, batch)
             spans = None if width >= batch else slices(batch, width)
             return native.run(self._program, *cone.native_labels(x), self._roots, spans)
         parts = []
-        for g in _groups(self._whole, x.t()):
+        for g in slices(batch, width):
             group = x[g]
             shape = (len(group), len(self.names))
             parts.append(cone._evaluate(group.t(), self._whole, shape, self._program))
