@@ -1,6 +1,7 @@
 """Circuit evaluation speed on every backend, side by side in one run.
 
     .venv/bin/python benchmarks/circuits.py [--cnf 20,40,60] [--batches 1,16,256,1024]
+        [--only carry]
 
 Circuits: weighted model counting of random 3-CNFs (n variables, 2.5 n clauses, compiled with
 PySDD and rewritten, then smoothed, which KLay needs) and the MNIST-addition programs. Labels:
@@ -49,7 +50,7 @@ from nesy_compile.examples import mnist_addition_carry, mnist_addition_standard
 from nesy_compile.ground_program import atom_text
 from nesy_compile.sdd import SddBridge
 from nesy_compile.wmc import cnf_bool_formula, compile_cnf
-from nesy_ir.allocator import M_MMAP_THRESHOLD, libc, reuse_freed_memory
+from nesy_ir.allocator import M_MMAP_MAX, M_MMAP_THRESHOLD, libc, reuse_freed_memory
 from nesy_ir.layerize import evaluate_layered, layerize
 from nesy_ir.smooth import smooth
 
@@ -89,7 +90,8 @@ def peak_memory(fns: dict[str, Callable[[], object]]) -> dict[str, float]:
     one freed, its resident size does not grow and its peak reads 0); timings are not taken
     then, as that makes every allocation a page fault."""
     glibc = libc()
-    if glibc is not None:
+    if glibc is not None:  # blocks of 64 KB and more mmap'd again, as many as glibc allows
+        glibc.mallopt(M_MMAP_MAX, 1 << 16)
         glibc.mallopt(M_MMAP_THRESHOLD, 1 << 16)
     peaks = {}
     for name, fn in fns.items():
@@ -205,6 +207,7 @@ def main() -> None:
     parser.add_argument("--batches", default="1,16,256,1024")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds per measurement")
+    parser.add_argument("--only", default="", help="only the circuits whose name contains this")
     parser.add_argument(
         "--op-by-op",
         action="store_true",
@@ -217,6 +220,8 @@ def main() -> None:
     columns = [c for c in COLUMNS if args.op_by_op or c != "op by op"]
     header = f"{'circuit':14} {'batch':>5} {'pass':4} " + " ".join(f"{v:>11}" for v in columns)
     for item in circuits(args):
+        if args.only not in item["name"]:
+            continue
         layered = layerize(item["circuit"])
         stats = layered.stats()
         print(

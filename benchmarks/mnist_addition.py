@@ -57,6 +57,14 @@ def log_likelihood(scores: torch.Tensor) -> None:
     scores.clamp_min(1e-12).log().sum().backward()
 
 
+def circuit_alone(model: TaskModel, batch: int):
+    """:func:`every_sum` 's forward + backward of the circuit alone: a given gradient of every
+    sum's value in, no loss computed."""
+    x = torch.rand(batch, len(model.label_index)).requires_grad_()
+    grad = torch.rand(batch, len(model.circuit.names))
+    return lambda: model.circuit.matrix(x).backward(grad)
+
+
 def loss_alone(model: TaskModel, batch: int):
     """:func:`log_likelihood` alone on every sum's values at ``batch`` (the part of
     :func:`every_sum` that torch runs on the circuit's (batch, sums) output)."""
@@ -86,11 +94,12 @@ def per_sum(digits: list[int], batches: list[int]) -> None:
     models = {n: TaskModel(mnist_addition(n)) for n in digits}
     sums = {n: len(m.circuit.names) for n, m in models.items()}
     print(
-        "every sum, forward + backward: ms (us per sum), and of it the log-likelihood's ops on"
-        " the (batch, sums) values alone"
+        "every sum, forward + backward: ms (us per sum); of it, the circuit alone (a gradient"
+        " given) and the log-likelihood's ops on the (batch, sums) values alone"
     )
     head = (f"N={n} ({sums[n]} sums)" for n in digits)
-    print(f"{'batch':>6} " + " ".join(f"{h:>24} {'loss alone':>22}" for h in head))
+    parts = "".join(f" {p + ' alone':>24}" for p in list(PARTS)[1:])
+    print(f"{'batch':>6} " + " ".join(f"{h:>24}{parts}" for h in head))
     for b in batches:
         steps = {(n, part): fn(m, b) for n, m in models.items() for part, fn in PARTS.items()}
         repeat = 20 if b <= 256 else 5
@@ -104,8 +113,8 @@ def per_sum(digits: list[int], batches: list[int]) -> None:
         print(f"{b:>6} " + " ".join(f"{c:>24}" for c in cells))
 
 
-#: What :func:`per_sum` times: the whole step, and the loss on its output alone.
-PARTS = {"every": every_sum, "loss": loss_alone}
+#: What :func:`per_sum` times: the whole step, the circuit alone and the loss alone.
+PARTS = {"every": every_sum, "circuit": circuit_alone, "loss": loss_alone}
 
 
 def network_vs_logic(model: TaskModel, images: torch.Tensor, targets: torch.Tensor):

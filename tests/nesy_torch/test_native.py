@@ -113,6 +113,105 @@ def test_logsumexp_of_minus_infinities_has_a_zero_gradient():
         np.testing.assert_allclose(grad.numpy(), [[0.0, 0.0], [1.0, 0.0], [0.5, 0.5]])
 
 
+SUM, PROD = native.CODES["sum"], native.CODES["prod"]
+
+#: A program over four label rows (0 to 3), node i at row 4 + i: (op, children rows), with
+#: the rows its roots pick; where a sum's children are all two-factor products read by it
+#: alone, :meth:`~nesy_torch.native.Program.fused` makes it one sum of products.
+NODES = [
+    (PROD, [0, 1]),  # 4: gone into 6
+    (PROD, [2, 3]),  # 5: gone into 6
+    (SUM, [4, 5]),  # 6: the sum of products 0 * 1 + 2 * 3
+    (PROD, [0, 2]),  # 7: read by 9 and 10, kept
+    (PROD, [1, 1]),  # 8: a square, gone into 12
+    (SUM, [7, 3]),  # 9: kept (a shared product, a label)
+    (SUM, [7, 6]),  # 10: kept
+    (PROD, [3, 3]),  # 11: gone into 12
+    (SUM, [8, 11]),  # 12: 1 * 1 + 3 * 3
+    (PROD, [0, 3]),  # 13: a root, kept
+    (PROD, [1, 2]),  # 14: kept, as 15 reads a root
+    (SUM, [13, 14]),  # 15: kept
+    (PROD, [0, 1, 2]),  # 16: three factors, kept
+    (PROD, [1, 3]),  # 17: kept, as 18 reads 16
+    (SUM, [16, 17]),  # 18: kept
+]
+PICKED = [6, 9, 10, 12, 13, 15, 18]
+
+
+def test_sums_of_two_factor_products_read_alone_fuse_into_one_node():
+    counts = [len(c) for _, c in NODES]
+    program = native.Program(
+        4,
+        np.array([op for op, _ in NODES], dtype=np.int8),
+        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        np.concatenate([c for _, c in NODES]).astype(np.int64),
+    )
+    fused, row = program.fused(np.array(PICKED))
+    gone = [4, 5, 8, 11]
+    assert row.tolist() == [0, 1, 2, 3, -1, -1, 4, 5, -1, 6, 7, -1, 8, 9, 10, 11, 12, 13, 14]
+    kept = [i for i in range(len(NODES)) if 4 + i not in gone]
+    assert fused.ops.tolist() == [native.SUMPROD if 4 + i in (6, 12) else NODES[i][0] for i in kept]
+    nodes = [
+        fused.children[a:b].tolist()
+        for a, b in zip(fused.offsets[:-1], fused.offsets[1:], strict=True)
+    ]
+    assert nodes[0] == [0, 1, 2, 3] and nodes[4] == [1, 1, 3, 3]  # 6 and 12
+    assert nodes[2] == [5, 3] and nodes[3] == [5, 4]  # 9 and 10 read 7 and 6 where they moved
+    # values and gradients equal the unfused program's, in a batch and one example at a time
+    for batch in (5, 1):
+        x = torch.rand(batch, 4, dtype=torch.float64)
+        weights = torch.rand(batch, len(PICKED), dtype=torch.float64)
+        results = []
+        for p, rows in ((program, PICKED), (fused, row[PICKED])):
+            leaf = x.clone().requires_grad_(True)
+            static = torch.zeros(0, 1, dtype=torch.float64)
+            value = native.run(p, leaf, static, native.ROWS, torch.as_tensor(rows))
+            (grad,) = torch.autograd.grad((value * weights).sum(), leaf)
+            results.append((value.detach(), grad))
+        (want, dwant), (got, dgot) = results
+        assert torch.equal(got, want)  # each product and sum rounded as unfused
+        np.testing.assert_allclose(dgot, dwant, rtol=1e-15)
+        a, b, c, d = x.T
+        np.testing.assert_allclose(got[:, 0], a * b + c * d, rtol=1e-15)
+
+
+@st.composite
+def sums_of_products(draw) -> Circuit:
+    """A probabilistic circuit of sums of two-factor products over four labels and earlier
+    nodes (shared, squared, picked as roots or not)."""
+    nodes = [atom(n, (), "prob") for n in "abcd"]
+    for _ in range(draw(st.integers(1, 8))):
+        terms = [
+            apply("times", *draw(st.lists(st.sampled_from(nodes), min_size=2, max_size=2)))
+            for _ in range(draw(st.integers(1, 3)))
+        ]
+        nodes.append(apply("plus", *terms) if len(terms) > 1 else terms[0])
+    roots = draw(st.lists(st.sampled_from(nodes[4:]), min_size=1, max_size=3))
+    return Circuit(roots, [f"r{i}" for i in range(len(roots))])
+
+
+@settings(max_examples=30, deadline=None)
+@given(circuit=sums_of_products(), seed=st.integers(0, 2**16))
+def test_sums_of_products_equal_the_generic_module(circuit, seed):
+    options = dict(dynamic="abcd", dtype=torch.float64, klay=False)
+    module, generic = lower(circuit, **options), lower(circuit, native=False, **options)
+    assert isinstance(module, NativeCircuit)
+    rng = np.random.default_rng(seed)
+    x = torch.as_tensor(rng.random((3, 4)))
+    weights = torch.as_tensor(rng.random((3, len(circuit.names))))
+    results = []
+    for m in (module, generic):
+        leaf = x.clone().requires_grad_(True)
+        value = m.matrix(leaf)
+        (value * weights).sum().backward()
+        results.append((value.detach(), leaf.grad))
+    (got, dgot), (want, dwant) = results
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
+    for grad, want in zip(_batch_and_alone(module, x), _batch_and_alone(generic, x), strict=True):
+        np.testing.assert_allclose(grad, want, rtol=1e-12)
+
+
 #: How a batch of five splits: one example a group, or groups of three and two (the gradients
 #: of the second in a part of the first's buffer of gradients).
 SPLITS = {

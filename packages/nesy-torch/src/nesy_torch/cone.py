@@ -104,16 +104,13 @@ class ConeCircuit(nn.Module):
         parts += [fn(x) for fn in self._unary]
         return torch.cat(parts) if len(parts) != 1 else parts[0]
 
-    def _evaluate(
-        self, x: Tensor, cone: Cone, shape: tuple[int, ...], program: native.Program | None = None
-    ) -> Tensor:
-        """(K, B) dynamic labels -> (B, G) values of the cone's roots (``program``: the cone's
-        native program, where the caller keeps it)."""
+    def _evaluate(self, x: Tensor, cone: Cone, shape: tuple[int, ...]) -> Tensor:
+        """(K, B) dynamic labels -> (B, G) values of the cone's roots."""
         batch, device = x.shape[1], x.device
         if self.fuse:  # the roots' values at (position, example) in the flat buffer
             flat = _long((cone.roots * batch + np.arange(batch)[:, None]).reshape(shape), device)
             if self.runs_natively(x):
-                program = program or native.Program.of(cone, self._codes)
+                program = native.Program.of(cone, self._codes)
                 return native.run(program, *self.native_labels(x.t()), flat)
             fused = self._fused_layers(cone, device)
             return _ConePass.apply(self.leaves(x), fused, flat.view(-1), shape)
@@ -126,8 +123,8 @@ class ConeCircuit(nn.Module):
         """The labels ``x`` (B, K) as :func:`nesy_torch.native.run` takes them: the labels, the
         static leaf values and the dynamic kernels, or the leaf rows whole where the native
         pass lacks a dynamic kernel."""
-        if self._kernels is not None:
-            return x, self.static, self._kernels
+        if self._kernels is not None:  # the buffer read without Module.__getattr__ (1 us)
+            return x, self._buffers["static"], self._kernels
         return self.leaves(x.t()).t(), self.static[:0], native.ROWS
 
     def runs_natively(self, x: Tensor) -> bool:

@@ -46,7 +46,9 @@ class LoweredCircuit(nn.Module):
         """(B, K) dynamic labels in :attr:`keys` order -> (B, R) root values."""
         check_matrix(x, self.keys)
         static = self.static
-        return self._examples(torch.as_tensor(x, dtype=static.dtype, device=static.device))
+        if not (isinstance(x, Tensor) and x.dtype == static.dtype and x.device == static.device):
+            x = torch.as_tensor(x, dtype=static.dtype, device=static.device)
+        return self._examples(x)
 
     def _examples(self, x: Tensor) -> Tensor:
         """(B, K) dynamic labels -> (B, R) root values."""

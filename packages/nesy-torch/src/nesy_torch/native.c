@@ -8,13 +8,15 @@
  * last node to the first, then gives the labels theirs; the partial derivatives are the fused
  * pass's (nesy_torch.fused): a product's is the product of the other factors (exact where a
  * factor is 0), a maximum's or minimum's is shared evenly among the children that reach it,
- * a logsumexp's is exp(child - value) (0 where every child is -inf).
+ * a logsumexp's is exp(child - value) (0 where every child is -inf). A sum of products
+ * (SUMPROD, native.py's Program.fused) reads its children in pairs: the sum of each pair's
+ * product, as a sum of two-factor products whose rows it saves, rounded as they are.
  */
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
+#include <stdlib.h>
 
-enum { SUM, PROD, MAX, MIN, LOGSUMEXP, IDENTITY, COMPLEMENT, EXP };
+enum { SUM, PROD, MAX, MIN, LOGSUMEXP, IDENTITY, COMPLEMENT, EXP, SUMPROD };
 
 /* a circuit as the pass reads it (native.py's Program) */
 struct program {
@@ -25,6 +27,9 @@ struct program {
 
 /* batch columns a node's scratch values cover at a time */
 #define CHUNK 256
+
+/* picked rows whose values forward writes out together, each example's TILE values a run */
+#define TILE 16
 
 #define DEFINE_PASS(T, NAME, EXPF, LOGF)                                                         \
     static void NAME##_extremum(T *restrict o, const T *v, int64_t B, const int64_t *c,          \
@@ -69,6 +74,14 @@ struct program {
             case SUM:                                                                            \
             case PROD: {                                                                         \
                 int sum = op[i] == SUM;                                                          \
+                if (k == 2) { /* one pass over the row */                                        \
+                    const T *restrict x = v + c[0] * B, *restrict y = v + c[1] * B;              \
+                    if (sum)                                                                     \
+                        for (int64_t b = 0; b < B; b++) o[b] = x[b] + y[b];                      \
+                    else                                                                         \
+                        for (int64_t b = 0; b < B; b++) o[b] = x[b] * y[b];                      \
+                    break;                                                                       \
+                }                                                                                \
                 for (int64_t b = 0; b < B; b++) o[b] = sum ? 0 : 1;                              \
                 for (int64_t j = 0; j < k; j++) {                                                \
                     const T *restrict x = v + c[j] * B;                                          \
@@ -76,6 +89,15 @@ struct program {
                         for (int64_t b = 0; b < B; b++) o[b] += x[b];                            \
                     else                                                                         \
                         for (int64_t b = 0; b < B; b++) o[b] *= x[b];                            \
+                }                                                                                \
+                break;                                                                           \
+            }                                                                                    \
+            case SUMPROD: {                                                                      \
+                const T *restrict x = v + c[0] * B, *restrict y = v + c[1] * B;                  \
+                for (int64_t b = 0; b < B; b++) o[b] = x[b] * y[b];                              \
+                for (int64_t j = 2; j < k; j += 2) {                                             \
+                    x = v + c[j] * B, y = v + c[j + 1] * B;                                      \
+                    for (int64_t b = 0; b < B; b++) o[b] += x[b] * y[b];                         \
                 }                                                                                \
                 break;                                                                           \
             }                                                                                    \
@@ -134,6 +156,17 @@ struct program {
                 NAME##_shared(v, g, B, go, o, c, k);                                             \
                 continue;                                                                        \
             }                                                                                    \
+            if (op[i] == SUMPROD) { /* each factor's gradient the other's value (a pair's two  \
+                                       factors may be one row: two loops) */                    \
+                for (int64_t j = 0; j < k; j += 2) {                                             \
+                    const T *restrict x = v + c[j] * B, *restrict y = v + c[j + 1] * B;          \
+                    T *restrict gc = g + c[j] * B;                                               \
+                    for (int64_t b = 0; b < B; b++) gc[b] += go[b] * y[b];                       \
+                    gc = g + c[j + 1] * B;                                                       \
+                    for (int64_t b = 0; b < B; b++) gc[b] += go[b] * x[b];                       \
+                }                                                                                \
+                continue;                                                                        \
+            }                                                                                    \
             int zero = 0; /* a product of 0 in some column: its factors' gradients exact */      \
             if (op[i] == PROD && k > 2)                                                          \
                 for (int64_t b = 0; b < B; b++) zero |= o[b] == 0;                               \
@@ -190,6 +223,11 @@ struct program {
                 for (int64_t j = 0; j < k; j++) s *= v[c[j]];                                    \
                 *o = s;                                                                          \
                 break;                                                                           \
+            case SUMPROD:                                                                        \
+                s = v[c[0]] * v[c[1]];                                                           \
+                for (int64_t j = 2; j < k; j += 2) s += v[c[j]] * v[c[j + 1]];                   \
+                *o = s;                                                                          \
+                break;                                                                           \
             case MAX:                                                                            \
             case MIN:                                                                            \
                 NAME##_extremum(o, v, 1, c, k, op[i] == MAX);                                    \
@@ -218,6 +256,13 @@ struct program {
                 break;                                                                           \
             case COMPLEMENT:                                                                     \
                 g[c[0]] -= go;                                                                   \
+                break;                                                                           \
+            case SUMPROD:                                                                        \
+                for (int64_t j = 0; j < k; j += 2) {                                             \
+                    T x = v[c[j]], y = v[c[j + 1]];                                              \
+                    g[c[j]] += go * y;                                                           \
+                    g[c[j + 1]] += go * x;                                                       \
+                }                                                                                \
                 break;                                                                           \
             case EXP:                                                                            \
                 g[c[0]] += go * o;                                                               \
@@ -272,18 +317,22 @@ struct program {
         if (flat)                                                                                \
             for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                             \
         else                                                                                     \
-            for (int64_t i = 0; i < npick; i++) /* rows read whole, B lines of out written */   \
-                for (int64_t b = 0; b < B; b++) out[b * npick + i] = v[pick[i] * B + b];         \
+            for (int64_t i0 = 0; i0 < npick; i0 += TILE) { /* TILE rows, then the next */      \
+                int64_t w = npick - i0 < TILE ? npick - i0 : TILE;                               \
+                for (int64_t b = 0; b < B; b++)                                                  \
+                    for (int64_t i = i0; i < i0 + w; i++) out[b * npick + i] = v[pick[i] * B + b]; \
+            }                                                                                    \
     }                                                                                            \
                                                                                                  \
-    /* g zeroed, the (B, G) gradients gout (strides gs0, gs1) added where forward read them,    \
-       every node's gradient spread to its children, then the labels' gradients into gx        \
-       (strides as x's) */                                                                      \
-    void NAME##_backward(const T *v, T *g, const T *gout, int64_t gs0, int64_t gs1,             \
-                         const int64_t *pick, int64_t npick, int64_t flat, int64_t B, T *gx,     \
-                         int64_t xs0, int64_t xs1, int64_t S, int64_t K, const int8_t *kc,       \
-                         int64_t nk, const struct program *p) {                                  \
-        memset(g, 0, (size_t)((p->leaves + p->n) * B) * sizeof(T));                              \
+    /* the gradients of every row in g (allocated zeroed; 1 where that fails, else 0): the     \
+       (B, G) gradients gout (strides gs0, gs1) added where forward read them, every node's    \
+       gradient spread to its children, then the labels' gradients into gx (strides as x's) */ \
+    int NAME##_backward(const T *v, const T *gout, int64_t gs0, int64_t gs1, const int64_t *pick, \
+                        int64_t npick, int64_t flat, int64_t B, T *gx, int64_t xs0, int64_t xs1, \
+                        int64_t S, int64_t K, const int8_t *kc, int64_t nk,                      \
+                        const struct program *p) {                                               \
+        T *g = calloc((size_t)((p->leaves + p->n) * B), sizeof(T));                              \
+        if (!g) return 1;                                                                        \
         int64_t G = !flat ? npick : B ? npick / B : 0;                                                    \
         for (int64_t i = 0; i < G; i++) /* as forward wrote out */                              \
             for (int64_t b = 0; b < B; b++)                                                      \
@@ -301,6 +350,8 @@ struct program {
                 }                                                                                \
                 gx[k * xs0 + b * xs1] = d;                                                       \
             }                                                                                    \
+        free(g);                                                                                 \
+        return 0;                                                                                \
     }
 
 DEFINE_PASS(float, nesy_f32, expf, logf)

@@ -30,14 +30,16 @@ class NativeCircuit(LoweredCircuit):
         super().__init__(cone.keys, cone.names)
         self.cone = cone
         self._whole = cone.index.cone(np.arange(len(cone.names))[None])
-        self._program = native.Program.of(self._whole, cone._codes)
-        self.register_buffer("_roots", torch.as_tensor(self._whole.roots[0]), persistent=False)
+        roots = self._whole.roots[0]
+        program = native.Program.of(self._whole, cone._codes)
+        self._program, row = program.fused(roots)
+        self.register_buffer("_roots", torch.as_tensor(row[roots]), persistent=False)
         # saved with a model: a checkpoint of another circuit does not load (see below)
-        self.register_buffer("digest", _digest(self._program, self._whole.roots[0]))
+        self.register_buffer("digest", _digest(program, roots))
 
     @property
     def static(self) -> Tensor:
-        return self.cone.static
+        return self._modules["cone"]._buffers["static"]  # see _examples
 
     @property
     def native(self) -> bool:
@@ -76,17 +78,19 @@ class NativeCircuit(LoweredCircuit):
     def _examples(self, x: Tensor) -> Tensor:
         """(B, K) dynamic labels -> (B, R) root values; a wide batch in groups of examples
         (:func:`~nesy_torch.cone.group_width`)."""
-        cone, batch = self.cone, x.shape[0]  # len() of a tensor costs microseconds
+        # not self.cone, self._roots: Module.__getattr__ costs a microsecond a call, and len()
+        # of a tensor more
+        cone, roots, batch = self._modules["cone"], self._buffers["_roots"], x.shape[0]
         cpu = x.device.type == "cpu"  # a GPU takes the whole batch at once
         width = group_width(self._program.rows, batch) if cpu else batch
         if cone.fuse and cone.runs_natively(x):
             spans = None if width >= batch else slices(batch, width)
-            return native.run(self._program, *cone.native_labels(x), self._roots, spans)
+            return native.run(self._program, *cone.native_labels(x), roots, spans)
         parts = []
         for g in slices(batch, width):
             group = x[g]
             shape = (len(group), len(self.names))
-            parts.append(cone._evaluate(group.t(), self._whole, shape, self._program))
+            parts.append(cone._evaluate(group.t(), self._whole, shape))
         return torch.cat(parts) if len(parts) > 1 else parts[0]
 
     def _evaluate(self, x: Tensor) -> Tensor:
