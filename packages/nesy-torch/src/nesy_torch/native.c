@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { SUM, PROD, MAX, MIN, LOGSUMEXP, IDENTITY, COMPLEMENT, EXP, SUMPROD };
 
@@ -331,8 +332,10 @@ struct program {
                         int64_t npick, int64_t flat, int64_t B, T *gx, int64_t xs0, int64_t xs1, \
                         int64_t S, int64_t K, const int8_t *kc, int64_t nk,                      \
                         const struct program *p) {                                               \
-        T *g = calloc((size_t)((p->leaves + p->n) * B), sizeof(T));                              \
+        size_t size = (size_t)((p->leaves + p->n) * B) * sizeof(T);                              \
+        T *g = aligned_alloc(64, (size / 64 + 1) * 64); /* rows start cache lines, as torch's */ \
         if (!g) return 1;                                                                        \
+        memset(g, 0, size);                                                                      \
         int64_t G = !flat ? npick : B ? npick / B : 0;                                                    \
         for (int64_t i = 0; i < G; i++) /* as forward wrote out */                              \
             for (int64_t b = 0; b < B; b++)                                                      \
