@@ -7,7 +7,8 @@ the heap whenever the free space at its top exceeds twice that. A pass over a la
 frees and allocates tens to hundreds of MB of temporaries, so each pass can pay first-touch page
 faults for them again (the kernel zeroes each 4 KB page: MNIST addition N = 2 scoring every sum
 at batch 1024, 10.7 against 3.3 ms forward + backward; N = 4, whose (1024, 19,999) scores are
-82 MB, 303 against 173 ms; docs/benchmarks.md, "Freed memory kept for reuse"). The ``nesy``
+82 MB, 302 against 173 ms; docs/benchmarks.md, "Tiles of the batch, and freed memory kept for
+reuse" and "The logic's cost per sum, sums of products as one node"). The ``nesy``
 command sets this for its own process; a script calls :func:`reuse_freed_memory` once, at its
 start.
 """
