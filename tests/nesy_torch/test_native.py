@@ -34,7 +34,7 @@ def _matrix(module, labels: dict, batch: int) -> torch.Tensor:
     return torch.stack(columns, 1) if columns else torch.zeros(batch, 0, dtype=torch.float64)
 
 
-@pytest.mark.parametrize("batch", [1, 4])
+@pytest.mark.parametrize("batch", [1, 4, 32])  # 1 and 32: loops compiled for that width
 @pytest.mark.parametrize("structure", NATIVE + ["logprob"])
 @settings(max_examples=15, deadline=None)
 @given(data=st.data(), seed=st.integers(0, 2**16))
@@ -197,8 +197,9 @@ def test_sums_of_products_equal_the_generic_module(circuit, seed):
     module, generic = lower(circuit, **options), lower(circuit, native=False, **options)
     assert isinstance(module, NativeCircuit)
     rng = np.random.default_rng(seed)
-    x = torch.as_tensor(rng.random((3, 4)))
-    weights = torch.as_tensor(rng.random((3, len(circuit.names))))
+    batch = 32 if seed % 2 else 3  # 32: the loops compiled for that width
+    x = torch.as_tensor(rng.random((batch, 4)))
+    weights = torch.as_tensor(rng.random((batch, len(circuit.names))))
     results = []
     for m in (module, generic):
         leaf = x.clone().requires_grad_(True)
@@ -208,7 +209,10 @@ def test_sums_of_products_equal_the_generic_module(circuit, seed):
     (got, dgot), (want, dwant) = results
     np.testing.assert_allclose(got, want, rtol=1e-13)
     np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
-    for grad, want in zip(_batch_and_alone(module, x), _batch_and_alone(generic, x), strict=True):
+    few = x[:3]  # one example at a time: the scalar loops
+    for grad, want in zip(
+        _batch_and_alone(module, few), _batch_and_alone(generic, few), strict=True
+    ):
         np.testing.assert_allclose(grad, want, rtol=1e-12)
 
 

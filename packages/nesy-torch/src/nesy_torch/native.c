@@ -32,6 +32,13 @@ struct program {
 /* picked rows whose values forward writes out together, each example's TILE values a run */
 #define TILE 16
 
+/* the batched loops, inlined into each caller: one passes B = WIDE as a constant */
+#define INLINE static inline __attribute__((always_inline))
+
+/* the width of a group of examples whose loops are compiled for it, unrolled (nesy_torch.cone's
+   NARROWEST: the width of every large circuit's groups, and a common batch) */
+#define WIDE 32
+
 #define DEFINE_PASS(T, NAME, EXPF, LOGF)                                                         \
     static void NAME##_extremum(T *restrict o, const T *v, int64_t B, const int64_t *c,          \
                                 int64_t k, int high) {                                           \
@@ -65,7 +72,7 @@ struct program {
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    static void NAME##_nodes(T *v, int64_t B, int64_t leaves, int64_t n, const int8_t *op,       \
+    INLINE void NAME##_nodes(T *v, int64_t B, int64_t leaves, int64_t n, const int8_t *op,       \
                              const int64_t *off, const int64_t *child) {                         \
         for (int64_t i = 0; i < n; i++) {                                                        \
             T *restrict o = v + (leaves + i) * B;                                                \
@@ -93,15 +100,15 @@ struct program {
                 }                                                                                \
                 break;                                                                           \
             }                                                                                    \
-            case SUMPROD: {                                                                      \
-                const T *restrict x = v + c[0] * B, *restrict y = v + c[1] * B;                  \
-                for (int64_t b = 0; b < B; b++) o[b] = x[b] * y[b];                              \
-                for (int64_t j = 2; j < k; j += 2) {                                             \
-                    x = v + c[j] * B, y = v + c[j + 1] * B;                                      \
-                    for (int64_t b = 0; b < B; b++) o[b] += x[b] * y[b];                         \
+            case SUMPROD:                                                                        \
+                for (int64_t j = 0; j < k; j += 2) {                                             \
+                    const T *restrict x = v + c[j] * B, *restrict y = v + c[j + 1] * B;          \
+                    if (j == 0)                                                                  \
+                        for (int64_t b = 0; b < B; b++) o[b] = x[b] * y[b];                      \
+                    else                                                                         \
+                        for (int64_t b = 0; b < B; b++) o[b] += x[b] * y[b];                     \
                 }                                                                                \
                 break;                                                                           \
-            }                                                                                    \
             case MAX:                                                                            \
             case MIN:                                                                            \
                 NAME##_extremum(o, v, B, c, k, op[i] == MAX);                                    \
@@ -143,7 +150,7 @@ struct program {
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    static void NAME##_grads(const T *v, T *g, int64_t B, int64_t leaves, int64_t n,             \
+    INLINE void NAME##_grads(const T *v, T *g, int64_t B, int64_t leaves, int64_t n,             \
                              const int8_t *op, const int64_t *off, const int64_t *child) {       \
         for (int64_t i = n - 1; i >= 0; i--) {                                                   \
             const T *restrict go = g + (leaves + i) * B;                                         \
@@ -161,10 +168,14 @@ struct program {
                                        factors may be one row: two loops) */                    \
                 for (int64_t j = 0; j < k; j += 2) {                                             \
                     const T *restrict x = v + c[j] * B, *restrict y = v + c[j + 1] * B;          \
-                    T *restrict gc = g + c[j] * B;                                               \
-                    for (int64_t b = 0; b < B; b++) gc[b] += go[b] * y[b];                       \
-                    gc = g + c[j + 1] * B;                                                       \
-                    for (int64_t b = 0; b < B; b++) gc[b] += go[b] * x[b];                       \
+                    {                                                                            \
+                        T *restrict gc = g + c[j] * B;                                           \
+                        for (int64_t b = 0; b < B; b++) gc[b] += go[b] * y[b];                   \
+                    }                                                                            \
+                    {                                                                            \
+                        T *restrict gc = g + c[j + 1] * B;                                       \
+                        for (int64_t b = 0; b < B; b++) gc[b] += go[b] * x[b];                   \
+                    }                                                                            \
                 }                                                                                \
                 continue;                                                                        \
             }                                                                                    \
@@ -288,6 +299,22 @@ struct program {
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
+    static void NAME##_batch_nodes(T *v, int64_t B, int64_t leaves, int64_t n, const int8_t *op, \
+                                   const int64_t *off, const int64_t *child) {                   \
+        if (B == WIDE)                                                                           \
+            NAME##_nodes(v, WIDE, leaves, n, op, off, child);                                    \
+        else                                                                                     \
+            NAME##_nodes(v, B, leaves, n, op, off, child);                                       \
+    }                                                                                            \
+                                                                                                 \
+    static void NAME##_batch_grads(const T *v, T *g, int64_t B, int64_t leaves, int64_t n,       \
+                                   const int8_t *op, const int64_t *off, const int64_t *child) { \
+        if (B == WIDE)                                                                           \
+            NAME##_grads(v, g, WIDE, leaves, n, op, off, child);                                 \
+        else                                                                                     \
+            NAME##_grads(v, g, B, leaves, n, op, off, child);                                    \
+    }                                                                                            \
+                                                                                                 \
     /* the leaf rows: the S static values, then each kernel kc[0 .. nk - 1] of the K labels x   \
        (label k of example b at x[k * xs0 + b * xs1]) */                                        \
     static void NAME##_leaves(T *v, int64_t B, const T *st, int64_t S, const T *x, int64_t xs0, \
@@ -314,7 +341,7 @@ struct program {
         if (B == 1)                                                                              \
             NAME##_nodes1(v, p->leaves, p->n, p->op, p->off, p->child);                          \
         else                                                                                     \
-            NAME##_nodes(v, B, p->leaves, p->n, p->op, p->off, p->child);                        \
+            NAME##_batch_nodes(v, B, p->leaves, p->n, p->op, p->off, p->child);                  \
         if (flat)                                                                                \
             for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                             \
         else                                                                                     \
@@ -343,7 +370,7 @@ struct program {
         if (B == 1)                                                                              \
             NAME##_grads1(v, g, p->leaves, p->n, p->op, p->off, p->child);                       \
         else                                                                                     \
-            NAME##_grads(v, g, B, p->leaves, p->n, p->op, p->off, p->child);                     \
+            NAME##_batch_grads(v, g, B, p->leaves, p->n, p->op, p->off, p->child);               \
         for (int64_t k = 0; k < K; k++)                                                          \
             for (int64_t b = 0; b < B; b++) {                                                    \
                 T d = 0;                                                                         \
