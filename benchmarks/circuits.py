@@ -181,9 +181,12 @@ def pysdd_looped(sdd, x: np.ndarray):
 
 
 def circuits(args) -> list[dict]:
-    """Every benchmarked circuit: name, nesy circuit, dynamic keys, SDD (CNFs) or None."""
+    """Every benchmarked circuit whose name contains ``--only``: name, nesy circuit, dynamic
+    keys, SDD (CNFs) or None (the others not compiled)."""
     out = []
     for n in map(int, args.cnf.split(",")):
+        if args.only not in f"3-CNF n={n}":
+            continue
         cnf = random_cnf(n, seed=n)
         circuit, _, _ = compile_cnf(cnf, "prob", "balanced")
         keys = [f"x{i}" for i in range(1, n + 1)]
@@ -195,6 +198,8 @@ def circuits(args) -> list[dict]:
         ("addition N=2", mnist_addition_standard(2), "right"),
         ("carry N=4", mnist_addition_carry(4), "balanced"),
     ):
+        if args.only not in name:
+            continue
         compiled = compile_program(text, "prob", vtree)
         keys = [atom_text(a) for a in compiled.neural]
         out.append({"name": name, "circuit": compiled.circuit, "keys": keys, "sdd": None})
@@ -220,8 +225,6 @@ def main() -> None:
     columns = [c for c in COLUMNS if args.op_by_op or c != "op by op"]
     header = f"{'circuit':14} {'batch':>5} {'pass':4} " + " ".join(f"{v:>11}" for v in columns)
     for item in circuits(args):
-        if args.only not in item["name"]:
-            continue
         layered = layerize(item["circuit"])
         stats = layered.stats()
         print(

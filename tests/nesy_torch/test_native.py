@@ -216,8 +216,8 @@ def test_sums_of_products_equal_the_generic_module(circuit, seed):
         np.testing.assert_allclose(grad, want, rtol=1e-12)
 
 
-#: How a batch of five splits: one example a group, or groups of three and two (the gradients
-#: of the second in a part of the first's buffer of gradients).
+#: How a batch of five splits: one example a group, or groups of three and two (one autograd
+#: node either way).
 SPLITS = {
     "ones": (dict(TILE_VALUES=1, NARROWEST=1), [1, 1, 1, 1, 1]),
     "three and two": (dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3), [3, 2]),

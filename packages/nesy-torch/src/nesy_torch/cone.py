@@ -179,8 +179,8 @@ def group_width(size: int, batch: int) -> int:
     keep it within that, a multiple of :data:`ALIGN` examples (each row of a group's buffer
     then starts a cache line: the native pass's loops run 1.5 to 2x slower over 57 examples
     than over 64) and at least :data:`NARROWEST` (a narrower group pays each node's loop
-    overhead for too few examples: MNIST addition N = 4, 62,597 rows, forward + backward at
-    batch 32 took 5.1 ms in two groups of 16 and 4.0 in one; measured)."""
+    overhead for too few examples: MNIST addition N = 4's unfused 62,597 rows, forward +
+    backward at batch 32 took 5.1 ms in two groups of 16 and 4.0 in one; measured)."""
     most = TILE_VALUES // max(size, 1)
     return batch if most >= batch else max(most - most % ALIGN, NARROWEST)
 

@@ -363,7 +363,7 @@ struct program {
         T *g = aligned_alloc(64, (size / 64 + 1) * 64); /* rows start cache lines, as torch's */ \
         if (!g) return 1;                                                                        \
         memset(g, 0, size);                                                                      \
-        int64_t G = !flat ? npick : B ? npick / B : 0;                                                    \
+        int64_t G = !flat ? npick : B ? npick / B : 0;                                           \
         for (int64_t i = 0; i < G; i++) /* as forward wrote out */                              \
             for (int64_t b = 0; b < B; b++)                                                      \
                 g[flat ? pick[b * G + i] : pick[i] * B + b] += gout[b * gs0 + i * gs1];          \

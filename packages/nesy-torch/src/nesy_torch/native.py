@@ -134,8 +134,9 @@ class Program:
         row = np.concatenate([np.arange(leaves), np.full(n, -1)])
         row[leaves:][~gone] = leaves + np.arange(n - gone.sum())
         kept = np.flatnonzero(~gone[parent])  # the edges of the nodes kept
-        widths = np.where(sums[parent[kept]], 2, 1)  # a product's edge becomes its two factors
-        first = np.where(sums[parent[kept]], self.offsets[np.maximum(child[kept], 0)], kept)
+        into = sums[parent[kept]]  # the edges of fused sums: a product each, now its factors
+        widths = np.where(into, 2, 1)
+        first = np.where(into, self.offsets[np.maximum(child[kept], 0)], kept)
         starts = np.cumsum(widths) - widths
         read = np.repeat(first, widths) + np.arange(widths.sum()) - np.repeat(starts, widths)
         ops = np.where(sums, SUMPROD, self.ops).astype(np.int8)[~gone]

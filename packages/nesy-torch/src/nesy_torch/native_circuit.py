@@ -17,7 +17,7 @@ from nesy_ir.layerize import Layered
 from nesy_ir.lowering import kernel
 
 from . import native
-from .cone import ConeCircuit, group_width, slices
+from .cone import ConeCircuit, _groups, group_width, slices
 from .lowered import LoweredCircuit
 
 
@@ -81,13 +81,12 @@ class NativeCircuit(LoweredCircuit):
         # not self.cone, self._roots: Module.__getattr__ costs a microsecond a call, and len()
         # of a tensor more
         cone, roots, batch = self._modules["cone"], self._buffers["_roots"], x.shape[0]
-        cpu = x.device.type == "cpu"  # a GPU takes the whole batch at once
-        width = group_width(self._program.rows, batch) if cpu else batch
-        if cone.fuse and cone.runs_natively(x):
+        if cone.fuse and cone.runs_natively(x):  # groups sized by the fused program's rows
+            width = group_width(self._program.rows, batch)
             spans = None if width >= batch else slices(batch, width)
             return native.run(self._program, *cone.native_labels(x), roots, spans)
         parts = []
-        for g in slices(batch, width):
+        for g in _groups(self._whole, x.t()):  # the cone's torch pass, sized by its own rows
             group = x[g]
             shape = (len(group), len(self.names))
             parts.append(cone._evaluate(group.t(), self._whole, shape))
