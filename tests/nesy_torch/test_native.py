@@ -19,6 +19,7 @@ from nesy_ir import Circuit, apply, atom, evaluate_circuit  # noqa: E402
 from nesy_ir.errors import NesyError  # noqa: E402
 from nesy_torch import CircuitModule, NativeCircuit, lower, native, register_kernel  # noqa: E402
 from nesy_torch import cone as cone_module  # noqa: E402
+from nesy_torch import native_circuit as native_circuit_module  # noqa: E402
 from nesy_torch.kernels import BUILTIN_REDUCTIONS, REDUCTIONS  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -138,14 +139,29 @@ NODES = [
 PICKED = [6, 9, 10, 12, 13, 15, 18]
 
 
-def test_sums_of_two_factor_products_read_alone_fuse_into_one_node():
-    counts = [len(c) for _, c in NODES]
-    program = native.Program(
+def _program(nodes: list[tuple[int, list[int]]]) -> native.Program:
+    """The program of ``nodes`` (as :data:`NODES`) over four label rows."""
+    counts = [len(c) for _, c in nodes]
+    return native.Program(
         4,
-        np.array([op for op, _ in NODES], dtype=np.int8),
+        np.array([op for op, _ in nodes], dtype=np.int8),
         np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        np.concatenate([c for _, c in NODES]).astype(np.int64),
+        np.concatenate([c for _, c in nodes]).astype(np.int64),
     )
+
+
+def _values_and_gradients(program: native.Program, picked, x: torch.Tensor, weights: torch.Tensor):
+    """The picked values of ``program`` on the labels ``x`` (B, 4), and the labels' gradient
+    of their sum weighted by ``weights``."""
+    leaf = x.clone().requires_grad_(True)
+    static = torch.zeros(0, 1, dtype=x.dtype)
+    value = native.run(program, leaf, static, native.ROWS, torch.as_tensor(picked))
+    (grad,) = torch.autograd.grad((value * weights).sum(), leaf)
+    return value.detach(), grad
+
+
+def test_sums_of_two_factor_products_read_alone_fuse_into_one_node():
+    program = _program(NODES)
     fused, row = program.fused(np.array(PICKED))
     gone = [4, 5, 8, 11]
     assert row.tolist() == [0, 1, 2, 3, -1, -1, 4, 5, -1, 6, 7, -1, 8, 9, 10, 11, 12, 13, 14]
@@ -161,18 +177,56 @@ def test_sums_of_two_factor_products_read_alone_fuse_into_one_node():
     for batch in (5, 1):
         x = torch.rand(batch, 4, dtype=torch.float64)
         weights = torch.rand(batch, len(PICKED), dtype=torch.float64)
-        results = []
-        for p, rows in ((program, PICKED), (fused, row[PICKED])):
-            leaf = x.clone().requires_grad_(True)
-            static = torch.zeros(0, 1, dtype=torch.float64)
-            value = native.run(p, leaf, static, native.ROWS, torch.as_tensor(rows))
-            (grad,) = torch.autograd.grad((value * weights).sum(), leaf)
-            results.append((value.detach(), grad))
-        (want, dwant), (got, dgot) = results
+        want, dwant = _values_and_gradients(program, PICKED, x, weights)
+        got, dgot = _values_and_gradients(fused, row[PICKED], x, weights)
         assert torch.equal(got, want)  # each product and sum rounded as unfused
         np.testing.assert_allclose(dgot, dwant, rtol=1e-15)
         a, b, c, d = x.T
         np.testing.assert_allclose(got[:, 0], a * b + c * d, rtol=1e-15)
+
+
+MAX, COMPLEMENT, IDENTITY = (native.CODES[k] for k in ("max", "complement", "identity"))
+
+#: A program whose picked nodes become sinks (:meth:`~nesy_torch.native.Program.sunk`) where
+#: nothing else reads or picks them and their gradients need only their children's values,
+#: with the rows picked: more than a tile of them, so that the sinks fill two tiles.
+SINK_NODES = [
+    (PROD, [0, 1]),  # 4: read by 6: a copy
+    (SUM, [0, 2]),  # 5: a sink
+    (SUM, [4, 3]),  # 6: picked twice: two copies
+    (PROD, [1, 2]),  # 7: a two-factor product: a sink
+    (PROD, [0, 1, 3]),  # 8: its gradient reads its value: a copy
+    (MAX, [0, 3]),  # 9: likewise
+    (COMPLEMENT, [2]),  # 10: a sink
+    (native.SUMPROD, [0, 1, 2, 3]),  # 11: a sink
+    (SUM, [1, 3]),  # 12: picked by none: kept
+    *((SUM, [i % 4, (i + 1) % 4]) for i in range(10)),  # 13 to 22: sinks
+]
+SINK_PICKED = [5, 4, 6, 11, 7, 0, 8, 6, 9, 10, *range(13, 23)]
+
+
+@pytest.mark.parametrize("batch", [5, 1, 32])
+def test_roots_that_nothing_else_reads_are_sinks_without_rows(batch):
+    program = _program(SINK_NODES)
+    sunk = program.sunk(np.array(SINK_PICKED))
+    assert sunk.sinks == len(SINK_PICKED) > native.TILE
+    assert sunk.rows == 4 + 5 + native.TILE  # nodes 4, 6, 8, 9 and 12 keep rows
+    kept = len(sunk.ops) - sunk.sinks
+    nodes = [
+        sunk.children[a:b].tolist()
+        for a, b in zip(sunk.offsets[:-1], sunk.offsets[1:], strict=True)
+    ]
+    assert nodes[:kept] == [[0, 1], [4, 3], [0, 1, 3], [0, 3], [1, 3]]
+    copies = {1: [4], 2: [5], 5: [0], 6: [6], 7: [5], 8: [7]}  # each sink's picked row
+    for sink, picked in enumerate(SINK_PICKED):
+        op, children = SINK_NODES[picked - 4] if sink not in copies else (IDENTITY, copies[sink])
+        assert (sunk.ops[kept + sink], nodes[kept + sink]) == (op, children)
+    x = torch.rand(batch, 4, dtype=torch.float64)
+    weights = torch.rand(batch, len(SINK_PICKED), dtype=torch.float64)
+    want, dwant = _values_and_gradients(program, SINK_PICKED, x, weights)
+    got, dgot = _values_and_gradients(sunk, SINK_PICKED, x, weights)
+    assert torch.equal(got, want)
+    np.testing.assert_allclose(dgot, dwant, rtol=1e-14)
 
 
 @st.composite
@@ -218,9 +272,13 @@ def test_sums_of_products_equal_the_generic_module(circuit, seed):
 
 #: How a batch of five splits: one example a group, or groups of three and two (one autograd
 #: node either way).
-SPLITS = {
-    "ones": (dict(TILE_VALUES=1, NARROWEST=1), [1, 1, 1, 1, 1]),
-    "three and two": (dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3), [3, 2]),
+SPLITS = {  # the cone's and the native pass's constants, and the groups they make of 5
+    "ones": (dict(TILE_VALUES=1, NARROWEST=1), dict(GROUP_VALUES=1, NARROWEST=0, ALIGN=1), [1] * 5),
+    "four and one": (
+        dict(TILE_VALUES=1, ALIGN=4, NARROWEST=4),
+        dict(GROUP_VALUES=1, NARROWEST=0, ALIGN=4),
+        [4, 1],
+    ),
 }
 
 
@@ -235,9 +293,10 @@ def test_a_batch_in_groups_of_examples_equals_one_pass(structure, split, data, s
     module = lower(circuit, dynamic=labels, dtype=torch.float64)
     x = _matrix(module, labels, 5).requires_grad_(True)
     want = module.matrix(x)
-    constants, widths = SPLITS[split]
+    constants, native_constants, widths = SPLITS[split]
     with (
         patch.multiple(cone_module, **constants),
+        patch.multiple(native_circuit_module, **native_constants),
         patch.object(native, "_forward_into", wraps=native._forward_into) as group,
     ):
         got = module.matrix(x)

@@ -11,6 +11,10 @@
  * a logsumexp's is exp(child - value) (0 where every child is -inf). A sum of products
  * (SUMPROD, native.py's Program.fused) reads its children in pairs: the sum of each pair's
  * product, as a sum of two-factor products whose rows it saves, rounded as they are.
+ *
+ * A program's sinks (native.py's Program.sunk) are the nodes whose values go out and nowhere
+ * else: forward computes a tile of them at a time into the tile rows and writes them out, and
+ * backward reads their gradients from the output's, so that no row of the buffers is theirs.
  */
 #include <math.h>
 #include <stdint.h>
@@ -19,12 +23,19 @@
 
 enum { SUM, PROD, MAX, MIN, LOGSUMEXP, IDENTITY, COMPLEMENT, EXP, SUMPROD };
 
-/* a circuit as the pass reads it (native.py's Program) */
+/* a circuit as the pass reads it (native.py's Program): the last sinks nodes, read by no
+   node, are the picked columns in turn, their values kept in tile rows after the others' */
 struct program {
     int64_t leaves, n;
     const int8_t *op;
     const int64_t *off, *child;
+    int64_t sinks, tile;
 };
+
+/* the rows of a buffer of the program's values (or gradients) */
+static int64_t rows(const struct program *p) {
+    return p->leaves + p->n - p->sinks + (p->sinks ? p->tile : 0);
+}
 
 /* batch columns a node's scratch values cover at a time */
 #define CHUNK 256
@@ -65,67 +76,85 @@ struct program {
             }                                                                                    \
             for (int64_t j = 0; j < k; j++) {                                                    \
                 const T *restrict x = v + c[j] * B + b0;                                         \
-                for (int64_t b = 0; b < w; b++) total[b] += EXPF(x[b] - m[b]);                  \
+                for (int64_t b = 0; b < w; b++) total[b] += EXPF(x[b] - m[b]);                   \
             }                                                                                    \
             for (int64_t b = 0; b < w; b++)                                                      \
                 m[b] = total[b] == 0 ? -INFINITY : m[b] + LOGF(total[b]);                        \
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    INLINE void NAME##_nodes(T *v, int64_t B, int64_t leaves, int64_t n, const int8_t *op,       \
-                             const int64_t *off, const int64_t *child) {                         \
-        for (int64_t i = 0; i < n; i++) {                                                        \
-            T *restrict o = v + (leaves + i) * B;                                                \
-            const int64_t *c = child + off[i];                                                   \
-            int64_t k = off[i + 1] - off[i];                                                     \
-            switch (op[i]) {                                                                     \
-            case SUM:                                                                            \
-            case PROD: {                                                                         \
-                int sum = op[i] == SUM;                                                          \
-                if (k == 2) { /* one pass over the row */                                        \
-                    const T *restrict x = v + c[0] * B, *restrict y = v + c[1] * B;              \
-                    if (sum)                                                                     \
-                        for (int64_t b = 0; b < B; b++) o[b] = x[b] + y[b];                      \
-                    else                                                                         \
-                        for (int64_t b = 0; b < B; b++) o[b] = x[b] * y[b];                      \
-                    break;                                                                       \
-                }                                                                                \
-                for (int64_t b = 0; b < B; b++) o[b] = sum ? 0 : 1;                              \
-                for (int64_t j = 0; j < k; j++) {                                                \
-                    const T *restrict x = v + c[j] * B;                                          \
-                    if (sum)                                                                     \
-                        for (int64_t b = 0; b < B; b++) o[b] += x[b];                            \
-                    else                                                                         \
-                        for (int64_t b = 0; b < B; b++) o[b] *= x[b];                            \
-                }                                                                                \
+                                                                                                 \
+    /* node values o (a row of B) of op over the rows c[0 .. k - 1] of v */                      \
+    INLINE void NAME##_node(T *restrict o, const T *v, int64_t B, int8_t op, const int64_t *c,   \
+                            int64_t k) {                                                         \
+        switch (op) {                                                                            \
+        case SUM:                                                                                \
+        case PROD: {                                                                             \
+            int sum = op == SUM;                                                                 \
+            if (k == 2) { /* one pass over the row */                                            \
+                const T *restrict x = v + c[0] * B, *restrict y = v + c[1] * B;                  \
+                if (sum)                                                                         \
+                    for (int64_t b = 0; b < B; b++) o[b] = x[b] + y[b];                          \
+                else                                                                             \
+                    for (int64_t b = 0; b < B; b++) o[b] = x[b] * y[b];                          \
                 break;                                                                           \
             }                                                                                    \
-            case SUMPROD:                                                                        \
-                for (int64_t j = 0; j < k; j += 2) {                                             \
-                    const T *restrict x = v + c[j] * B, *restrict y = v + c[j + 1] * B;          \
-                    if (j == 0)                                                                  \
-                        for (int64_t b = 0; b < B; b++) o[b] = x[b] * y[b];                      \
-                    else                                                                         \
-                        for (int64_t b = 0; b < B; b++) o[b] += x[b] * y[b];                     \
-                }                                                                                \
-                break;                                                                           \
-            case MAX:                                                                            \
-            case MIN:                                                                            \
-                NAME##_extremum(o, v, B, c, k, op[i] == MAX);                                    \
-                break;                                                                           \
-            case LOGSUMEXP:                                                                      \
-                NAME##_logsumexp(o, v, B, c, k);                                                 \
-                break;                                                                           \
-            default: {                                                                           \
-                const T *restrict x = v + c[0] * B;                                              \
-                for (int64_t b = 0; b < B; b++)                                                  \
-                    o[b] = op[i] == IDENTITY ? x[b] : op[i] == COMPLEMENT ? 1 - x[b] : EXPF(x[b]); \
+            for (int64_t b = 0; b < B; b++) o[b] = sum ? 0 : 1;                                  \
+            for (int64_t j = 0; j < k; j++) {                                                    \
+                const T *restrict x = v + c[j] * B;                                              \
+                if (sum)                                                                         \
+                    for (int64_t b = 0; b < B; b++) o[b] += x[b];                                \
+                else                                                                             \
+                    for (int64_t b = 0; b < B; b++) o[b] *= x[b];                                \
             }                                                                                    \
+            break;                                                                               \
+        }                                                                                        \
+        case SUMPROD:                                                                            \
+            for (int64_t j = 0; j < k; j += 2) {                                                 \
+                const T *restrict x = v + c[j] * B, *restrict y = v + c[j + 1] * B;              \
+                if (j == 0)                                                                      \
+                    for (int64_t b = 0; b < B; b++) o[b] = x[b] * y[b];                          \
+                else                                                                             \
+                    for (int64_t b = 0; b < B; b++) o[b] += x[b] * y[b];                         \
             }                                                                                    \
+            break;                                                                               \
+        case MAX:                                                                                \
+        case MIN:                                                                                \
+            NAME##_extremum(o, v, B, c, k, op == MAX);                                           \
+            break;                                                                               \
+        case LOGSUMEXP:                                                                          \
+            NAME##_logsumexp(o, v, B, c, k);                                                     \
+            break;                                                                               \
+        default: {                                                                               \
+            const T *restrict x = v + c[0] * B;                                                  \
+            for (int64_t b = 0; b < B; b++)                                                      \
+                o[b] = op == IDENTITY ? x[b] : op == COMPLEMENT ? 1 - x[b] : EXPF(x[b]);         \
+        }                                                                                        \
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    /* the product of the children but child j, in column b */                                  \
+    /* every node's row of v, the sinks' into the tile rows, each tile then written into the     \
+       (B, sinks) out, each example's values a run */                                            \
+    INLINE void NAME##_nodes(T *v, int64_t B, const struct program *p, T *out) {                 \
+        const int8_t *op = p->op;                                                                \
+        const int64_t *off = p->off, *child = p->child;                                          \
+        int64_t kept = p->n - p->sinks, G = p->sinks;                                            \
+        for (int64_t i = 0; i < kept; i++)                                                       \
+            NAME##_node(v + (p->leaves + i) * B, v, B, op[i], child + off[i],                    \
+                        off[i + 1] - off[i]);                                                    \
+        T *tile = v + (p->leaves + kept) * B;                                                    \
+        for (int64_t s0 = 0; s0 < G; s0 += p->tile) {                                            \
+            int64_t w = G - s0 < p->tile ? G - s0 : p->tile;                                     \
+            for (int64_t s = 0; s < w; s++) {                                                    \
+                int64_t i = kept + s0 + s;                                                       \
+                NAME##_node(tile + s * B, v, B, op[i], child + off[i], off[i + 1] - off[i]);     \
+            }                                                                                    \
+            for (int64_t b = 0; b < B; b++)                                                      \
+                for (int64_t s = 0; s < w; s++) out[b * G + s0 + s] = tile[s * B + b];           \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* the product of the children but child j, in column b */                                   \
     static T NAME##_others(const T *v, int64_t B, const int64_t *c, int64_t k, int64_t j,        \
                            int64_t b) {                                                          \
         T p = 1;                                                                                 \
@@ -134,15 +163,15 @@ struct program {
         return p;                                                                                \
     }                                                                                            \
                                                                                                  \
-    /* a maximum's or minimum's gradient, shared by the children equal to its value */         \
-    static void NAME##_shared(const T *v, T *g, int64_t B, const T *go, const T *o,             \
+    /* a maximum's or minimum's gradient, shared by the children equal to its value */           \
+    static void NAME##_shared(const T *v, T *g, int64_t B, const T *go, const T *o,              \
                               const int64_t *c, int64_t k) {                                     \
         T hits[CHUNK];                                                                           \
         for (int64_t b0 = 0; b0 < B; b0 += CHUNK) {                                              \
             int64_t w = B - b0 < CHUNK ? B - b0 : CHUNK;                                         \
             for (int64_t b = 0; b < w; b++) hits[b] = 0;                                         \
             for (int64_t j = 0; j < k; j++)                                                      \
-                for (int64_t b = 0; b < w; b++) hits[b] += v[c[j] * B + b0 + b] == o[b0 + b];   \
+                for (int64_t b = 0; b < w; b++) hits[b] += v[c[j] * B + b0 + b] == o[b0 + b];    \
             for (int64_t j = 0; j < k; j++)                                                      \
                 for (int64_t b = 0; b < w; b++)                                                  \
                     if (v[c[j] * B + b0 + b] == o[b0 + b])                                       \
@@ -150,174 +179,210 @@ struct program {
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    INLINE void NAME##_grads(const T *v, T *g, int64_t B, int64_t leaves, int64_t n,             \
-                             const int8_t *op, const int64_t *off, const int64_t *child) {       \
-        for (int64_t i = n - 1; i >= 0; i--) {                                                   \
-            const T *restrict go = g + (leaves + i) * B;                                         \
-            const T *restrict o = v + (leaves + i) * B;                                          \
-            const int64_t *c = child + off[i];                                                   \
-            int64_t k = off[i + 1] - off[i];                                                     \
-            int any = 0;                                                                         \
-            for (int64_t b = 0; b < B; b++) any |= go[b] != 0;                                   \
-            if (!any) continue; /* no root reads this node in any column */                      \
-            if (op[i] == MAX || op[i] == MIN) {                                                  \
-                NAME##_shared(v, g, B, go, o, c, k);                                             \
-                continue;                                                                        \
-            }                                                                                    \
-            if (op[i] == SUMPROD) { /* each factor's gradient the other's value (a pair's two  \
-                                       factors may be one row: two loops) */                    \
-                for (int64_t j = 0; j < k; j += 2) {                                             \
-                    const T *restrict x = v + c[j] * B, *restrict y = v + c[j + 1] * B;          \
-                    {                                                                            \
-                        T *restrict gc = g + c[j] * B;                                           \
-                        for (int64_t b = 0; b < B; b++) gc[b] += go[b] * y[b];                   \
-                    }                                                                            \
-                    {                                                                            \
-                        T *restrict gc = g + c[j + 1] * B;                                       \
-                        for (int64_t b = 0; b < B; b++) gc[b] += go[b] * x[b];                   \
-                    }                                                                            \
+    /* a node's gradient go (a row of B; its values o) times its partial derivatives, added      \
+       into its children's rows of g (o is not read for a sink's ops: native.py's SINKS) */      \
+    INLINE void NAME##_grad(const T *restrict go, const T *restrict o, const T *v, T *g,         \
+                            int64_t B, int8_t op, const int64_t *c, int64_t k) {                 \
+        int any = 0;                                                                             \
+        for (int64_t b = 0; b < B; b++) any |= go[b] != 0;                                       \
+        if (!any) return; /* no root reads this node in any column */                            \
+        if (op == MAX || op == MIN) {                                                            \
+            NAME##_shared(v, g, B, go, o, c, k);                                                 \
+            return;                                                                              \
+        }                                                                                        \
+        if (op == SUMPROD) { /* each factor's gradient the other's value (a pair's two factors   \
+                                may be one row: two loops) */                                    \
+            for (int64_t j = 0; j < k; j += 2) {                                                 \
+                const T *restrict x = v + c[j] * B, *restrict y = v + c[j + 1] * B;              \
+                {                                                                                \
+                    T *restrict gc = g + c[j] * B;                                               \
+                    for (int64_t b = 0; b < B; b++) gc[b] += go[b] * y[b];                       \
                 }                                                                                \
-                continue;                                                                        \
-            }                                                                                    \
-            int zero = 0; /* a product of 0 in some column: its factors' gradients exact */      \
-            if (op[i] == PROD && k > 2)                                                          \
-                for (int64_t b = 0; b < B; b++) zero |= o[b] == 0;                               \
-            for (int64_t j = 0; j < k; j++) {                                                    \
-                const T *restrict x = v + c[j] * B;                                              \
-                T *restrict gc = g + c[j] * B;                                                   \
-                switch (op[i]) {                                                                 \
-                case SUM:                                                                        \
-                case IDENTITY:                                                                   \
-                    for (int64_t b = 0; b < B; b++) gc[b] += go[b];                              \
-                    break;                                                                       \
-                case COMPLEMENT:                                                                 \
-                    for (int64_t b = 0; b < B; b++) gc[b] -= go[b];                              \
-                    break;                                                                       \
-                case EXP:                                                                        \
-                    for (int64_t b = 0; b < B; b++) gc[b] += go[b] * o[b];                       \
-                    break;                                                                       \
-                case PROD:                                                                       \
-                    if (k == 2) {                                                                \
-                        const T *restrict y = v + c[1 - j] * B;                                  \
-                        for (int64_t b = 0; b < B; b++) gc[b] += go[b] * y[b];                   \
-                    } else if (!zero) { /* divided, vectorized */                                \
-                        for (int64_t b = 0; b < B; b++) gc[b] += go[b] * (o[b] / x[b]);          \
-                    } else {                                                                     \
-                        for (int64_t b = 0; b < B; b++)                                          \
-                            gc[b] += go[b] * (o[b] != 0 ? o[b] / x[b]                            \
-                                                        : NAME##_others(v, B, c, k, j, b));      \
-                    }                                                                            \
-                    break;                                                                       \
-                case LOGSUMEXP:                                                                  \
-                    for (int64_t b = 0; b < B; b++)                                              \
-                        gc[b] += go[b] * EXPF(x[b] - (o[b] == -INFINITY ? INFINITY : o[b]));     \
-                    break;                                                                       \
+                {                                                                                \
+                    T *restrict gc = g + c[j + 1] * B;                                           \
+                    for (int64_t b = 0; b < B; b++) gc[b] += go[b] * x[b];                       \
                 }                                                                                \
             }                                                                                    \
+            return;                                                                              \
         }                                                                                        \
-    }                                                                                            \
-                                                                                                 \
-    /* one example (B = 1): a scalar loop per node, without the batch loops' setup */          \
-    static void NAME##_nodes1(T *v, int64_t leaves, int64_t n, const int8_t *op,                 \
-                              const int64_t *off, const int64_t *child) {                        \
-        for (int64_t i = 0; i < n; i++) {                                                        \
-            T *o = v + leaves + i, s;                                                            \
-            const int64_t *c = child + off[i];                                                   \
-            int64_t k = off[i + 1] - off[i];                                                     \
-            switch (op[i]) {                                                                     \
-            case SUM:                                                                            \
-                s = 0;                                                                           \
-                for (int64_t j = 0; j < k; j++) s += v[c[j]];                                    \
-                *o = s;                                                                          \
-                break;                                                                           \
-            case PROD:                                                                           \
-                s = 1;                                                                           \
-                for (int64_t j = 0; j < k; j++) s *= v[c[j]];                                    \
-                *o = s;                                                                          \
-                break;                                                                           \
-            case SUMPROD:                                                                        \
-                s = v[c[0]] * v[c[1]];                                                           \
-                for (int64_t j = 2; j < k; j += 2) s += v[c[j]] * v[c[j + 1]];                   \
-                *o = s;                                                                          \
-                break;                                                                           \
-            case MAX:                                                                            \
-            case MIN:                                                                            \
-                NAME##_extremum(o, v, 1, c, k, op[i] == MAX);                                    \
-                break;                                                                           \
-            case LOGSUMEXP:                                                                      \
-                NAME##_logsumexp(o, v, 1, c, k);                                                 \
-                break;                                                                           \
-            default:                                                                             \
-                s = v[c[0]];                                                                     \
-                *o = op[i] == IDENTITY ? s : op[i] == COMPLEMENT ? 1 - s : EXPF(s);              \
-            }                                                                                    \
-        }                                                                                        \
-    }                                                                                            \
-                                                                                                 \
-    static void NAME##_grads1(const T *v, T *g, int64_t leaves, int64_t n, const int8_t *op,    \
-                              const int64_t *off, const int64_t *child) {                        \
-        for (int64_t i = n - 1; i >= 0; i--) {                                                   \
-            T go = g[leaves + i], o = v[leaves + i];                                             \
-            const int64_t *c = child + off[i];                                                   \
-            int64_t k = off[i + 1] - off[i];                                                     \
-            if (go == 0) continue;                                                               \
-            switch (op[i]) {                                                                     \
+        int zero = 0; /* a product of 0 in some column: its factors' gradients exact */          \
+        if (op == PROD && k > 2)                                                                 \
+            for (int64_t b = 0; b < B; b++) zero |= o[b] == 0;                                   \
+        for (int64_t j = 0; j < k; j++) {                                                        \
+            const T *restrict x = v + c[j] * B;                                                  \
+            T *restrict gc = g + c[j] * B;                                                       \
+            switch (op) {                                                                        \
             case SUM:                                                                            \
             case IDENTITY:                                                                       \
-                for (int64_t j = 0; j < k; j++) g[c[j]] += go;                                   \
+                for (int64_t b = 0; b < B; b++) gc[b] += go[b];                                  \
                 break;                                                                           \
             case COMPLEMENT:                                                                     \
-                g[c[0]] -= go;                                                                   \
-                break;                                                                           \
-            case SUMPROD:                                                                        \
-                for (int64_t j = 0; j < k; j += 2) {                                             \
-                    T x = v[c[j]], y = v[c[j + 1]];                                              \
-                    g[c[j]] += go * y;                                                           \
-                    g[c[j + 1]] += go * x;                                                       \
-                }                                                                                \
+                for (int64_t b = 0; b < B; b++) gc[b] -= go[b];                                  \
                 break;                                                                           \
             case EXP:                                                                            \
-                g[c[0]] += go * o;                                                               \
+                for (int64_t b = 0; b < B; b++) gc[b] += go[b] * o[b];                           \
                 break;                                                                           \
             case PROD:                                                                           \
                 if (k == 2) {                                                                    \
-                    g[c[0]] += go * v[c[1]];                                                     \
-                    g[c[1]] += go * v[c[0]];                                                     \
-                } else                                                                           \
-                    for (int64_t j = 0; j < k; j++)                                              \
-                        g[c[j]] += go * (o != 0 ? o / v[c[j]] : NAME##_others(v, 1, c, k, j, 0)); \
-                break;                                                                           \
-            case MAX:                                                                            \
-            case MIN:                                                                            \
-                NAME##_shared(v, g, 1, g + leaves + i, v + leaves + i, c, k);                    \
+                    const T *restrict y = v + c[1 - j] * B;                                      \
+                    for (int64_t b = 0; b < B; b++) gc[b] += go[b] * y[b];                       \
+                } else if (!zero) { /* divided, vectorized */                                    \
+                    for (int64_t b = 0; b < B; b++) gc[b] += go[b] * (o[b] / x[b]);              \
+                } else {                                                                         \
+                    for (int64_t b = 0; b < B; b++)                                              \
+                        gc[b] += go[b] * (o[b] != 0 ? o[b] / x[b]                                \
+                                                    : NAME##_others(v, B, c, k, j, b));          \
+                }                                                                                \
                 break;                                                                           \
             case LOGSUMEXP:                                                                      \
-                for (int64_t j = 0; j < k; j++)                                                  \
-                    g[c[j]] += go * EXPF(v[c[j]] - (o == -INFINITY ? INFINITY : o));             \
+                for (int64_t b = 0; b < B; b++)                                                  \
+                    gc[b] += go[b] * EXPF(x[b] - (o[b] == -INFINITY ? INFINITY : o[b]));         \
                 break;                                                                           \
             }                                                                                    \
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    static void NAME##_batch_nodes(T *v, int64_t B, int64_t leaves, int64_t n, const int8_t *op, \
-                                   const int64_t *off, const int64_t *child) {                   \
-        if (B == WIDE)                                                                           \
-            NAME##_nodes(v, WIDE, leaves, n, op, off, child);                                    \
-        else                                                                                     \
-            NAME##_nodes(v, B, leaves, n, op, off, child);                                       \
+    /* every node's gradient spread to its children, the last node's first: the sinks' read      \
+       from the (B, sinks) gout (strides gs0, gs1) into the tile rows of g, a tile at a time */  \
+    INLINE void NAME##_grads(const T *v, T *g, int64_t B, const struct program *p,               \
+                             const T *gout, int64_t gs0, int64_t gs1) {                          \
+        const int8_t *op = p->op;                                                                \
+        const int64_t *off = p->off, *child = p->child;                                          \
+        int64_t kept = p->n - p->sinks, G = p->sinks;                                            \
+        T *tile = g + (p->leaves + kept) * B;                                                    \
+        for (int64_t s0 = G ? (G - 1) / p->tile * p->tile : -1; s0 >= 0; s0 -= p->tile) {        \
+            int64_t w = G - s0 < p->tile ? G - s0 : p->tile;                                     \
+            for (int64_t b = 0; b < B; b++)                                                      \
+                for (int64_t s = 0; s < w; s++)                                                  \
+                    tile[s * B + b] = gout[b * gs0 + (s0 + s) * gs1];                            \
+            for (int64_t s = w - 1; s >= 0; s--) {                                               \
+                int64_t i = kept + s0 + s;                                                       \
+                NAME##_grad(tile + s * B, 0, v, g, B, op[i], child + off[i],                     \
+                            off[i + 1] - off[i]);                                                \
+            }                                                                                    \
+        }                                                                                        \
+        for (int64_t i = kept - 1; i >= 0; i--) {                                                \
+            int64_t r = (p->leaves + i) * B;                                                     \
+            NAME##_grad(g + r, v + r, v, g, B, op[i], child + off[i], off[i + 1] - off[i]);      \
+        }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    static void NAME##_batch_grads(const T *v, T *g, int64_t B, int64_t leaves, int64_t n,       \
-                                   const int8_t *op, const int64_t *off, const int64_t *child) { \
-        if (B == WIDE)                                                                           \
-            NAME##_grads(v, g, WIDE, leaves, n, op, off, child);                                 \
-        else                                                                                     \
-            NAME##_grads(v, g, B, leaves, n, op, off, child);                                    \
+    /* one example (B = 1): a scalar per node, without the batch loops' setup */                 \
+    INLINE void NAME##_node1(T *o, const T *v, int8_t op, const int64_t *c, int64_t k) {         \
+        T s;                                                                                     \
+        switch (op) {                                                                            \
+        case SUM:                                                                                \
+            s = 0;                                                                               \
+            for (int64_t j = 0; j < k; j++) s += v[c[j]];                                        \
+            *o = s;                                                                              \
+            break;                                                                               \
+        case PROD:                                                                               \
+            s = 1;                                                                               \
+            for (int64_t j = 0; j < k; j++) s *= v[c[j]];                                        \
+            *o = s;                                                                              \
+            break;                                                                               \
+        case SUMPROD:                                                                            \
+            s = v[c[0]] * v[c[1]];                                                               \
+            for (int64_t j = 2; j < k; j += 2) s += v[c[j]] * v[c[j + 1]];                       \
+            *o = s;                                                                              \
+            break;                                                                               \
+        case MAX:                                                                                \
+        case MIN:                                                                                \
+            NAME##_extremum(o, v, 1, c, k, op == MAX);                                           \
+            break;                                                                               \
+        case LOGSUMEXP:                                                                          \
+            NAME##_logsumexp(o, v, 1, c, k);                                                     \
+            break;                                                                               \
+        default:                                                                                 \
+            s = v[c[0]];                                                                         \
+            *o = op == IDENTITY ? s : op == COMPLEMENT ? 1 - s : EXPF(s);                        \
+        }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    /* the leaf rows: the S static values, then each kernel kc[0 .. nk - 1] of the K labels x   \
-       (label k of example b at x[k * xs0 + b * xs1]) */                                        \
-    static void NAME##_leaves(T *v, int64_t B, const T *st, int64_t S, const T *x, int64_t xs0, \
+    /* NAME##_nodes for B = 1: the sinks' values straight into out */                            \
+    static void NAME##_nodes1(T *v, const struct program *p, T *out) {                           \
+        const int64_t *off = p->off, *child = p->child;                                          \
+        int64_t kept = p->n - p->sinks;                                                          \
+        for (int64_t i = 0; i < p->n; i++)                                                       \
+            NAME##_node1(i < kept ? v + p->leaves + i : out + i - kept, v, p->op[i],             \
+                         child + off[i], off[i + 1] - off[i]);                                   \
+    }                                                                                            \
+                                                                                                 \
+    INLINE void NAME##_grad1(const T *at_g, const T *at_v, const T *v, T *g, int8_t op,          \
+                             const int64_t *c, int64_t k) {                                      \
+        T go = *at_g;                                                                            \
+        if (go == 0) return;                                                                     \
+        switch (op) {                                                                            \
+        case SUM:                                                                                \
+        case IDENTITY:                                                                           \
+            for (int64_t j = 0; j < k; j++) g[c[j]] += go;                                       \
+            break;                                                                               \
+        case COMPLEMENT:                                                                         \
+            g[c[0]] -= go;                                                                       \
+            break;                                                                               \
+        case SUMPROD:                                                                            \
+            for (int64_t j = 0; j < k; j += 2) {                                                 \
+                T x = v[c[j]], y = v[c[j + 1]];                                                  \
+                g[c[j]] += go * y;                                                               \
+                g[c[j + 1]] += go * x;                                                           \
+            }                                                                                    \
+            break;                                                                               \
+        case EXP:                                                                                \
+            g[c[0]] += go * *at_v;                                                               \
+            break;                                                                               \
+        case PROD:                                                                               \
+            if (k == 2) {                                                                        \
+                g[c[0]] += go * v[c[1]];                                                         \
+                g[c[1]] += go * v[c[0]];                                                         \
+            } else {                                                                             \
+                T o = *at_v;                                                                     \
+                for (int64_t j = 0; j < k; j++)                                                  \
+                    g[c[j]] += go * (o != 0 ? o / v[c[j]] : NAME##_others(v, 1, c, k, j, 0));    \
+            }                                                                                    \
+            break;                                                                               \
+        case MAX:                                                                                \
+        case MIN:                                                                                \
+            NAME##_shared(v, g, 1, at_g, at_v, c, k);                                            \
+            break;                                                                               \
+        case LOGSUMEXP: {                                                                        \
+            T o = *at_v;                                                                         \
+            for (int64_t j = 0; j < k; j++)                                                      \
+                g[c[j]] += go * EXPF(v[c[j]] - (o == -INFINITY ? INFINITY : o));                 \
+            break;                                                                               \
+        }                                                                                        \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* NAME##_grads for B = 1: the sinks' gradients read from gout in place */                   \
+    static void NAME##_grads1(const T *v, T *g, const struct program *p, const T *gout,          \
+                              int64_t gs1) {                                                     \
+        const int64_t *off = p->off, *child = p->child;                                          \
+        int64_t kept = p->n - p->sinks;                                                          \
+        for (int64_t i = p->n - 1; i >= 0; i--) {                                                \
+            int sink = i >= kept;                                                                \
+            const T *go = sink ? gout + (i - kept) * gs1 : g + p->leaves + i;                    \
+            NAME##_grad1(go, sink ? 0 : v + p->leaves + i, v, g, p->op[i], child + off[i],       \
+                         off[i + 1] - off[i]);                                                   \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    static void NAME##_batch_nodes(T *v, int64_t B, const struct program *p, T *out) {           \
+        if (B == WIDE)                                                                           \
+            NAME##_nodes(v, WIDE, p, out);                                                       \
+        else                                                                                     \
+            NAME##_nodes(v, B, p, out);                                                          \
+    }                                                                                            \
+                                                                                                 \
+    static void NAME##_batch_grads(const T *v, T *g, int64_t B, const struct program *p,         \
+                                   const T *gout, int64_t gs0, int64_t gs1) {                    \
+        if (B == WIDE)                                                                           \
+            NAME##_grads(v, g, WIDE, p, gout, gs0, gs1);                                         \
+        else                                                                                     \
+            NAME##_grads(v, g, B, p, gout, gs0, gs1);                                            \
+    }                                                                                            \
+    /* the leaf rows: the S static values, then each kernel kc[0 .. nk - 1] of the K labels x    \
+       (label k of example b at x[k * xs0 + b * xs1]) */                                         \
+    static void NAME##_leaves(T *v, int64_t B, const T *st, int64_t S, const T *x, int64_t xs0,  \
                               int64_t xs1, int64_t K, const int8_t *kc, int64_t nk) {            \
         for (int64_t r = 0; r < S; r++)                                                          \
             for (int64_t b = 0; b < B; b++) v[r * B + b] = st[r];                                \
@@ -332,45 +397,49 @@ struct program {
             }                                                                                    \
     }                                                                                            \
                                                                                                  \
-    /* the leaf rows (see NAME##_leaves), every node, then the (B, G) picked values into out:   \
-       out[b, i] = the value of row pick[i] (flat: out[b, g] at flat position pick[b * G + g]) */ \
-    void NAME##_forward(T *v, const T *st, int64_t S, const T *x, int64_t xs0, int64_t xs1,     \
+                                                                                                 \
+    /* the leaf rows (see NAME##_leaves), every node, then the (B, G) picked values into out:    \
+       out[b, i] = the value of row pick[i] (flat: out[b, g] at flat position pick[b * G + g]);  \
+       a program with sinks writes them instead, sink i into column i, and reads no pick */      \
+    void NAME##_forward(T *v, const T *st, int64_t S, const T *x, int64_t xs0, int64_t xs1,      \
                         int64_t K, const int8_t *kc, int64_t nk, T *out, const int64_t *pick,    \
                         int64_t npick, int64_t flat, int64_t B, const struct program *p) {       \
         NAME##_leaves(v, B, st, S, x, xs0, xs1, K, kc, nk);                                      \
         if (B == 1)                                                                              \
-            NAME##_nodes1(v, p->leaves, p->n, p->op, p->off, p->child);                          \
+            NAME##_nodes1(v, p, out);                                                            \
         else                                                                                     \
-            NAME##_batch_nodes(v, B, p->leaves, p->n, p->op, p->off, p->child);                  \
+            NAME##_batch_nodes(v, B, p, out);                                                    \
+        if (p->sinks)                                                                            \
+            return;                                                                              \
         if (flat)                                                                                \
             for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                             \
         else                                                                                     \
-            for (int64_t i0 = 0; i0 < npick; i0 += TILE) { /* TILE rows, then the next */      \
+            for (int64_t i0 = 0; i0 < npick; i0 += TILE) { /* TILE rows, then the next */        \
                 int64_t w = npick - i0 < TILE ? npick - i0 : TILE;                               \
                 for (int64_t b = 0; b < B; b++)                                                  \
                     for (int64_t i = i0; i < i0 + w; i++) out[b * npick + i] = v[pick[i] * B + b]; \
             }                                                                                    \
     }                                                                                            \
                                                                                                  \
-    /* the gradients of every row in g (allocated zeroed; 1 where that fails, else 0): the     \
-       (B, G) gradients gout (strides gs0, gs1) added where forward read them, every node's    \
-       gradient spread to its children, then the labels' gradients into gx (strides as x's) */ \
+    /* the gradients of every row in g (allocated zeroed; 1 where that fails, else 0): the       \
+       (B, G) gradients gout (strides gs0, gs1) added where forward read them, every node's      \
+       gradient spread to its children, then the labels' gradients into gx (strides as x's) */   \
     int NAME##_backward(const T *v, const T *gout, int64_t gs0, int64_t gs1, const int64_t *pick, \
                         int64_t npick, int64_t flat, int64_t B, T *gx, int64_t xs0, int64_t xs1, \
                         int64_t S, int64_t K, const int8_t *kc, int64_t nk,                      \
                         const struct program *p) {                                               \
-        size_t size = (size_t)((p->leaves + p->n) * B) * sizeof(T);                              \
+        size_t size = (size_t)(rows(p) * B) * sizeof(T);                                         \
         T *g = aligned_alloc(64, (size / 64 + 1) * 64); /* rows start cache lines, as torch's */ \
         if (!g) return 1;                                                                        \
         memset(g, 0, size);                                                                      \
-        int64_t G = !flat ? npick : B ? npick / B : 0;                                           \
-        for (int64_t i = 0; i < G; i++) /* as forward wrote out */                              \
+        int64_t G = p->sinks ? 0 : !flat ? npick : B ? npick / B : 0;                            \
+        for (int64_t i = 0; i < G; i++) /* as forward wrote out (a sink's, as it is spread) */   \
             for (int64_t b = 0; b < B; b++)                                                      \
                 g[flat ? pick[b * G + i] : pick[i] * B + b] += gout[b * gs0 + i * gs1];          \
         if (B == 1)                                                                              \
-            NAME##_grads1(v, g, p->leaves, p->n, p->op, p->off, p->child);                       \
+            NAME##_grads1(v, g, p, gout, gs1);                                                   \
         else                                                                                     \
-            NAME##_batch_grads(v, g, B, p->leaves, p->n, p->op, p->off, p->child);               \
+            NAME##_batch_grads(v, g, B, p, gout, gs0, gs1);                                      \
         for (int64_t k = 0; k < K; k++)                                                          \
             for (int64_t b = 0; b < B; b++) {                                                    \
                 T d = 0;                                                                         \

@@ -17,7 +17,7 @@ from nesy_ir.layerize import Layered
 from nesy_ir.lowering import kernel
 
 from . import native
-from .cone import ConeCircuit, _groups, group_width, slices
+from .cone import ALIGN, NARROWEST, ConeCircuit, _groups, slices
 from .lowered import LoweredCircuit
 
 
@@ -32,7 +32,8 @@ class NativeCircuit(LoweredCircuit):
         self._whole = cone.index.cone(np.arange(len(cone.names))[None])
         roots = self._whole.roots[0]
         program = native.Program.of(self._whole, cone._codes)
-        self._program, row = program.fused(roots)
+        fused, row = program.fused(roots)
+        self._program = fused.sunk(row[roots])  # the roots its sinks (the pick only sizes out)
         self.register_buffer("_roots", torch.as_tensor(row[roots]), persistent=False)
         # saved with a model: a checkpoint of another circuit does not load (see below)
         self.register_buffer("digest", _digest(program, roots))
@@ -77,7 +78,7 @@ class NativeCircuit(LoweredCircuit):
 
     def _examples(self, x: Tensor) -> Tensor:
         """(B, K) dynamic labels -> (B, R) root values; a wide batch in groups of examples
-        (:func:`~nesy_torch.cone.group_width`)."""
+        (:func:`group_width`)."""
         # not self.cone, self._roots: Module.__getattr__ costs a microsecond a call, and len()
         # of a tensor more
         cone, roots, batch = self._modules["cone"], self._buffers["_roots"], x.shape[0]
@@ -95,6 +96,25 @@ class NativeCircuit(LoweredCircuit):
     def _evaluate(self, x: Tensor) -> Tensor:
         """(K, B) dynamic labels -> (R, B) root values."""
         return self._examples(x.t()).t()
+
+
+#: The most values in a group's buffer of the native pass (:func:`group_width`).
+GROUP_VALUES = 1 << 16
+
+
+def group_width(rows: int, batch: int) -> int:
+    """How many of ``batch`` examples the native pass of a program of ``rows`` rows (its roots
+    sinks: :meth:`~nesy_torch.native.Program.sunk`) evaluates together: all of them up to
+    :data:`~nesy_torch.cone.NARROWEST` (the loops compiled for that width), else the most, a
+    power of two and at least :data:`~nesy_torch.cone.ALIGN`, whose buffers hold at most
+    :data:`GROUP_VALUES` values, so that the buffers of values and gradients together stay
+    within a 1 MB L2 cache in float32. Wider was slower (MNIST addition, every sum in float32,
+    at batch 256: N = 4's 2,370 rows 0.60 us per sum in groups of 16, 0.75 in groups of 32;
+    N = 3's 332 rows 0.43 in groups of 128, 0.53 in groups of 64; docs/benchmarks.md)."""
+    if batch <= NARROWEST:
+        return batch
+    most = max(GROUP_VALUES // max(rows, 1), ALIGN)
+    return min(batch, 1 << (most.bit_length() - 1))
 
 
 def _digest(program: native.Program, roots: np.ndarray) -> Tensor:
