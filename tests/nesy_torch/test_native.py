@@ -273,12 +273,10 @@ def test_sums_of_products_equal_the_generic_module(circuit, seed):
 #: How a batch of five splits: one example a group, or groups of three and two (one autograd
 #: node either way).
 SPLITS = {  # the cone's and the native pass's constants, and the groups they make of 5
-    "ones": (dict(TILE_VALUES=1, NARROWEST=1), dict(GROUP_VALUES=1, NARROWEST=0, ALIGN=1), [1] * 5),
-    "four and one": (
-        dict(TILE_VALUES=1, ALIGN=4, NARROWEST=4),
-        dict(GROUP_VALUES=1, NARROWEST=0, ALIGN=4),
-        [4, 1],
-    ),
+    "ones": (dict(TILE_VALUES=1, NARROWEST=1), {}, [1] * 5),
+    "three and two": (dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3), {}, [3, 2]),
+    "an output past the caches": ({}, dict(OUTPUT_VALUES=0, NARROWEST=2), [2, 2, 1]),
+    "the widest native group": ({}, dict(WIDEST=4), [4, 1]),
 }
 
 
@@ -295,8 +293,8 @@ def test_a_batch_in_groups_of_examples_equals_one_pass(structure, split, data, s
     want = module.matrix(x)
     constants, native_constants, widths = SPLITS[split]
     with (
-        patch.multiple(cone_module, **constants),
-        patch.multiple(native_circuit_module, **native_constants),
+        patch.dict(vars(cone_module), constants),
+        patch.dict(vars(native_circuit_module), native_constants),
         patch.object(native, "_forward_into", wraps=native._forward_into) as group,
     ):
         got = module.matrix(x)

@@ -37,6 +37,13 @@ static int64_t rows(const struct program *p) {
     return p->leaves + p->n - p->sinks + (p->sinks ? p->tile : 0);
 }
 
+/* a buffer of the program's values (or gradients) for B examples, aligned to a cache line as
+   torch's are (NULL where there is no memory for it) */
+static void *buffer(const struct program *p, int64_t B, size_t item) {
+    size_t size = (size_t)(rows(p) * B) * item;
+    return aligned_alloc(64, (size / 64 + 1) * 64);
+}
+
 /* batch columns a node's scratch values cover at a time */
 #define CHUNK 256
 
@@ -45,6 +52,10 @@ static int64_t rows(const struct program *p) {
 
 /* the batched loops, inlined into each caller: one passes B = WIDE as a constant */
 #define INLINE static inline __attribute__((always_inline))
+
+/* how many tiles of sinks ahead the pass prefetches the output's (or its gradient's) lines:
+   each example's row is a stream through memory, more of them than the hardware tracks */
+#define AHEAD 4
 
 /* the width of a group of examples whose loops are compiled for it, unrolled (nesy_torch.cone's
    NARROWEST: the width of every large circuit's groups, and a common batch) */
@@ -151,6 +162,9 @@ static int64_t rows(const struct program *p) {
             }                                                                                    \
             for (int64_t b = 0; b < B; b++)                                                      \
                 for (int64_t s = 0; s < w; s++) out[b * G + s0 + s] = tile[s * B + b];           \
+            if (s0 + AHEAD * p->tile < G) /* each example's row of out a stream: see AHEAD */    \
+                for (int64_t b = 0; b < B; b++)                                                  \
+                    __builtin_prefetch(out + b * G + s0 + AHEAD * p->tile, 1);                   \
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
@@ -255,6 +269,9 @@ static int64_t rows(const struct program *p) {
             for (int64_t b = 0; b < B; b++)                                                      \
                 for (int64_t s = 0; s < w; s++)                                                  \
                     tile[s * B + b] = gout[b * gs0 + (s0 + s) * gs1];                            \
+            if (s0 >= AHEAD * p->tile)                                                           \
+                for (int64_t b = 0; b < B; b++)                                                  \
+                    __builtin_prefetch(gout + b * gs0 + (s0 - AHEAD * p->tile) * gs1);           \
             for (int64_t s = w - 1; s >= 0; s--) {                                               \
                 int64_t i = kept + s0 + s;                                                       \
                 NAME##_grad(tile + s * B, 0, v, g, B, op[i], child + off[i],                     \
@@ -400,25 +417,29 @@ static int64_t rows(const struct program *p) {
                                                                                                  \
     /* the leaf rows (see NAME##_leaves), every node, then the (B, G) picked values into out:    \
        out[b, i] = the value of row pick[i] (flat: out[b, g] at flat position pick[b * G + g]);  \
-       a program with sinks writes them instead, sink i into column i, and reads no pick */      \
-    void NAME##_forward(T *v, const T *st, int64_t S, const T *x, int64_t xs0, int64_t xs1,      \
-                        int64_t K, const int8_t *kc, int64_t nk, T *out, const int64_t *pick,    \
-                        int64_t npick, int64_t flat, int64_t B, const struct program *p) {       \
+       a program with sinks writes them instead, sink i into column i, and reads no pick. The    \
+       values go into v, or where v is NULL (no backward pass reads them) into a buffer the      \
+       call allocates and frees; 1 where that fails, else 0 */                                   \
+    int NAME##_forward(T *v, const T *st, int64_t S, const T *x, int64_t xs0, int64_t xs1,       \
+                       int64_t K, const int8_t *kc, int64_t nk, T *out, const int64_t *pick,     \
+                       int64_t npick, int64_t flat, int64_t B, const struct program *p) {        \
+        T *own = v ? 0 : buffer(p, B, sizeof(T));                                                \
+        if (!v && !(v = own)) return 1;                                                          \
         NAME##_leaves(v, B, st, S, x, xs0, xs1, K, kc, nk);                                      \
         if (B == 1)                                                                              \
             NAME##_nodes1(v, p, out);                                                            \
         else                                                                                     \
             NAME##_batch_nodes(v, B, p, out);                                                    \
-        if (p->sinks)                                                                            \
-            return;                                                                              \
-        if (flat)                                                                                \
+        if (flat && !p->sinks)                                                                   \
             for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                             \
-        else                                                                                     \
+        else if (!p->sinks)                                                                      \
             for (int64_t i0 = 0; i0 < npick; i0 += TILE) { /* TILE rows, then the next */        \
                 int64_t w = npick - i0 < TILE ? npick - i0 : TILE;                               \
                 for (int64_t b = 0; b < B; b++)                                                  \
                     for (int64_t i = i0; i < i0 + w; i++) out[b * npick + i] = v[pick[i] * B + b]; \
             }                                                                                    \
+        free(own);                                                                               \
+        return 0;                                                                                \
     }                                                                                            \
                                                                                                  \
     /* the gradients of every row in g (allocated zeroed; 1 where that fails, else 0): the       \
@@ -428,10 +449,9 @@ static int64_t rows(const struct program *p) {
                         int64_t npick, int64_t flat, int64_t B, T *gx, int64_t xs0, int64_t xs1, \
                         int64_t S, int64_t K, const int8_t *kc, int64_t nk,                      \
                         const struct program *p) {                                               \
-        size_t size = (size_t)(rows(p) * B) * sizeof(T);                                         \
-        T *g = aligned_alloc(64, (size / 64 + 1) * 64); /* rows start cache lines, as torch's */ \
+        T *g = buffer(p, B, sizeof(T));                                                          \
         if (!g) return 1;                                                                        \
-        memset(g, 0, size);                                                                      \
+        memset(g, 0, (size_t)(rows(p) * B) * sizeof(T));                                         \
         int64_t G = p->sinks ? 0 : !flat ? npick : B ? npick / B : 0;                            \
         for (int64_t i = 0; i < G; i++) /* as forward wrote out (a sink's, as it is spread) */   \
             for (int64_t b = 0; b < B; b++)                                                      \

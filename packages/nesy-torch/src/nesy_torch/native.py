@@ -49,11 +49,11 @@ CODES: dict[str, int] = {
 SUMPROD = 8
 
 #: The operations whose node can be a sink (:meth:`Program.sunk`): their gradients read the
-#: children's values alone, never the node's (a product's, where it has two factors).
+#: children's values alone, never the node's own, as a product's of two factors does too.
 SINKS = frozenset({CODES["sum"], CODES["identity"], CODES["complement"], SUMPROD})
 
-#: The sinks computed before a program's pass writes them out: each example's values of a
-#: tile one run of the output's row (two cache lines in float64).
+#: How many sinks the pass computes before it writes them out: each example's values of a
+#: tile are one run of the output's row (a cache line in float32).
 TILE = 16
 
 #: The dtypes the native pass runs in, and the prefix of their functions in ``native.c``.
@@ -166,8 +166,8 @@ class Program:
         end (read by none, the order still topological), and an identity node reading each other
         picked row. Its values are the same; where every root is a sink, as where a circuit
         gives every sum of MNIST addition, its buffers keep only the rows that the roots read
-        (N = 4: 2,370 of 22,353), so that wider groups of examples stay in the caches. Linear in
-        the program's size."""
+        (N = 4: 2,370 of 22,353), small enough to stay in the caches. Linear in the program's
+        size."""
         leaves, n = self.leaves, len(self.ops)
         counts = np.diff(self.offsets)
         readers = np.bincount(self.children, minlength=self.rows)
@@ -218,11 +218,12 @@ def run(
     where ``pick`` (G,) are rows (example b's value of row ``pick[g]``), ``pick`` 's shape
     where it is (B, G) flat positions in the (rows, B) buffer; one autograd node where ``x``
     wants a gradient. The buffer's leaf rows are the ``static`` values (S, 1), then each kernel
-    of ``kernels`` (operation codes) applied to all K labels. ``groups`` (rows picked only):
+    of ``kernels`` (operation codes) applied to all K labels. A program with sinks gives them,
+    in turn, as the G values, ``pick`` (G,) read for G alone. ``groups`` (rows picked only):
     slices of the examples, each evaluated in a buffer of its own, in turn."""
     if x.requires_grad and torch.is_grad_enabled():  # x the one tensor autograd looks at
         return _NativePass.apply(x, (program, static, kernels, pick, groups))
-    return _forward(program, x, static, kernels, pick, groups)[1]
+    return _forward(program, x, static, kernels, pick, groups, keep=False)[1]
 
 
 def _forward(
@@ -232,23 +233,26 @@ def _forward(
     kernels: bytes,
     pick: Tensor,
     groups: Sequence[slice] | None,
-) -> tuple[Tensor | list[Tensor], Tensor]:
-    """The buffer of values (one per group) and the picked ones (see :func:`run`)."""
+    keep: bool = True,
+) -> tuple[list[Tensor | None], Tensor]:
+    """The buffer of values of each group (one without groups; None for each where not
+    ``keep``: the C call then uses a buffer of its own, faster to allocate than a tensor) and
+    the picked ones (see :func:`run`)."""
     out = x.new_empty(pick.shape if pick.dim() == 2 else (x.shape[0], pick.shape[0]))
-    if groups is None:
-        values = x.new_empty((program.rows, x.shape[0]))
-        _forward_into(values, out, program, x, static, kernels, pick)
+    if groups is None:  # no slicing: a view costs a microsecond at batch 1
+        values = [x.new_empty((program.rows, x.shape[0])) if keep else None]
+        _forward_into(values[0], out, program, x, static, kernels, pick)
         return values, out
     values = []
     for g in groups:
         part = x[g]
-        values.append(part.new_empty((program.rows, part.shape[0])))
+        values.append(part.new_empty((program.rows, part.shape[0])) if keep else None)
         _forward_into(values[-1], out[g], program, part, static, kernels, pick)
     return values, out
 
 
 def _forward_into(
-    values: Tensor,
+    values: Tensor | None,
     out: Tensor,
     program: Program,
     x: Tensor,
@@ -256,9 +260,10 @@ def _forward_into(
     kernels: bytes,
     pick: Tensor,
 ) -> None:
-    """Every row of ``values`` from the labels ``x``, the picked ones written into ``out``."""
-    _calls()[x.dtype][0](
-        values.data_ptr(),
+    """Every row of ``values`` (None: a buffer of the C call's own) from the labels ``x``, the
+    picked ones written into ``out``."""
+    failed = _calls()[x.dtype][0](
+        None if values is None else values.data_ptr(),
         static.data_ptr(),
         static.shape[0],
         x.data_ptr(),
@@ -274,6 +279,8 @@ def _forward_into(
         x.shape[0],
         program.struct,
     )
+    if failed:
+        raise MemoryError(f"the native pass found no memory for {program.rows * len(x)} values")
 
 
 class _NativePass(torch.autograd.Function):
@@ -296,7 +303,7 @@ def _backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
     """The labels' gradient from the picked values' ``grad`` (see :class:`_NativePass`)."""
     gx = grad.new_empty(ctx.labels)
     if ctx.groups is None:
-        _backward_into(gx, ctx, ctx.values, grad)
+        _backward_into(gx, ctx, ctx.values[0], grad)
     else:
         for values, g in zip(ctx.values, ctx.groups, strict=True):
             _backward_into(gx[g], ctx, values, grad[g])

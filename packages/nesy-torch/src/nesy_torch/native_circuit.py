@@ -17,7 +17,8 @@ from nesy_ir.layerize import Layered
 from nesy_ir.lowering import kernel
 
 from . import native
-from .cone import ALIGN, NARROWEST, ConeCircuit, _groups, slices
+from .cone import NARROWEST, ConeCircuit, _groups, slices
+from .cone import group_width as cone_width
 from .lowered import LoweredCircuit
 
 
@@ -33,7 +34,8 @@ class NativeCircuit(LoweredCircuit):
         roots = self._whole.roots[0]
         program = native.Program.of(self._whole, cone._codes)
         fused, row = program.fused(roots)
-        self._program = fused.sunk(row[roots])  # the roots its sinks (the pick only sizes out)
+        # the roots are its sinks, in turn: the pass reads the rows picked only for their number
+        self._program = fused.sunk(row[roots])
         self.register_buffer("_roots", torch.as_tensor(row[roots]), persistent=False)
         # saved with a model: a checkpoint of another circuit does not load (see below)
         self.register_buffer("digest", _digest(program, roots))
@@ -83,7 +85,7 @@ class NativeCircuit(LoweredCircuit):
         # of a tensor more
         cone, roots, batch = self._modules["cone"], self._buffers["_roots"], x.shape[0]
         if cone.fuse and cone.runs_natively(x):  # groups sized by the fused program's rows
-            width = group_width(self._program.rows, batch)
+            width = group_width(self._program, batch)
             spans = None if width >= batch else slices(batch, width)
             return native.run(self._program, *cone.native_labels(x), roots, spans)
         parts = []
@@ -98,23 +100,27 @@ class NativeCircuit(LoweredCircuit):
         return self._examples(x.t()).t()
 
 
-#: The most values in a group's buffer of the native pass (:func:`group_width`).
-GROUP_VALUES = 1 << 16
+#: The most values of an output that stays in the caches from the forward pass to the backward
+#: (4 MB in float32): a larger one streams through main memory (see :func:`group_width`).
+OUTPUT_VALUES = 1 << 20
+
+#: The most examples in a group of the native pass (see :func:`group_width`).
+WIDEST = 256
 
 
-def group_width(rows: int, batch: int) -> int:
-    """How many of ``batch`` examples the native pass of a program of ``rows`` rows (its roots
-    sinks: :meth:`~nesy_torch.native.Program.sunk`) evaluates together: all of them up to
-    :data:`~nesy_torch.cone.NARROWEST` (the loops compiled for that width), else the most, a
-    power of two and at least :data:`~nesy_torch.cone.ALIGN`, whose buffers hold at most
-    :data:`GROUP_VALUES` values, so that the buffers of values and gradients together stay
-    within a 1 MB L2 cache in float32. Wider was slower (MNIST addition, every sum in float32,
-    at batch 256: N = 4's 2,370 rows 0.60 us per sum in groups of 16, 0.75 in groups of 32;
-    N = 3's 332 rows 0.43 in groups of 128, 0.53 in groups of 64; docs/benchmarks.md)."""
-    if batch <= NARROWEST:
-        return batch
-    most = max(GROUP_VALUES // max(rows, 1), ALIGN)
-    return min(batch, 1 << (most.bit_length() - 1))
+def group_width(program: native.Program, batch: int) -> int:
+    """How many of ``batch`` examples the native pass of ``program`` evaluates together: as
+    many as :func:`~nesy_torch.cone.group_width` gives its rows (its roots are sinks, with
+    no rows: :meth:`~nesy_torch.native.Program.sunk`), up to :data:`WIDEST`, or
+    :data:`~nesy_torch.cone.NARROWEST` where the (batch, roots) output is larger than
+    :data:`OUTPUT_VALUES`. Each example's row of the output is a stream through the caches, or
+    through main memory for a large output, and groups with more of them at once were slower
+    (MNIST addition's every sum, forward + backward with a dense gradient, us per sum: N = 2 at
+    batch 1024 2.7 in groups of 256 or 512, 5.5 in one of 1024; N = 3 at 1024 2.4 in groups of
+    32, 5.4 in one of 1024; docs/benchmarks.md)."""
+    if program.sinks * batch > OUTPUT_VALUES:
+        return min(batch, NARROWEST)
+    return min(cone_width(program.rows, batch), WIDEST)
 
 
 def _digest(program: native.Program, roots: np.ndarray) -> Tensor:
