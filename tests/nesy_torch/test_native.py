@@ -201,8 +201,12 @@ SINK_NODES = [
     (native.SUMPROD, [0, 1, 2, 3]),  # 11: a sink
     (SUM, [1, 3]),  # 12: picked by none: kept
     *((SUM, [i % 4, (i + 1) % 4]) for i in range(10)),  # 13 to 22: sinks
+    (SUM, [6, 0]),  # 23: a sink reading a node that moves (to row 5)
+    (native.SUMPROD, [8, 9, 12, 1]),  # 24: likewise (to rows 6, 7 and 8)
 ]
-SINK_PICKED = [5, 4, 6, 11, 7, 0, 8, 6, 9, 10, *range(13, 23)]
+SINK_PICKED = [5, 4, 6, 11, 7, 0, 8, 6, 9, 10, *range(13, 25)]
+#: Where :data:`SINK_NODES` 's kept rows move: nodes 4, 6, 8, 9 and 12, then the sinks.
+KEPT_ROWS = {4: 4, 6: 5, 8: 6, 9: 7, 12: 8}
 
 
 @pytest.mark.parametrize("batch", [5, 1, 32])
@@ -220,13 +224,19 @@ def test_roots_that_nothing_else_reads_are_sinks_without_rows(batch):
     copies = {1: [4], 2: [5], 5: [0], 6: [6], 7: [5], 8: [7]}  # each sink's picked row
     for sink, picked in enumerate(SINK_PICKED):
         op, children = SINK_NODES[picked - 4] if sink not in copies else (IDENTITY, copies[sink])
+        if sink not in copies:  # a moved node reads the rows where its children moved
+            children = [KEPT_ROWS.get(c, c) for c in children]
         assert (sunk.ops[kept + sink], nodes[kept + sink]) == (op, children)
     x = torch.rand(batch, 4, dtype=torch.float64)
-    weights = torch.rand(batch, len(SINK_PICKED), dtype=torch.float64)
+    weights = torch.rand(len(SINK_PICKED), batch, dtype=torch.float64).t()  # strided
     want, dwant = _values_and_gradients(program, SINK_PICKED, x, weights)
     got, dgot = _values_and_gradients(sunk, SINK_PICKED, x, weights)
     assert torch.equal(got, want)
     np.testing.assert_allclose(dgot, dwant, rtol=1e-14)
+    with pytest.raises(ValueError, match="sinks already"):
+        sunk.sunk(np.array(SINK_PICKED))
+    with pytest.raises(ValueError, match="22 sinks gives them all"):  # out would be too small
+        _values_and_gradients(sunk, SINK_PICKED[:3], x, weights[:, :3])
 
 
 @st.composite
@@ -270,9 +280,9 @@ def test_sums_of_products_equal_the_generic_module(circuit, seed):
         np.testing.assert_allclose(grad, want, rtol=1e-12)
 
 
-#: How a batch of five splits: one example a group, or groups of three and two (one autograd
-#: node either way).
-SPLITS = {  # the cone's and the native pass's constants, and the groups they make of 5
+#: How a batch of five splits (one autograd node either way): the cone's constants and the
+#: native pass's (:func:`nesy_torch.native_circuit.group_width`), and the groups they make.
+SPLITS = {
     "ones": (dict(TILE_VALUES=1, NARROWEST=1), {}, [1] * 5),
     "three and two": (dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3), {}, [3, 2]),
     "an output past the caches": ({}, dict(OUTPUT_VALUES=0, NARROWEST=2), [2, 2, 1]),
@@ -298,13 +308,14 @@ def test_a_batch_in_groups_of_examples_equals_one_pass(structure, split, data, s
         patch.object(native, "_forward_into", wraps=native._forward_into) as group,
     ):
         got = module.matrix(x)
+        weights = torch.rand(got.shape[1], 5, dtype=torch.float64).t()  # each value its own
         if want.requires_grad:
-            (dgot,) = torch.autograd.grad(got.sum(), x)
+            (dgot,) = torch.autograd.grad((got * weights).sum(), x)
     if isinstance(module, NativeCircuit):
         assert [len(c.args[3]) for c in group.call_args_list] == widths
     np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
     if want.requires_grad:
-        (dwant,) = torch.autograd.grad(want.sum(), x)
+        (dwant,) = torch.autograd.grad((want * weights).sum(), x)
         np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
 
 

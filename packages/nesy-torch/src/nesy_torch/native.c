@@ -3,12 +3,12 @@
  * The values buffer v holds one row of B values per node: the leaves' rows first (the static
  * values, then kernels of the labels: see _leaves), then node i (0 <= i < n) at row leaves + i,
  * every child in an earlier row. Node i applies op[i] to the rows child[off[i] .. off[i + 1] -
- * 1]. The backward pass adds into the gradient buffer g (same shape, the roots' gradients
- * already in it) each node's gradient times its partial derivative in every child, from the
- * last node to the first, then gives the labels theirs; the partial derivatives are the fused
- * pass's (nesy_torch.fused): a product's is the product of the other factors (exact where a
- * factor is 0), a maximum's or minimum's is shared evenly among the children that reach it,
- * a logsumexp's is exp(child - value) (0 where every child is -inf). A sum of products
+ * 1]. The backward pass adds into the gradient buffer g (same shape, the picked rows'
+ * gradients already in it) each node's gradient times its partial derivative in every child,
+ * from the last node to the first, then gives the labels theirs; the partial derivatives are
+ * the fused pass's (nesy_torch.fused): a product's is the product of the other factors (exact
+ * where a factor is 0), a maximum's or minimum's is shared evenly among the children that
+ * reach it, a logsumexp's is exp(child - value) (0 where every child is -inf). A sum of products
  * (SUMPROD, native.py's Program.fused) reads its children in pairs: the sum of each pair's
  * product, as a sum of two-factor products whose rows it saves, rounded as they are.
  *
@@ -418,8 +418,8 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
     /* the leaf rows (see NAME##_leaves), every node, then the (B, G) picked values into out:    \
        out[b, i] = the value of row pick[i] (flat: out[b, g] at flat position pick[b * G + g]);  \
        a program with sinks writes them instead, sink i into column i, and reads no pick. The    \
-       values go into v, or where v is NULL (no backward pass reads them) into a buffer the      \
-       call allocates and frees; 1 where that fails, else 0 */                                   \
+       values go into v, or where v is NULL (no backward pass reads them, or B is 0) into a      \
+       buffer the call allocates and frees; 1 where that fails, else 0 */                        \
     int NAME##_forward(T *v, const T *st, int64_t S, const T *x, int64_t xs0, int64_t xs1,       \
                        int64_t K, const int8_t *kc, int64_t nk, T *out, const int64_t *pick,     \
                        int64_t npick, int64_t flat, int64_t B, const struct program *p) {        \

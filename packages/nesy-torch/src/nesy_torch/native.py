@@ -168,6 +168,8 @@ class Program:
         gives every sum of MNIST addition, its buffers keep only the rows that the roots read
         (N = 4: 2,370 of 22,353), small enough to stay in the caches. Linear in the program's
         size."""
+        if self.sinks:
+            raise ValueError("the program has sinks already")
         leaves, n = self.leaves, len(self.ops)
         counts = np.diff(self.offsets)
         readers = np.bincount(self.children, minlength=self.rows)
@@ -221,6 +223,8 @@ def run(
     of ``kernels`` (operation codes) applied to all K labels. A program with sinks gives them,
     in turn, as the G values, ``pick`` (G,) read for G alone. ``groups`` (rows picked only):
     slices of the examples, each evaluated in a buffer of its own, in turn."""
+    if program.sinks and pick.shape != (program.sinks,):  # else C would write past out
+        raise ValueError(f"a program of {program.sinks} sinks gives them all, not {pick.shape}")
     if x.requires_grad and torch.is_grad_enabled():  # x the one tensor autograd looks at
         return _NativePass.apply(x, (program, static, kernels, pick, groups))
     return _forward(program, x, static, kernels, pick, groups, keep=False)[1]

@@ -84,7 +84,7 @@ class NativeCircuit(LoweredCircuit):
         # not self.cone, self._roots: Module.__getattr__ costs a microsecond a call, and len()
         # of a tensor more
         cone, roots, batch = self._modules["cone"], self._buffers["_roots"], x.shape[0]
-        if cone.fuse and cone.runs_natively(x):  # groups sized by the fused program's rows
+        if cone.fuse and cone.runs_natively(x):  # groups sized for the native program
             width = group_width(self._program, batch)
             spans = None if width >= batch else slices(batch, width)
             return native.run(self._program, *cone.native_labels(x), roots, spans)
@@ -101,7 +101,8 @@ class NativeCircuit(LoweredCircuit):
 
 
 #: The most values of an output that stays in the caches from the forward pass to the backward
-#: (4 MB in float32): a larger one streams through main memory (see :func:`group_width`).
+#: (4 MB in float32, 8 in float64): a larger one streams through main memory (see
+#: :func:`group_width`).
 OUTPUT_VALUES = 1 << 20
 
 #: The most examples in a group of the native pass (see :func:`group_width`).
