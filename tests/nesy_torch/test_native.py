@@ -205,7 +205,8 @@ SINK_NODES = [
     (native.SUMPROD, [8, 9, 12, 1]),  # 24: likewise (to rows 6, 7 and 8)
 ]
 SINK_PICKED = [5, 4, 6, 11, 7, 0, 8, 6, 9, 10, *range(13, 25)]
-#: Where :data:`SINK_NODES` 's kept rows move: nodes 4, 6, 8, 9 and 12, then the sinks.
+#: The rows of :data:`SINK_NODES` that stay rows (read by another node, picked twice, a
+#: gradient that reads its value, or picked by none), and the rows they move to.
 KEPT_ROWS = {4: 4, 6: 5, 8: 6, 9: 7, 12: 8}
 
 
