@@ -46,7 +46,8 @@ class LoweredCircuit(nn.Module):
         """(B, K) dynamic labels in :attr:`keys` order -> (B, R) root values."""
         check_matrix(x, self.keys)
         static = self.static
-        if not (isinstance(x, Tensor) and x.dtype == static.dtype and x.device == static.device):
+        same = isinstance(x, Tensor) and x.dtype == static.dtype  # and device (is_cpu: quick)
+        if not (same and (x.is_cpu and static.is_cpu or x.device == static.device)):
             x = torch.as_tensor(x, dtype=static.dtype, device=static.device)
         return self._examples(x)
 
