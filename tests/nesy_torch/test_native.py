@@ -35,6 +35,17 @@ def _matrix(module, labels: dict, batch: int) -> torch.Tensor:
     return torch.stack(columns, 1) if columns else torch.zeros(batch, 0, dtype=torch.float64)
 
 
+def _weighted(module, x: torch.Tensor, weights: torch.Tensor):
+    """``module`` 's values on the labels ``x``, and the labels' gradient of their sum weighted
+    by ``weights`` (None where the values want none)."""
+    leaf = x.clone().requires_grad_(True)
+    value = module.matrix(leaf)
+    if not value.requires_grad:
+        return value, None
+    (grad,) = torch.autograd.grad((value * weights).sum(), leaf)
+    return value.detach(), grad
+
+
 @pytest.mark.parametrize("batch", [1, 4, 32])  # 1 and 32: loops compiled for that width
 @pytest.mark.parametrize("structure", NATIVE + ["logprob"])
 @settings(max_examples=15, deadline=None)
@@ -50,15 +61,7 @@ def test_values_and_gradients_equal_the_fused_pass(structure, batch, data, seed)
         return
     x = _matrix(module, labels, batch)
     weights = torch.as_tensor(np.random.default_rng(seed).random((batch, len(circuit.names))))
-    results = []
-    for m in (module, fused):
-        leaf = x.clone().requires_grad_(True)
-        value = m.matrix(leaf)
-        grad = None
-        if value.requires_grad:
-            (grad,) = torch.autograd.grad((value * weights).sum(), leaf)
-        results.append((value.detach(), grad))
-    (got, dgot), (want, dwant) = results
+    (got, dgot), (want, dwant) = (_weighted(m, x, weights) for m in (module, fused))
     np.testing.assert_allclose(got, want, rtol=1e-12)
     for name, column in zip(circuit.names, got.T, strict=True):
         _close(column.numpy(), evaluate_circuit(circuit, labels)[name])
@@ -265,13 +268,7 @@ def test_sums_of_products_equal_the_generic_module(circuit, seed):
     batch = 32 if seed % 2 else 3  # 32: the loops compiled for that width
     x = torch.as_tensor(rng.random((batch, 4)))
     weights = torch.as_tensor(rng.random((batch, len(circuit.names))))
-    results = []
-    for m in (module, generic):
-        leaf = x.clone().requires_grad_(True)
-        value = m.matrix(leaf)
-        (value * weights).sum().backward()
-        results.append((value.detach(), leaf.grad))
-    (got, dgot), (want, dwant) = results
+    (got, dgot), (want, dwant) = (_weighted(m, x, weights) for m in (module, generic))
     np.testing.assert_allclose(got, want, rtol=1e-13)
     np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
     few = x[:3]  # one example at a time: the scalar loops

@@ -397,6 +397,7 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
         else                                                                                     \
             NAME##_grads(v, g, B, p, gout, gs0, gs1);                                            \
     }                                                                                            \
+                                                                                                 \
     /* the leaf rows: the S static values, then each kernel kc[0 .. nk - 1] of the K labels x    \
        (label k of example b at x[k * xs0 + b * xs1]) */                                         \
     static void NAME##_leaves(T *v, int64_t B, const T *st, int64_t S, const T *x, int64_t xs0,  \
@@ -413,7 +414,6 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
                                                  : EXPF(a[b * xs1]);                             \
             }                                                                                    \
     }                                                                                            \
-                                                                                                 \
                                                                                                  \
     /* the leaf rows (see NAME##_leaves), every node, then the (B, G) picked values into out:    \
        out[b, i] = the value of row pick[i] (flat: out[b, g] at flat position pick[b * G + g]);  \

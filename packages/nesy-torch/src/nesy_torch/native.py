@@ -121,8 +121,7 @@ class Program:
         sizes = [part.size for part in parts]
         ops = np.repeat(np.array([codes[p.block] for p in parts], dtype=np.int8), sizes)
         counts = np.concatenate([p.counts for p in parts]) if parts else np.zeros(0, np.int64)
-        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
+        offsets = _offsets(counts)
         children = np.concatenate([p.inputs for p in parts]) if parts else offsets[:0]
         return cls(cone.leaves, ops, offsets, np.ascontiguousarray(children, dtype=np.int64))
 
@@ -145,20 +144,15 @@ class Program:
         sums = (self.ops == CODES["sum"]) & (counts > 0) & ~other
         gone = np.zeros(n, dtype=bool)
         gone[child[sums[parent]]] = True
-        row = np.concatenate([np.arange(leaves), np.full(n, -1)])
-        row[leaves:][~gone] = leaves + np.arange(n - gone.sum())
+        row = _rows_left(leaves, gone)
         kept = np.flatnonzero(~gone[parent])  # the edges of the nodes kept
         into = sums[parent[kept]]  # the edges of fused sums: a product each, now its factors
         widths = np.where(into, 2, 1)
-        first = np.where(into, self.offsets[np.maximum(child[kept], 0)], kept)
-        starts = np.cumsum(widths) - widths
-        read = np.repeat(first, widths) + np.arange(widths.sum()) - np.repeat(starts, widths)
+        read = _ranges(np.where(into, self.offsets[np.maximum(child[kept], 0)], kept), widths)
         ops = np.where(sums, SUMPROD, self.ops).astype(np.int8)[~gone]
-        offsets = np.zeros(len(ops) + 1, dtype=np.int64)
         widths_of = np.bincount(parent[kept], widths, minlength=n).astype(np.int64)
-        np.cumsum(widths_of[~gone], out=offsets[1:])
         children = np.ascontiguousarray(row[self.children[read]])
-        return Program(leaves, ops, offsets, children), row
+        return Program(leaves, ops, _offsets(widths_of[~gone]), children), row
 
     def sunk(self, picked: np.ndarray) -> Program:
         """The program whose sinks are the rows ``picked`` in turn: each picked node that nothing
@@ -180,8 +174,7 @@ class Program:
         alone[alone], node = sinkable, node[sinkable]
         gone = np.zeros(n, dtype=bool)
         gone[node] = True
-        row = np.concatenate([np.arange(leaves), np.full(n, -1)])
-        row[leaves:][~gone] = leaves + np.arange(n - len(node))
+        row = _rows_left(leaves, gone)
         # the sinks: the moved nodes, and copies (an identity node each) of the other picks
         ops = np.full(len(picked), CODES["identity"], dtype=np.int8)
         first = len(self.children) + np.arange(len(picked))  # a copy reads its picked row
@@ -190,12 +183,31 @@ class Program:
         ops = np.concatenate([self.ops[~gone], ops])
         first = np.concatenate([self.offsets[:-1][~gone], first])
         widths = np.concatenate([counts[~gone], widths])
-        starts = np.cumsum(widths) - widths
-        read = np.repeat(first, widths) + np.arange(widths.sum()) - np.repeat(starts, widths)
-        offsets = np.zeros(len(widths) + 1, dtype=np.int64)
-        np.cumsum(widths, out=offsets[1:])
+        read = _ranges(first, widths)
         children = np.ascontiguousarray(row[np.concatenate([self.children, picked])[read]])
-        return Program(leaves, ops, offsets, children, len(picked))
+        return Program(leaves, ops, _offsets(widths), children, len(picked))
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """Where each node's children start, and the end: 0, then the running total of
+    ``counts``."""
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
+
+
+def _ranges(first: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """The positions ``first[i]``, ..., ``first[i] + widths[i] - 1`` for each i, in turn."""
+    starts = np.cumsum(widths) - widths
+    return np.repeat(first, widths) + np.arange(widths.sum()) - np.repeat(starts, widths)
+
+
+def _rows_left(leaves: int, gone: np.ndarray) -> np.ndarray:
+    """Each row's row once the nodes ``gone`` are removed (-1 for those): the leaves first, then
+    the nodes kept, in order."""
+    row = np.concatenate([np.arange(leaves), np.full(len(gone), -1)])
+    row[leaves:][~gone] = leaves + np.arange(len(gone) - gone.sum())
+    return row
 
 
 #: The leaf rows given whole: the labels are the rows (see :func:`run`).
