@@ -283,7 +283,8 @@ def test_sums_of_products_equal_the_generic_module(circuit, seed):
 SPLITS = {
     "ones": (dict(TILE_VALUES=1, NARROWEST=1), {}, [1] * 5),
     "three and two": (dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3), {}, [3, 2]),
-    "an output past the caches": ({}, dict(OUTPUT_VALUES=0, NARROWEST=2), [2, 2, 1]),
+    "an output past the caches": ({}, dict(OUTPUT_VALUES=0, NARROWEST=3), [3, 2]),
+    "many rows beside it": ({}, dict(OUTPUT_VALUES=0, STREAMING_ROW_VALUES=0, ALIGN=2), [2, 2, 1]),
     "the widest native group": ({}, dict(WIDEST=4), [4, 1]),
 }
 

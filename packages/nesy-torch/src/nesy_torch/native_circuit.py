@@ -17,7 +17,7 @@ from nesy_ir.layerize import Layered
 from nesy_ir.lowering import kernel
 
 from . import native
-from .cone import NARROWEST, ConeCircuit, _groups, slices
+from .cone import ALIGN, NARROWEST, ConeCircuit, _groups, slices
 from .cone import group_width as cone_width
 from .lowered import LoweredCircuit
 
@@ -105,6 +105,10 @@ class NativeCircuit(LoweredCircuit):
 #: :func:`group_width`).
 OUTPUT_VALUES = 1 << 20
 
+#: The most values of a group's rows beside an output that streams through main memory (256 KB
+#: in float32; see :func:`group_width`).
+STREAMING_ROW_VALUES = 1 << 16
+
 #: The most examples in a group of the native pass (see :func:`group_width`).
 WIDEST = 256
 
@@ -112,15 +116,20 @@ WIDEST = 256
 def group_width(program: native.Program, batch: int) -> int:
     """How many of ``batch`` examples the native pass of ``program`` evaluates together: as
     many as :func:`~nesy_torch.cone.group_width` gives its rows (its roots are sinks, with
-    no rows: :meth:`~nesy_torch.native.Program.sunk`), up to :data:`WIDEST`, or
-    :data:`~nesy_torch.cone.NARROWEST` where the (batch, roots) output is larger than
-    :data:`OUTPUT_VALUES`. Each example's row of the output is a stream through the caches, or
-    through main memory for a large output, and groups with more of them at once were slower
-    (MNIST addition's every sum, forward + backward with a dense gradient, us per sum: N = 2 at
-    batch 1024 2.7 in groups of 256 or 512, 5.5 in one of 1024; N = 3 at 1024 2.4 in groups of
-    32, 5.4 in one of 1024; docs/benchmarks.md)."""
+    no rows: :meth:`~nesy_torch.native.Program.sunk`), up to :data:`WIDEST`.
+
+    Where the (batch, roots) output is larger than :data:`OUTPUT_VALUES`, each example's row of
+    it is a stream through main memory, and groups with more of them at once were slower: there
+    a group is :data:`~nesy_torch.cone.NARROWEST` examples, or
+    :data:`~nesy_torch.cone.ALIGN` where that many examples' rows would pass
+    :data:`STREAMING_ROW_VALUES` (measured, MNIST addition's every sum, forward + backward with
+    a dense gradient, us per sum: N = 2 at batch 1024 2.7 in groups of 256 or 512, 5.5 in one
+    of 1024; N = 3, 332 rows, at 1024 2.1 in groups of 32, 2.5 in groups of 16, 5.4 in one of
+    1024; N = 4, 2,370 rows, at 256 and 1024 0.46 and 1.9 in groups of 16, 0.55 and 2.4 in
+    groups of 32; docs/benchmarks.md)."""
     if program.sinks * batch > OUTPUT_VALUES:
-        return min(batch, NARROWEST)
+        fits = program.rows * NARROWEST <= STREAMING_ROW_VALUES
+        return min(batch, NARROWEST if fits else ALIGN)
     return min(cone_width(program.rows, batch), WIDEST)
 
 
