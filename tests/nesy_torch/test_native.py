@@ -154,13 +154,25 @@ def _program(nodes: list[tuple[int, list[int]]]) -> native.Program:
 
 
 def _values_and_gradients(program: native.Program, picked, x: torch.Tensor, weights: torch.Tensor):
-    """The picked values of ``program`` on the labels ``x`` (B, 4), and the labels' gradient
-    of their sum weighted by ``weights``."""
+    """The values of the rows ``picked`` of ``program`` (its sinks where it has them) on the
+    labels ``x`` (B, 4), and the labels' gradient of their sum weighted by ``weights``."""
     leaf = x.clone().requires_grad_(True)
-    static = torch.zeros(0, 1, dtype=x.dtype)
-    value = native.run(program, leaf, static, native.ROWS, torch.as_tensor(picked))
+    value = native.run(program, leaf, *_no_static(x), _flat(program, picked, len(x)))
     (grad,) = torch.autograd.grad((value * weights).sum(), leaf)
     return value.detach(), grad
+
+
+def _no_static(x: torch.Tensor) -> tuple[torch.Tensor, bytes]:
+    """No static values, and the labels as they are: the leaf rows the label rows alone."""
+    return torch.zeros(0, 1, dtype=x.dtype), native.ROWS
+
+
+def _flat(program: native.Program, picked, batch: int) -> torch.Tensor | None:
+    """The flat positions of the rows ``picked`` in the (rows, ``batch``) buffer, (batch, G),
+    as :func:`nesy_torch.native.run` takes them (none for a program with sinks)."""
+    if program.sinks:
+        return None
+    return torch.as_tensor(picked)[None, :] * batch + torch.arange(batch)[:, None]
 
 
 def test_sums_of_two_factor_products_read_alone_fuse_into_one_node():
@@ -239,8 +251,12 @@ def test_roots_that_nothing_else_reads_are_sinks_without_rows(batch):
     np.testing.assert_allclose(dgot, dwant, rtol=1e-14)
     with pytest.raises(ValueError, match="sinks already"):
         sunk.sunk(np.array(SINK_PICKED))
-    with pytest.raises(ValueError, match="22 sinks gives them all"):  # out would be too small
-        _values_and_gradients(sunk, SINK_PICKED[:3], x, weights[:, :3])
+    # else out would be too small
+    for wrong, pick in ((sunk, _flat(program, SINK_PICKED, batch)), (program, None)):
+        with pytest.raises(ValueError, match="a program with sinks gives them all"):
+            native.run(wrong, x, *_no_static(x), pick)
+    with pytest.raises(ValueError, match="no groups"):  # flat positions are the whole batch's
+        native.run(program, x, *_no_static(x), _flat(program, SINK_PICKED, batch), [slice(0, 1)])
 
 
 @st.composite

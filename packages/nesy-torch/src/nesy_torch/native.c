@@ -3,7 +3,7 @@
  * The values buffer v holds one row of B values per node: the leaves' rows first (the static
  * values, then kernels of the labels: see _leaves), then node i (0 <= i < n) at row leaves + i,
  * every child in an earlier row. Node i applies op[i] to the rows child[off[i] .. off[i + 1] -
- * 1]. The backward pass adds into the gradient buffer g (same shape, the picked rows'
+ * 1]. The backward pass adds into the gradient buffer g (same shape, the picked values'
  * gradients already in it) each node's gradient times its partial derivative in every child,
  * from the last node to the first, then gives the labels theirs; the partial derivatives are
  * the fused pass's (nesy_torch.fused): a product's is the product of the other factors (exact
@@ -46,9 +46,6 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
 
 /* batch columns a node's scratch values cover at a time */
 #define CHUNK 256
-
-/* picked rows whose values forward writes out together, each example's TILE values a run */
-#define TILE 16
 
 /* the batched loops, inlined into each caller: one passes B = WIDE as a constant */
 #define INLINE static inline __attribute__((always_inline))
@@ -416,13 +413,13 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
     }                                                                                            \
                                                                                                  \
     /* the leaf rows (see NAME##_leaves), every node, then the (B, G) picked values into out:    \
-       out[b, i] = the value of row pick[i] (flat: out[b, g] at flat position pick[b * G + g]);  \
-       a program with sinks writes them instead, sink i into column i, and reads no pick. The    \
-       values go into v, or where v is NULL (no backward pass reads them, or B is 0) into a      \
-       buffer the call allocates and frees; 1 where that fails, else 0 */                        \
+       out[b, g] = the value at flat position pick[b * G + g] of the (rows, B) buffer; a program \
+       with sinks writes them instead, sink i into column i, and reads no pick. The values go    \
+       into v, or where v is NULL (no backward pass reads them, or B is 0) into a buffer the     \
+       call allocates and frees; 1 where that fails, else 0 */                                   \
     int NAME##_forward(T *v, const T *st, int64_t S, const T *x, int64_t xs0, int64_t xs1,       \
                        int64_t K, const int8_t *kc, int64_t nk, T *out, const int64_t *pick,     \
-                       int64_t npick, int64_t flat, int64_t B, const struct program *p) {        \
+                       int64_t npick, int64_t B, const struct program *p) {                      \
         T *own = v ? 0 : buffer(p, B, sizeof(T));                                                \
         if (!v && !(v = own)) return 1;                                                          \
         NAME##_leaves(v, B, st, S, x, xs0, xs1, K, kc, nk);                                      \
@@ -430,14 +427,7 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
             NAME##_nodes1(v, p, out);                                                            \
         else                                                                                     \
             NAME##_batch_nodes(v, B, p, out);                                                    \
-        if (flat && !p->sinks)                                                                   \
-            for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                             \
-        else if (!p->sinks)                                                                      \
-            for (int64_t i0 = 0; i0 < npick; i0 += TILE) { /* TILE rows, then the next */        \
-                int64_t w = npick - i0 < TILE ? npick - i0 : TILE;                               \
-                for (int64_t b = 0; b < B; b++)                                                  \
-                    for (int64_t i = i0; i < i0 + w; i++) out[b * npick + i] = v[pick[i] * B + b]; \
-            }                                                                                    \
+        for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                                 \
         free(own);                                                                               \
         return 0;                                                                                \
     }                                                                                            \
@@ -446,16 +436,14 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
        (B, G) gradients gout (strides gs0, gs1) added where forward read them, every node's      \
        gradient spread to its children, then the labels' gradients into gx (strides as x's) */   \
     int NAME##_backward(const T *v, const T *gout, int64_t gs0, int64_t gs1, const int64_t *pick, \
-                        int64_t npick, int64_t flat, int64_t B, T *gx, int64_t xs0, int64_t xs1, \
-                        int64_t S, int64_t K, const int8_t *kc, int64_t nk,                      \
-                        const struct program *p) {                                               \
+                        int64_t npick, int64_t B, T *gx, int64_t xs0, int64_t xs1, int64_t S,    \
+                        int64_t K, const int8_t *kc, int64_t nk, const struct program *p) {      \
         T *g = buffer(p, B, sizeof(T));                                                          \
         if (!g) return 1;                                                                        \
         memset(g, 0, (size_t)(rows(p) * B) * sizeof(T));                                         \
-        int64_t G = p->sinks ? 0 : !flat ? npick : B ? npick / B : 0;                            \
+        int64_t G = B ? npick / B : 0;                                                           \
         for (int64_t i = 0; i < G; i++) /* as forward wrote out (a sink's, as it is spread) */   \
-            for (int64_t b = 0; b < B; b++)                                                      \
-                g[flat ? pick[b * G + i] : pick[i] * B + b] += gout[b * gs0 + i * gs1];          \
+            for (int64_t b = 0; b < B; b++) g[pick[b * G + i]] += gout[b * gs0 + i * gs1];       \
         if (B == 1)                                                                              \
             NAME##_grads1(v, g, p, gout, gs1);                                                   \
         else                                                                                     \

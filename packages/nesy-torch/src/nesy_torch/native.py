@@ -225,18 +225,26 @@ def run(
     x: Tensor,
     static: Tensor,
     kernels: bytes,
-    pick: Tensor,
+    pick: Tensor | None,
     groups: Sequence[slice] | None = None,
 ) -> Tensor:
-    """The values picked from the buffer of the labels ``x`` (B, K) (any strides): (B, G)
-    where ``pick`` (G,) are rows (example b's value of row ``pick[g]``), ``pick`` 's shape
-    where it is (B, G) flat positions in the (rows, B) buffer; one autograd node where ``x``
-    wants a gradient. The buffer's leaf rows are the ``static`` values (S, 1), then each kernel
-    of ``kernels`` (operation codes) applied to all K labels. A program with sinks gives them,
-    in turn, as the G values, ``pick`` (G,) read for G alone. ``groups`` (rows picked only):
-    slices of the examples, each evaluated in a buffer of its own, in turn."""
-    if program.sinks and pick.shape != (program.sinks,):  # else C would write past out
-        raise ValueError(f"a program of {program.sinks} sinks gives them all, not {pick.shape}")
+    """The values of the labels ``x`` (B, K) (any strides), one autograd node where ``x``
+    wants a gradient: of a program with sinks, its sinks in turn (B, sinks), ``pick`` None;
+    else (B, G), the values at the flat positions ``pick`` (B, G) of the (rows, B) buffer. The
+    buffer's leaf rows are the ``static`` values (S, 1), then each kernel of ``kernels``
+    (operation codes) applied to all K labels. ``groups`` (sinks only): slices of the
+    examples, each evaluated in a buffer of its own, in turn."""
+    if pick is None:
+        fits = program.sinks > 0
+    else:  # flat positions are a whole batch's
+        fits = not program.sinks and pick.dim() == 2 and len(pick) == len(x) and groups is None
+    if not fits:  # else C would write past out
+        shape = None if pick is None else tuple(pick.shape)
+        raise ValueError(
+            f"a program with sinks gives them all, in groups or not, and takes no pick; one"
+            f" without takes (batch, values) flat positions and no groups: got {program.sinks}"
+            f" sinks, pick {shape} and groups {groups} for a batch of {len(x)}"
+        )
     if x.requires_grad and torch.is_grad_enabled():  # x the one tensor autograd looks at
         return _NativePass.apply(x, (program, static, kernels, pick, groups))
     return _forward(program, x, static, kernels, pick, groups, keep=False)[1]
@@ -247,14 +255,14 @@ def _forward(
     x: Tensor,
     static: Tensor,
     kernels: bytes,
-    pick: Tensor,
+    pick: Tensor | None,
     groups: Sequence[slice] | None,
     keep: bool = True,
 ) -> tuple[list[Tensor | None], Tensor]:
     """The buffer of values of each group (one without groups; None for each where not
     ``keep``: the C call then uses a buffer of its own, faster to allocate than a tensor) and
     the picked ones (see :func:`run`)."""
-    out = x.new_empty(pick.shape if pick.dim() == 2 else (x.shape[0], pick.shape[0]))
+    out = x.new_empty((x.shape[0], program.sinks) if pick is None else pick.shape)
     if groups is None:  # no slicing: a view costs a microsecond at batch 1
         values = [x.new_empty((program.rows, x.shape[0])) if keep else None]
         _forward_into(values[0], out, program, x, static, kernels, pick)
@@ -274,7 +282,7 @@ def _forward_into(
     x: Tensor,
     static: Tensor,
     kernels: bytes,
-    pick: Tensor,
+    pick: Tensor | None,
 ) -> None:
     """Every row of ``values`` (None: a buffer of the C call's own) from the labels ``x``, the
     picked ones written into ``out``."""
@@ -289,9 +297,7 @@ def _forward_into(
         kernels,
         len(kernels),
         out.data_ptr(),
-        pick.data_ptr(),
-        pick.numel(),
-        pick.dim() == 2,
+        *_flat(pick),
         x.shape[0],
         program.struct,
     )
@@ -338,9 +344,7 @@ def _backward_into(gx: Tensor, ctx, values: Tensor, grad: Tensor) -> None:
         grad.data_ptr(),
         grad.stride(0),
         grad.stride(1),
-        ctx.pick.data_ptr(),
-        ctx.pick.numel(),
-        ctx.pick.dim() == 2,
+        *_flat(ctx.pick),
         values.shape[1],
         gx.data_ptr(),
         gx.stride(1),
@@ -353,6 +357,11 @@ def _backward_into(gx: Tensor, ctx, values: Tensor, grad: Tensor) -> None:
     )
     if failed:
         raise MemoryError(f"the native pass's backward found no memory for {values.numel()} values")
+
+
+def _flat(pick: Tensor | None) -> tuple[int | None, int]:
+    """The C calls' pick and its length (none for a program with sinks)."""
+    return (None, 0) if pick is None else (pick.data_ptr(), pick.numel())
 
 
 @functools.cache
@@ -385,12 +394,12 @@ def library() -> ctypes.CDLL | None:
         getattr(lib, f"{prefix}_forward").argtypes = [
             *(pointer, pointer, count),  # values, static, S
             *(*labels, count, pointer, count),  # x, K, kernels, how many
-            *(pointer, pointer, count, count, count),  # out, pick, how many, flat, B
+            *(pointer, pointer, count, count),  # out, pick, how many, B
             program,
         ]
         getattr(lib, f"{prefix}_backward").argtypes = [
             *(pointer, pointer, count, count),  # values, gout and its strides
-            *(pointer, count, count, count),  # pick, how many, flat, B
+            *(pointer, count, count),  # pick, how many, B
             *(*labels, count, count, pointer, count),  # gx, S, K, kernels, how many
             program,
         ]

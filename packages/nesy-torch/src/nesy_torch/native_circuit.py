@@ -34,9 +34,7 @@ class NativeCircuit(LoweredCircuit):
         roots = self._whole.roots[0]
         program = native.Program.of(self._whole, cone._codes)
         fused, row = program.fused(roots)
-        # the roots are its sinks, in turn: the pass reads the rows picked only for their number
-        self._program = fused.sunk(row[roots])
-        self.register_buffer("_roots", torch.as_tensor(row[roots]), persistent=False)
+        self._program = fused.sunk(row[roots])  # the roots are its sinks, in turn
         # saved with a model: a checkpoint of another circuit does not load (see below)
         self.register_buffer("digest", _digest(program, roots))
 
@@ -81,13 +79,12 @@ class NativeCircuit(LoweredCircuit):
     def _examples(self, x: Tensor) -> Tensor:
         """(B, K) dynamic labels -> (B, R) root values; a wide batch in groups of examples
         (:func:`group_width`)."""
-        # not self.cone, self._roots: Module.__getattr__ costs a microsecond a call, and len()
-        # of a tensor more
-        cone, roots, batch = self._modules["cone"], self._buffers["_roots"], x.shape[0]
+        # not self.cone: Module.__getattr__ costs a microsecond a call
+        cone, batch = self._modules["cone"], x.shape[0]
         if cone.fuse and cone.runs_natively(x):  # groups sized for the native program
             width = group_width(self._program, batch)
             spans = None if width >= batch else slices(batch, width)
-            return native.run(self._program, *cone.native_labels(x), roots, spans)
+            return native.run(self._program, *cone.native_labels(x), None, spans)
         parts = []
         for g in _groups(self._whole, x.t()):  # the cone's torch pass, sized by its own rows
             group = x[g]
