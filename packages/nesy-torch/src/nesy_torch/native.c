@@ -442,7 +442,7 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
         if (!g) return 1;                                                                        \
         memset(g, 0, (size_t)(rows(p) * B) * sizeof(T));                                         \
         int64_t G = B ? npick / B : 0;                                                           \
-        for (int64_t i = 0; i < G; i++) /* as forward wrote out (a sink's, as it is spread) */   \
+        for (int64_t i = 0; i < G; i++) /* where forward read them (sinks': NAME##_grads) */     \
             for (int64_t b = 0; b < B; b++) g[pick[b * G + i]] += gout[b * gs0 + i * gs1];       \
         if (B == 1)                                                                              \
             NAME##_grads1(v, g, p, gout, gs1);                                                   \

@@ -237,7 +237,8 @@ def run(
     if pick is None:
         fits = program.sinks > 0
     else:  # flat positions are a whole batch's
-        fits = not program.sinks and pick.dim() == 2 and len(pick) == len(x) and groups is None
+        whole = pick.dim() == 2 and pick.shape[0] == x.shape[0] and groups is None
+        fits = whole and not program.sinks
     if not fits:  # else C would write past out
         shape = None if pick is None else tuple(pick.shape)
         raise ValueError(
@@ -297,7 +298,7 @@ def _forward_into(
         kernels,
         len(kernels),
         out.data_ptr(),
-        *_flat(pick),
+        *_pick_args(pick),
         x.shape[0],
         program.struct,
     )
@@ -344,7 +345,7 @@ def _backward_into(gx: Tensor, ctx, values: Tensor, grad: Tensor) -> None:
         grad.data_ptr(),
         grad.stride(0),
         grad.stride(1),
-        *_flat(ctx.pick),
+        *_pick_args(ctx.pick),
         values.shape[1],
         gx.data_ptr(),
         gx.stride(1),
@@ -359,7 +360,7 @@ def _backward_into(gx: Tensor, ctx, values: Tensor, grad: Tensor) -> None:
         raise MemoryError(f"the native pass's backward found no memory for {values.numel()} values")
 
 
-def _flat(pick: Tensor | None) -> tuple[int | None, int]:
+def _pick_args(pick: Tensor | None) -> tuple[int | None, int]:
     """The C calls' pick and its length (none for a program with sinks)."""
     return (None, 0) if pick is None else (pick.data_ptr(), pick.numel())
 
