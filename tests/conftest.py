@@ -21,8 +21,12 @@ def registries_restored():
     """The algebras, transformations and kernel tables a test registers are gone after it: the
     registries are the process's, and a test must not see another's (in whatever order the
     workers run them)."""
-    tables = (registry._ALGEBRAS, registry._TRANSFORMATIONS)
-    tables += (lowering.KERNELS, lowering.TRANSFORM_KERNELS)
+    tables = (
+        registry._ALGEBRAS,
+        registry._TRANSFORMATIONS,
+        lowering.KERNELS,
+        lowering.TRANSFORM_KERNELS,
+    )
     with ExitStack() as restored:
         for table in tables:
             restored.enter_context(patch.dict(table))

@@ -95,7 +95,7 @@ def check_values(keys: tuple[str, ...], values: Mapping[str, Any] | None) -> dic
 
 def check_matrix(x: Any, keys: tuple[str, ...]) -> None:
     """A NesyError unless ``x`` is a (B, len(keys)) matrix."""
-    shape = tuple(np.shape(x))
+    shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)  # an array's own: quick
     if len(shape) != 2 or shape[1] != len(keys):
         raise NesyError(
             f"expected labels of shape (B, {len(keys)}) (columns {list(keys)}), got {shape}"

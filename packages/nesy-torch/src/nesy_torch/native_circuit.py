@@ -82,7 +82,7 @@ class NativeCircuit(LoweredCircuit):
         # not self.cone: Module.__getattr__ costs a microsecond a call
         cone, batch = self._modules["cone"], x.shape[0]
         if cone.fuse and cone.runs_natively(x):  # groups sized for the native program
-            width = 1 if batch == 1 else group_width(self._program, batch)  # 0.5 us at 1
+            width = group_width(self._program, batch)
             spans = None if width >= batch else slices(batch, width)
             return native.run(self._program, *cone.native_labels(x), None, spans)
         parts = []
@@ -124,6 +124,8 @@ def group_width(program: native.Program, batch: int) -> int:
     of 1024; N = 3, 332 rows, at 1024 2.1 in groups of 32, 2.5 in groups of 16, 5.4 in one of
     1024; N = 4, 2,370 rows, at 256 and 1024 0.46 and 1.9 in groups of 16, 0.55 and 2.4 in
     groups of 32; docs/benchmarks.md)."""
+    if batch <= 1:  # one group, nothing to work out (half a microsecond a call)
+        return batch
     if program.sinks * batch > OUTPUT_VALUES:
         fits = program.rows * NARROWEST <= STREAMING_ROW_VALUES
         return min(batch, NARROWEST if fits else ALIGN)
