@@ -300,7 +300,6 @@ SPLITS = {
     "ones": (dict(TILE_VALUES=1, NARROWEST=1), {}, [1] * 5),
     "three and two": (dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3), {}, [3, 2]),
     "an output past the caches": ({}, dict(OUTPUT_VALUES=0, NARROWEST=3), [3, 2]),
-    "many rows beside it": ({}, dict(OUTPUT_VALUES=0, STREAMING_ROW_VALUES=0, ALIGN=2), [2, 2, 1]),
     "the widest native group": ({}, dict(WIDEST=4), [4, 1]),
 }
 
@@ -331,6 +330,38 @@ def test_a_batch_in_groups_of_examples_equals_one_pass(structure, split, data, s
     np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
     if want.requires_grad:
         (dwant,) = torch.autograd.grad((want * weights).sum(), x)
+        np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@pytest.mark.parametrize("structure", ["prob", "maxprod"])
+@settings(max_examples=10, deadline=None)
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_the_output_in_either_layout_gives_the_same_values_and_gradients(
+    structure, layout, data, seed
+):
+    """An output of sinks row by row or each root's examples a run (a large one), in groups of
+    two examples and one (the scalar loops), against one pass: values, and the labels'
+    gradients from a gradient of the output in either layout."""
+    circuit = data.draw(circuits(structure))
+    labels = labels_for(circuit, seed, batch=5)
+    module = lower(circuit, dynamic=labels, dtype=torch.float64)
+    x = _matrix(module, labels, 5).requires_grad_(True)
+    want = module.matrix(x)
+    rows = 1 << 30 if layout == "rows" else 0
+    with (
+        patch.object(native, "ROW_OUTPUT_VALUES", rows),
+        patch.dict(vars(native_circuit_module), dict(OUTPUT_VALUES=0, NARROWEST=2)),
+    ):
+        got = module.matrix(x)
+    if isinstance(module, NativeCircuit):
+        assert got.stride() == ((1, 5) if layout == "columns" else (got.shape[1], 1))
+    np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
+    if not want.requires_grad:
+        return
+    g = torch.rand(want.shape, dtype=torch.float64)
+    for grad in (g, g.t().contiguous().t()):
+        dgot, dwant = (torch.autograd.grad(v, x, grad, retain_graph=True)[0] for v in (got, want))
         np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
 
 

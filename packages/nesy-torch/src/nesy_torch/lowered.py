@@ -43,7 +43,8 @@ class LoweredCircuit(nn.Module):
         return self
 
     def matrix(self, x: Any) -> Tensor:
-        """(B, K) dynamic labels in :attr:`keys` order -> (B, R) root values."""
+        """(B, K) dynamic labels in :attr:`keys` order -> (B, R) root values (a transposed view
+        where the native pass gives a large output: each root's examples contiguous)."""
         check_matrix(x, self.keys)
         static = self.static
         same = isinstance(x, Tensor) and x.dtype == static.dtype  # and device (is_cpu: quick)

@@ -13,8 +13,10 @@
  * product, as a sum of two-factor products whose rows it saves, rounded as they are.
  *
  * A program's sinks (native.py's Program.sunk) are the nodes whose values go out and nowhere
- * else: forward computes a tile of them at a time into the tile rows and writes them out, and
- * backward reads their gradients from the output's, so that no row of the buffers is theirs.
+ * else: forward computes each into its run of the output (or a tile of them at a time into the
+ * tile rows, written out by example), and backward reads their gradients from the output's
+ * (by way of the tile rows where a sink's examples are not a run), so that no row of the
+ * buffers is theirs.
  */
 #include <math.h>
 #include <stdint.h>
@@ -50,8 +52,9 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
 /* the batched loops, inlined into each caller: one passes B = WIDE as a constant */
 #define INLINE static inline __attribute__((always_inline))
 
-/* how many tiles of sinks ahead the pass prefetches the output's (or its gradient's) lines:
-   each example's row is a stream through memory, more of them than the hardware tracks */
+/* how many tiles of sinks ahead the pass prefetches the output's (or its gradient's) lines
+   where each example's values are a run: each example's is a stream through memory, more of
+   them than the hardware tracks */
 #define AHEAD 4
 
 /* the width of a group of examples whose loops are compiled for it, unrolled (nesy_torch.cone's
@@ -141,15 +144,23 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    /* every node's row of v, the sinks' into the tile rows, each tile then written into the     \
-       (B, sinks) out, each example's values a run */                                            \
-    INLINE void NAME##_nodes(T *v, int64_t B, const struct program *p, T *out) {                 \
+    /* every node's row of v, then the sinks' values into out (example b's of sink s at          \
+       out[b * os0 + s * os1]): each sink's straight into out where its examples are a run of it \
+       (os0 1), else a tile of them at a time into the tile rows, then each example's a run */   \
+    INLINE void NAME##_nodes(T *v, int64_t B, const struct program *p, T *out, int64_t os0,      \
+                             int64_t os1) {                                                      \
         const int8_t *op = p->op;                                                                \
         const int64_t *off = p->off, *child = p->child;                                          \
         int64_t kept = p->n - p->sinks, G = p->sinks;                                            \
         for (int64_t i = 0; i < kept; i++)                                                       \
             NAME##_node(v + (p->leaves + i) * B, v, B, op[i], child + off[i],                    \
                         off[i + 1] - off[i]);                                                    \
+        if (os0 == 1) {                                                                          \
+            for (int64_t i = kept; i < p->n; i++)                                                \
+                NAME##_node(out + (i - kept) * os1, v, B, op[i], child + off[i],                 \
+                            off[i + 1] - off[i]);                                                \
+            return;                                                                              \
+        }                                                                                        \
         T *tile = v + (p->leaves + kept) * B;                                                    \
         for (int64_t s0 = 0; s0 < G; s0 += p->tile) {                                            \
             int64_t w = G - s0 < p->tile ? G - s0 : p->tile;                                     \
@@ -158,10 +169,10 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
                 NAME##_node(tile + s * B, v, B, op[i], child + off[i], off[i + 1] - off[i]);     \
             }                                                                                    \
             for (int64_t b = 0; b < B; b++)                                                      \
-                for (int64_t s = 0; s < w; s++) out[b * G + s0 + s] = tile[s * B + b];           \
-            if (s0 + AHEAD * p->tile < G) /* each example's row of out a stream: see AHEAD */    \
+                for (int64_t s = 0; s < w; s++) out[b * os0 + (s0 + s) * os1] = tile[s * B + b]; \
+            if (s0 + AHEAD * p->tile < G) /* each example's values a stream: see AHEAD */        \
                 for (int64_t b = 0; b < B; b++)                                                  \
-                    __builtin_prefetch(out + b * G + s0 + AHEAD * p->tile, 1);                   \
+                    __builtin_prefetch(out + b * os0 + (s0 + AHEAD * p->tile) * os1, 1);         \
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
@@ -261,7 +272,12 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
         const int64_t *off = p->off, *child = p->child;                                          \
         int64_t kept = p->n - p->sinks, G = p->sinks;                                            \
         T *tile = g + (p->leaves + kept) * B;                                                    \
-        for (int64_t s0 = G ? (G - 1) / p->tile * p->tile : -1; s0 >= 0; s0 -= p->tile) {        \
+        if (gs0 == 1) /* each sink's gradients a run of gout, read in place */                   \
+            for (int64_t i = p->n - 1; i >= kept; i--)                                           \
+                NAME##_grad(gout + (i - kept) * gs1, 0, v, g, B, op[i], child + off[i],          \
+                            off[i + 1] - off[i]);                                                \
+        for (int64_t s0 = gs0 == 1 || !G ? -1 : (G - 1) / p->tile * p->tile; s0 >= 0;            \
+             s0 -= p->tile) {                                                                    \
             int64_t w = G - s0 < p->tile ? G - s0 : p->tile;                                     \
             for (int64_t b = 0; b < B; b++)                                                      \
                 for (int64_t s = 0; s < w; s++)                                                  \
@@ -313,12 +329,12 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    /* NAME##_nodes for B = 1: the sinks' values straight into out */                            \
-    static void NAME##_nodes1(T *v, const struct program *p, T *out) {                           \
+    /* NAME##_nodes for B = 1 */                                                                 \
+    static void NAME##_nodes1(T *v, const struct program *p, T *out, int64_t os) {               \
         const int64_t *off = p->off, *child = p->child;                                          \
         int64_t kept = p->n - p->sinks;                                                          \
         for (int64_t i = 0; i < p->n; i++)                                                       \
-            NAME##_node1(i < kept ? v + p->leaves + i : out + i - kept, v, p->op[i],             \
+            NAME##_node1(i < kept ? v + p->leaves + i : out + (i - kept) * os, v, p->op[i],      \
                          child + off[i], off[i + 1] - off[i]);                                   \
     }                                                                                            \
                                                                                                  \
@@ -380,11 +396,12 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
-    static void NAME##_batch_nodes(T *v, int64_t B, const struct program *p, T *out) {           \
+    static void NAME##_batch_nodes(T *v, int64_t B, const struct program *p, T *out,             \
+                                   int64_t os0, int64_t os1) {                                   \
         if (B == WIDE)                                                                           \
-            NAME##_nodes(v, WIDE, p, out);                                                       \
+            NAME##_nodes(v, WIDE, p, out, os0, os1);                                             \
         else                                                                                     \
-            NAME##_nodes(v, B, p, out);                                                          \
+            NAME##_nodes(v, B, p, out, os0, os1);                                                \
     }                                                                                            \
                                                                                                  \
     static void NAME##_batch_grads(const T *v, T *g, int64_t B, const struct program *p,         \
@@ -418,15 +435,16 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
        into v, or where v is NULL (no backward pass reads them, or B is 0) into a buffer the     \
        call allocates and frees; 1 where that fails, else 0 */                                   \
     int NAME##_forward(T *v, const T *st, int64_t S, const T *x, int64_t xs0, int64_t xs1,       \
-                       int64_t K, const int8_t *kc, int64_t nk, T *out, const int64_t *pick,     \
-                       int64_t npick, int64_t B, const struct program *p) {                      \
+                       int64_t K, const int8_t *kc, int64_t nk, T *out, int64_t os0,             \
+                       int64_t os1, const int64_t *pick, int64_t npick, int64_t B,               \
+                       const struct program *p) {                                                \
         T *own = v ? 0 : buffer(p, B, sizeof(T));                                                \
         if (!v && !(v = own)) return 1;                                                          \
         NAME##_leaves(v, B, st, S, x, xs0, xs1, K, kc, nk);                                      \
         if (B == 1)                                                                              \
-            NAME##_nodes1(v, p, out);                                                            \
+            NAME##_nodes1(v, p, out, os1);                                                       \
         else                                                                                     \
-            NAME##_batch_nodes(v, B, p, out);                                                    \
+            NAME##_batch_nodes(v, B, p, out, os0, os1);                                          \
         for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                                 \
         free(own);                                                                               \
         return 0;                                                                                \

@@ -17,7 +17,7 @@ from nesy_ir.layerize import Layered
 from nesy_ir.lowering import kernel
 
 from . import native
-from .cone import ALIGN, NARROWEST, ConeCircuit, _groups, slices
+from .cone import NARROWEST, ConeCircuit, _groups, slices
 from .cone import group_width as cone_width
 from .lowered import LoweredCircuit
 
@@ -102,10 +102,6 @@ class NativeCircuit(LoweredCircuit):
 #: :func:`group_width`).
 OUTPUT_VALUES = 1 << 20
 
-#: The most values of a group's rows beside an output that streams through main memory (256 KB
-#: in float32; see :func:`group_width`).
-STREAMING_ROW_VALUES = 1 << 16
-
 #: The most examples in a group of the native pass (see :func:`group_width`).
 WIDEST = 256
 
@@ -115,20 +111,20 @@ def group_width(program: native.Program, batch: int) -> int:
     many as :func:`~nesy_torch.cone.group_width` gives its rows (its roots are sinks, with
     no rows: :meth:`~nesy_torch.native.Program.sunk`), up to :data:`WIDEST`.
 
-    Where the (batch, roots) output is larger than :data:`OUTPUT_VALUES`, each example's row of
-    it is a stream through main memory, and groups with more of them at once were slower: there
-    a group is :data:`~nesy_torch.cone.NARROWEST` examples, or
-    :data:`~nesy_torch.cone.ALIGN` where that many examples' rows would pass
-    :data:`STREAMING_ROW_VALUES` (measured, MNIST addition's every sum, forward + backward with
-    a dense gradient, us per sum: N = 2 at batch 1024 2.7 in groups of 256 or 512, 5.5 in one
-    of 1024; N = 3, 332 rows, at 1024 2.1 in groups of 32, 2.5 in groups of 16, 5.4 in one of
-    1024; N = 4, 2,370 rows, at 256 and 1024 0.46 and 1.9 in groups of 16, 0.55 and 2.4 in
-    groups of 32; docs/benchmarks.md)."""
+    Where the (batch, roots) output is larger than :data:`OUTPUT_VALUES`, it streams through
+    main memory and a group is :data:`~nesy_torch.cone.NARROWEST` examples, the width the
+    pass's loops are compiled for: each root's run of the output (see
+    :data:`~nesy_torch.native.ROW_OUTPUT_VALUES`) is then a cache line or two, and a gradient
+    given example by example (as indexing or cross-entropy gives it) is read a few examples'
+    rows at a time (measured, MNIST addition's every sum, forward + backward, us per sum, with
+    the log-likelihood / with a gradient given example by example: N = 3 at batch 1024 4.5 /
+    2.0 in groups of 32, 4.3 / 2.9 in groups of 256; N = 4 at batch 256 1.02 / 0.47 in groups
+    of 32, 1.3 / 0.65 in groups of 16, 1.05 to 1.42 / 0.54 to 0.69 in groups of 48 to 256;
+    docs/benchmarks.md)."""
     if batch <= 1:  # one group, nothing to work out (half a microsecond a call)
         return batch
     if program.sinks * batch > OUTPUT_VALUES:
-        fits = program.rows * NARROWEST <= STREAMING_ROW_VALUES
-        return min(batch, NARROWEST if fits else ALIGN)
+        return min(batch, NARROWEST)
     return min(cone_width(program.rows, batch), WIDEST)
 
 
