@@ -59,9 +59,10 @@ def log_likelihood(scores: torch.Tensor) -> None:
 
 def circuit_alone(model: TaskModel, batch: int):
     """:func:`every_sum` 's forward + backward of the circuit alone: a given gradient of every
-    sum's value in, no loss computed."""
+    sum's value in (laid out as the values are, as an elementwise loss gives it), no loss
+    computed."""
     x = torch.rand(batch, len(model.label_index)).requires_grad_()
-    grad = torch.rand(batch, len(model.circuit.names))
+    grad = torch.rand_like(model.circuit.matrix(x.detach()))
     return lambda: model.circuit.matrix(x).backward(grad)
 
 
