@@ -59,9 +59,10 @@ TILE = 16
 
 #: The most values of an output of sinks laid out row by row, each example's values a run: a
 #: larger one (of more than one example) has each sink's examples a run instead, a transposed
-#: view, which the pass writes as it goes, without a tile (MNIST addition N = 2 to 4's every
-#: sum, forward + backward with the log-likelihood at batch 32 to 1024, 0.79x to 0.89x the time
-#: per sum; torch's own ops on a smaller output took 2 us more in that layout).
+#: view, which the pass writes as it goes, without a tile (MNIST addition's every sum, forward
+#: + backward with the log-likelihood, N = 3 and 4 at batch 32 to 1024 and N = 2 at 256 and
+#: 1024: 0.79x to 0.92x the time per sum; torch's own ops on a smaller output took 2 us more in
+#: that layout).
 ROW_OUTPUT_VALUES = 1 << 12
 
 #: The dtypes the native pass runs in, and the prefix of their functions in ``native.c``.
