@@ -354,8 +354,8 @@ def test_the_output_in_either_layout_gives_the_same_values_and_gradients(
         patch.dict(vars(native_circuit_module), dict(OUTPUT_VALUES=0, NARROWEST=2)),
     ):
         got = module.matrix(x)
-    if isinstance(module, NativeCircuit):
-        assert got.stride() == ((1, 5) if layout == "columns" else (got.shape[1], 1))
+    assert isinstance(module, NativeCircuit)  # every kernel of these structures is native
+    assert got.stride() == ((1, 5) if layout == "columns" else (got.shape[1], 1))
     np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
     if not want.requires_grad:
         return

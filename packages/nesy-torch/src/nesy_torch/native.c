@@ -276,21 +276,21 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
             for (int64_t i = p->n - 1; i >= kept; i--)                                           \
                 NAME##_grad(gout + (i - kept) * gs1, 0, v, g, B, op[i], child + off[i],          \
                             off[i + 1] - off[i]);                                                \
-        for (int64_t s0 = gs0 == 1 || !G ? -1 : (G - 1) / p->tile * p->tile; s0 >= 0;            \
-             s0 -= p->tile) {                                                                    \
-            int64_t w = G - s0 < p->tile ? G - s0 : p->tile;                                     \
-            for (int64_t b = 0; b < B; b++)                                                      \
-                for (int64_t s = 0; s < w; s++)                                                  \
-                    tile[s * B + b] = gout[b * gs0 + (s0 + s) * gs1];                            \
-            if (s0 >= AHEAD * p->tile)                                                           \
+        else                                                                                     \
+            for (int64_t s0 = G ? (G - 1) / p->tile * p->tile : -1; s0 >= 0; s0 -= p->tile) {    \
+                int64_t w = G - s0 < p->tile ? G - s0 : p->tile;                                 \
                 for (int64_t b = 0; b < B; b++)                                                  \
-                    __builtin_prefetch(gout + b * gs0 + (s0 - AHEAD * p->tile) * gs1);           \
-            for (int64_t s = w - 1; s >= 0; s--) {                                               \
-                int64_t i = kept + s0 + s;                                                       \
-                NAME##_grad(tile + s * B, 0, v, g, B, op[i], child + off[i],                     \
-                            off[i + 1] - off[i]);                                                \
+                    for (int64_t s = 0; s < w; s++)                                              \
+                        tile[s * B + b] = gout[b * gs0 + (s0 + s) * gs1];                        \
+                if (s0 >= AHEAD * p->tile)                                                       \
+                    for (int64_t b = 0; b < B; b++)                                              \
+                        __builtin_prefetch(gout + b * gs0 + (s0 - AHEAD * p->tile) * gs1);       \
+                for (int64_t s = w - 1; s >= 0; s--) {                                           \
+                    int64_t i = kept + s0 + s;                                                   \
+                    NAME##_grad(tile + s * B, 0, v, g, B, op[i], child + off[i],                 \
+                                off[i + 1] - off[i]);                                            \
+                }                                                                                \
             }                                                                                    \
-        }                                                                                        \
         for (int64_t i = kept - 1; i >= 0; i--) {                                                \
             int64_t r = (p->leaves + i) * B;                                                     \
             NAME##_grad(g + r, v + r, v, g, B, op[i], child + off[i], off[i + 1] - off[i]);      \
@@ -453,9 +453,10 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
     /* the gradients of every row in g (allocated zeroed; 1 where that fails, else 0): the       \
        (B, G) gradients gout (strides gs0, gs1) added where forward read them, every node's      \
        gradient spread to its children, then the labels' gradients into gx (strides as x's) */   \
-    int NAME##_backward(const T *v, const T *gout, int64_t gs0, int64_t gs1, const int64_t *pick, \
-                        int64_t npick, int64_t B, T *gx, int64_t xs0, int64_t xs1, int64_t S,    \
-                        int64_t K, const int8_t *kc, int64_t nk, const struct program *p) {      \
+    int NAME##_backward(const T *v, const T *gout, int64_t gs0, int64_t gs1,                     \
+                        const int64_t *pick, int64_t npick, int64_t B, T *gx, int64_t xs0,       \
+                        int64_t xs1, int64_t S, int64_t K, const int8_t *kc, int64_t nk,         \
+                        const struct program *p) {                                               \
         T *g = buffer(p, B, sizeof(T));                                                          \
         if (!g) return 1;                                                                        \
         memset(g, 0, (size_t)(rows(p) * B) * sizeof(T));                                         \
@@ -471,7 +472,9 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
                 T d = 0;                                                                         \
                 for (int64_t j = 0; j < nk; j++) {                                               \
                     int64_t at = (S + j * K + k) * B + b;                                        \
-                    d += kc[j] == IDENTITY ? g[at] : kc[j] == COMPLEMENT ? -g[at] : g[at] * v[at]; \
+                    d += kc[j] == IDENTITY     ? g[at]                                           \
+                         : kc[j] == COMPLEMENT ? -g[at]                                          \
+                                               : g[at] * v[at];                                  \
                 }                                                                                \
                 gx[k * xs0 + b * xs1] = d;                                                       \
             }                                                                                    \
