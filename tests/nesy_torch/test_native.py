@@ -3,6 +3,7 @@ reference: values and gradients in every structure it covers, exact gradients at
 and where it does not apply."""
 
 import math
+from contextlib import ExitStack
 from unittest.mock import patch
 
 import numpy as np
@@ -72,7 +73,7 @@ def test_values_and_gradients_equal_the_fused_pass(structure, batch, data, seed)
         np.testing.assert_allclose(dgot, dwant, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_a_product_of_three_with_zero_factors_has_the_exact_gradient(dtype):
     a, b, c = (atom(n, (), "prob") for n in "abc")
     module = lower(Circuit([apply("times", a, b, c)]), dynamic="abc", dtype=dtype)
@@ -295,13 +296,25 @@ def test_sums_of_products_equal_the_generic_module(circuit, seed):
 
 
 #: How a batch of five splits (one autograd node either way): the cone's constants and the
-#: native pass's (:func:`nesy_torch.native_circuit.group_width`), and the groups they make.
+#: native pass's (:func:`nesy_torch.native_circuit.group_width`) by module, and the groups
+#: they make.
 SPLITS = {
-    "ones": (dict(TILE_VALUES=1, NARROWEST=1), {}, [1] * 5),
-    "three and two": (dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3), {}, [3, 2]),
-    "an output past the caches": ({}, dict(OUTPUT_VALUES=0, NARROWEST=3), [3, 2]),
-    "the widest native group": ({}, dict(WIDEST=4), [4, 1]),
+    "ones": ({cone_module: dict(TILE_VALUES=1, NARROWEST=1)}, [1] * 5),
+    "three and two": ({cone_module: dict(TILE_VALUES=1, ALIGN=1, NARROWEST=3)}, [3, 2]),
+    "a large output": (
+        {native: dict(OUTPUT_VALUES=0), native_circuit_module: dict(NARROWEST=3)},
+        [3, 2],
+    ),
+    "the widest native group": ({native_circuit_module: dict(WIDEST=4)}, [4, 1]),
 }
+
+
+def _patched(constants: dict) -> ExitStack:
+    """The modules' constants ``{module: {name: value}}`` set until the context exits."""
+    stack = ExitStack()
+    for module, values in constants.items():
+        stack.enter_context(patch.multiple(module, **values))
+    return stack
 
 
 @pytest.mark.parametrize("split", SPLITS)
@@ -315,10 +328,9 @@ def test_a_batch_in_groups_of_examples_equals_one_pass(structure, split, data, s
     module = lower(circuit, dynamic=labels, dtype=torch.float64)
     x = _matrix(module, labels, 5).requires_grad_(True)
     want = module.matrix(x)
-    constants, native_constants, widths = SPLITS[split]
+    constants, widths = SPLITS[split]
     with (
-        patch.dict(vars(cone_module), constants),
-        patch.dict(vars(native_circuit_module), native_constants),
+        _patched(constants),
         patch.object(native, "_forward_into", wraps=native._forward_into) as group,
     ):
         got = module.matrix(x)
@@ -326,43 +338,81 @@ def test_a_batch_in_groups_of_examples_equals_one_pass(structure, split, data, s
         if want.requires_grad:
             (dgot,) = torch.autograd.grad((got * weights).sum(), x)
     if isinstance(module, NativeCircuit):
-        assert [len(c.args[3]) for c in group.call_args_list] == widths
+        assert [len(c.args[4]) for c in group.call_args_list] == widths
     np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
     if want.requires_grad:
         (dwant,) = torch.autograd.grad((want * weights).sum(), x)
         np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
 
 
-@pytest.mark.parametrize("layout", ["rows", "columns"])
+#: How the output of a batch is laid out and split: the native pass's constants by module, the
+#: batch, its groups, and whether the output is written past the caches.
+LAYOUTS = {
+    "rows": (
+        {
+            native: dict(ROW_OUTPUT_VALUES=1 << 30, OUTPUT_VALUES=0),
+            native_circuit_module: dict(NARROWEST=2),
+        },
+        5,
+        [2, 2, 1],
+        True,
+    ),
+    "columns": (
+        {
+            native: dict(ROW_OUTPUT_VALUES=0, OUTPUT_VALUES=1 << 30),
+            native_circuit_module: dict(WIDEST=2),
+        },
+        5,
+        [2, 2, 1],
+        False,
+    ),
+    # groups of the width native.c's loops are compiled for, each root's run past the caches
+    # (a batch of 70: every other root's run in float64 is not aligned for the stores)
+    "columns past the caches": (
+        {native: dict(ROW_OUTPUT_VALUES=0, OUTPUT_VALUES=0)},
+        70,
+        [32, 32, 6],
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("structure", ["prob", "maxprod"])
 @settings(max_examples=10, deadline=None)
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_the_output_in_either_layout_gives_the_same_values_and_gradients(
-    structure, layout, data, seed
+    structure, layout, dtype, data, seed
 ):
-    """An output of sinks row by row or each root's examples a run (a large one), in groups of
-    two examples and one (the scalar loops), against one pass: values, and the labels'
-    gradients from a gradient of the output in either layout."""
+    """An output of sinks row by row or each root's examples a run (a large one, written past
+    the caches or not), in groups (of one example too: the scalar loops), against one pass:
+    values, and the labels' gradients from a gradient of the output in either layout."""
+    constants, batch, widths, past = LAYOUTS[layout]
     circuit = data.draw(circuits(structure))
-    labels = labels_for(circuit, seed, batch=5)
-    module = lower(circuit, dynamic=labels, dtype=torch.float64)
-    x = _matrix(module, labels, 5).requires_grad_(True)
+    labels = labels_for(circuit, seed, batch=batch)
+    module = lower(circuit, dynamic=labels, dtype=dtype)
+    x = _matrix(module, labels, batch).to(dtype).requires_grad_(True)
     want = module.matrix(x)
-    rows = 1 << 30 if layout == "rows" else 0
     with (
-        patch.object(native, "ROW_OUTPUT_VALUES", rows),
-        patch.dict(vars(native_circuit_module), dict(OUTPUT_VALUES=0, NARROWEST=2)),
+        _patched(constants),
+        patch.object(native, "_forward_into", wraps=native._forward_into) as group,
     ):
         got = module.matrix(x)
     assert isinstance(module, NativeCircuit)  # every kernel of these structures is native
-    assert got.stride() == ((1, 5) if layout == "columns" else (got.shape[1], 1))
-    np.testing.assert_allclose(got.detach(), want.detach(), rtol=1e-12)
+    assert [(len(c.args[4]), c.args[2]) for c in group.call_args_list] == [
+        (w, past) for w in widths
+    ]
+    columns = layout != "rows"
+    assert got.stride() == ((1, batch) if columns else (got.shape[1], 1))
+    rtol = 1e-12 if dtype == torch.float64 else 1e-5
+    np.testing.assert_allclose(got.detach(), want.detach(), rtol=rtol)
     if not want.requires_grad:
         return
-    g = torch.rand(want.shape, dtype=torch.float64)
+    g = torch.rand(want.shape, dtype=dtype)
     for grad in (g, g.t().contiguous().t()):
         dgot, dwant = (torch.autograd.grad(v, x, grad, retain_graph=True)[0] for v in (got, want))
-        np.testing.assert_allclose(dgot, dwant, rtol=1e-12)
+        np.testing.assert_allclose(dgot, dwant, rtol=rtol)
 
 
 def test_off_the_cpu_or_in_another_dtype_it_runs_the_cones_torch_pass():

@@ -22,6 +22,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 enum { SUM, PROD, MAX, MIN, LOGSUMEXP, IDENTITY, COMPLEMENT, EXP, SUMPROD };
 
@@ -57,9 +60,33 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
    them than the hardware tracks */
 #define AHEAD 4
 
+/* how many sinks ahead the backward pass fetches a large gradient's runs (see NAME##_grads) */
+#define AHEAD_SINKS 8
+
 /* the width of a group of examples whose loops are compiled for it, unrolled (nesy_torch.cone's
    NARROWEST: the width of every large circuit's groups, and a common batch) */
 #define WIDE 32
+
+/* n bytes (a multiple of 32) from the aligned s to d past the caches (non-temporal stores)
+   where the CPU has AVX and d is aligned to 32 bytes, else by memcpy: see NAME##_nodes */
+static inline void stream(void *restrict d, const void *restrict s, size_t n) {
+#if defined(__AVX__)
+    if ((uintptr_t)d % 32 == 0) {
+        for (size_t q = 0; q < n; q += 32)
+            _mm256_stream_si256((__m256i *)((char *)d + q),
+                                _mm256_load_si256((const __m256i *)((const char *)s + q)));
+        return;
+    }
+#endif
+    memcpy(d, s, n);
+}
+
+/* every stream's stores visible to every thread (non-temporal stores are not ordered) */
+static inline void streamed(void) {
+#if defined(__AVX__)
+    _mm_sfence();
+#endif
+}
 
 #define DEFINE_PASS(T, NAME, EXPF, LOGF)                                                         \
     static void NAME##_extremum(T *restrict o, const T *v, int64_t B, const int64_t *c,          \
@@ -146,15 +173,26 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
                                                                                                  \
     /* every node's row of v, then the sinks' values into out (example b's of sink s at          \
        out[b * os0 + s * os1]): each sink's straight into out where its examples are a run of it \
-       (os0 1), else a tile of them at a time into the tile rows, then each example's a run */   \
+       (os0 1; where past and B is WIDE, past the caches: a large output's lines are then not    \
+       read in first, nor do they evict the rows the next sinks read), else a tile of them at a  \
+       time into the tile rows, then each example's a run */                                     \
     INLINE void NAME##_nodes(T *v, int64_t B, const struct program *p, T *out, int64_t os0,      \
-                             int64_t os1) {                                                      \
+                             int64_t os1, int past) {                                            \
         const int8_t *op = p->op;                                                                \
         const int64_t *off = p->off, *child = p->child;                                          \
         int64_t kept = p->n - p->sinks, G = p->sinks;                                            \
         for (int64_t i = 0; i < kept; i++)                                                       \
             NAME##_node(v + (p->leaves + i) * B, v, B, op[i], child + off[i],                    \
                         off[i + 1] - off[i]);                                                    \
+        if (os0 == 1 && past && B == WIDE) {                                                     \
+            T run[WIDE] __attribute__((aligned(32)));                                            \
+            for (int64_t i = kept; i < p->n; i++) {                                              \
+                NAME##_node(run, v, B, op[i], child + off[i], off[i + 1] - off[i]);              \
+                stream(out + (i - kept) * os1, run, sizeof run);                                 \
+            }                                                                                    \
+            streamed();                                                                          \
+            return;                                                                              \
+        }                                                                                        \
         if (os0 == 1) {                                                                          \
             for (int64_t i = kept; i < p->n; i++)                                                \
                 NAME##_node(out + (i - kept) * os1, v, B, op[i], child + off[i],                 \
@@ -265,17 +303,23 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
     }                                                                                            \
                                                                                                  \
     /* every node's gradient spread to its children, the last node's first: the sinks' read      \
-       from the (B, sinks) gout (strides gs0, gs1) into the tile rows of g, a tile at a time */  \
+       from the (B, sinks) gout (strides gs0, gs1), in place where each sink's are a run (where  \
+       past, fetched ahead past the caches, as NAME##_nodes writes them), else into the tile     \
+       rows of g, a tile at a time */                                                            \
     INLINE void NAME##_grads(const T *v, T *g, int64_t B, const struct program *p,               \
-                             const T *gout, int64_t gs0, int64_t gs1) {                          \
+                             const T *gout, int64_t gs0, int64_t gs1, int past) {                \
         const int8_t *op = p->op;                                                                \
         const int64_t *off = p->off, *child = p->child;                                          \
         int64_t kept = p->n - p->sinks, G = p->sinks;                                            \
         T *tile = g + (p->leaves + kept) * B;                                                    \
         if (gs0 == 1) /* each sink's gradients a run of gout, read in place */                   \
-            for (int64_t i = p->n - 1; i >= kept; i--)                                           \
+            for (int64_t i = p->n - 1; i >= kept; i--) {                                         \
+                if (past && i - kept >= AHEAD_SINKS)                                             \
+                    for (int64_t b = 0; b < B; b += 64 / sizeof(T))                              \
+                        __builtin_prefetch(gout + (i - kept - AHEAD_SINKS) * gs1 + b, 0, 0);     \
                 NAME##_grad(gout + (i - kept) * gs1, 0, v, g, B, op[i], child + off[i],          \
                             off[i + 1] - off[i]);                                                \
+            }                                                                                    \
         else                                                                                     \
             for (int64_t s0 = G ? (G - 1) / p->tile * p->tile : -1; s0 >= 0; s0 -= p->tile) {    \
                 int64_t w = G - s0 < p->tile ? G - s0 : p->tile;                                 \
@@ -397,19 +441,19 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
     }                                                                                            \
                                                                                                  \
     static void NAME##_batch_nodes(T *v, int64_t B, const struct program *p, T *out,             \
-                                   int64_t os0, int64_t os1) {                                   \
+                                   int64_t os0, int64_t os1, int past) {                         \
         if (B == WIDE)                                                                           \
-            NAME##_nodes(v, WIDE, p, out, os0, os1);                                             \
+            NAME##_nodes(v, WIDE, p, out, os0, os1, past);                                       \
         else                                                                                     \
-            NAME##_nodes(v, B, p, out, os0, os1);                                                \
+            NAME##_nodes(v, B, p, out, os0, os1, past);                                          \
     }                                                                                            \
                                                                                                  \
     static void NAME##_batch_grads(const T *v, T *g, int64_t B, const struct program *p,         \
-                                   const T *gout, int64_t gs0, int64_t gs1) {                    \
+                                   const T *gout, int64_t gs0, int64_t gs1, int past) {          \
         if (B == WIDE)                                                                           \
-            NAME##_grads(v, g, WIDE, p, gout, gs0, gs1);                                         \
+            NAME##_grads(v, g, WIDE, p, gout, gs0, gs1, past);                                   \
         else                                                                                     \
-            NAME##_grads(v, g, B, p, gout, gs0, gs1);                                            \
+            NAME##_grads(v, g, B, p, gout, gs0, gs1, past);                                      \
     }                                                                                            \
                                                                                                  \
     /* the leaf rows: the S static values, then each kernel kc[0 .. nk - 1] of the K labels x    \
@@ -431,12 +475,13 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
                                                                                                  \
     /* the leaf rows (see NAME##_leaves), every node, then the (B, G) picked values into out:    \
        out[b, g] = the value at flat position pick[b * G + g] of the (rows, B) buffer; a program \
-       with sinks writes them instead, sink i into column i, and reads no pick. The values go    \
-       into v, or where v is NULL (no backward pass reads them, or B is 0) into a buffer the     \
-       call allocates and frees; 1 where that fails, else 0 */                                   \
+       with sinks writes them instead, sink i into column i (past the caches where past: see     \
+       NAME##_nodes), and reads no pick. The values go into v, or where v is NULL (no backward   \
+       pass reads them, or B is 0) into a buffer the call allocates and frees; 1 where that      \
+       fails, else 0 */                                                                          \
     int NAME##_forward(T *v, const T *st, int64_t S, const T *x, int64_t xs0, int64_t xs1,       \
                        int64_t K, const int8_t *kc, int64_t nk, T *out, int64_t os0,             \
-                       int64_t os1, const int64_t *pick, int64_t npick, int64_t B,               \
+                       int64_t os1, int past, const int64_t *pick, int64_t npick, int64_t B,     \
                        const struct program *p) {                                                \
         T *own = v ? 0 : buffer(p, B, sizeof(T));                                                \
         if (!v && !(v = own)) return 1;                                                          \
@@ -444,16 +489,17 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
         if (B == 1)                                                                              \
             NAME##_nodes1(v, p, out, os1);                                                       \
         else                                                                                     \
-            NAME##_batch_nodes(v, B, p, out, os0, os1);                                          \
+            NAME##_batch_nodes(v, B, p, out, os0, os1, past);                                    \
         for (int64_t i = 0; i < npick; i++) out[i] = v[pick[i]];                                 \
         free(own);                                                                               \
         return 0;                                                                                \
     }                                                                                            \
                                                                                                  \
     /* the gradients of every row in g (allocated zeroed; 1 where that fails, else 0): the       \
-       (B, G) gradients gout (strides gs0, gs1) added where forward read them, every node's      \
-       gradient spread to its children, then the labels' gradients into gx (strides as x's) */   \
-    int NAME##_backward(const T *v, const T *gout, int64_t gs0, int64_t gs1,                     \
+       (B, G) gradients gout (strides gs0, gs1; fetched past the caches where past) added where  \
+       forward read them, every node's gradient spread to its children, then the labels'         \
+       gradients into gx (strides as x's) */                                                     \
+    int NAME##_backward(const T *v, const T *gout, int64_t gs0, int64_t gs1, int past,           \
                         const int64_t *pick, int64_t npick, int64_t B, T *gx, int64_t xs0,       \
                         int64_t xs1, int64_t S, int64_t K, const int8_t *kc, int64_t nk,         \
                         const struct program *p) {                                               \
@@ -466,7 +512,7 @@ static void *buffer(const struct program *p, int64_t B, size_t item) {
         if (B == 1)                                                                              \
             NAME##_grads1(v, g, p, gout, gs1);                                                   \
         else                                                                                     \
-            NAME##_batch_grads(v, g, B, p, gout, gs0, gs1);                                      \
+            NAME##_batch_grads(v, g, B, p, gout, gs0, gs1, past);                                \
         for (int64_t k = 0; k < K; k++)                                                          \
             for (int64_t b = 0; b < B; b++) {                                                    \
                 T d = 0;                                                                         \

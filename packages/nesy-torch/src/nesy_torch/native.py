@@ -65,6 +65,15 @@ TILE = 16
 #: that layout).
 ROW_OUTPUT_VALUES = 1 << 12
 
+#: The most values of an output that stays in the caches from the forward pass to the backward
+#: (4 MB in float32, 8 in float64). A larger one streams through main memory: the pass writes
+#: each of its runs past the caches (non-temporal stores, where the CPU has AVX) and fetches
+#: its gradient's so, so that neither evicts the rows the pass reads (MNIST addition's every
+#: sum, N = 4 at batch 256 and 1024: the forward pass 0.49x and 0.50x the time, forward +
+#: backward 0.62x and 0.74x; see ``nesy_torch.native_circuit.group_width`` for the groups of
+#: such a batch).
+OUTPUT_VALUES = 1 << 20
+
 #: The dtypes the native pass runs in, and the prefix of their functions in ``native.c``.
 PREFIX = {torch.float32: "nesy_f32", torch.float64: "nesy_f64"}
 
@@ -279,21 +288,23 @@ def _forward(
         out = x.new_empty_strided((batch, sinks), (1, batch) if column else (sinks, 1))
     else:
         out = x.new_empty(pick.shape)
+    past = out.numel() > OUTPUT_VALUES  # a program's sinks alone are written past the caches
     if groups is None:  # no slicing: a view costs a microsecond at batch 1
         values = [x.new_empty((program.rows, x.shape[0])) if keep else None]
-        _forward_into(values[0], out, program, x, static, kernels, pick)
+        _forward_into(values[0], out, past, program, x, static, kernels, pick)
         return values, out
     values = []
     for g in groups:
         part = x[g]
         values.append(part.new_empty((program.rows, part.shape[0])) if keep else None)
-        _forward_into(values[-1], out[g], program, part, static, kernels, pick)
+        _forward_into(values[-1], out[g], past, program, part, static, kernels, pick)
     return values, out
 
 
 def _forward_into(
     values: Tensor | None,
     out: Tensor,
+    past: bool,
     program: Program,
     x: Tensor,
     static: Tensor,
@@ -301,7 +312,8 @@ def _forward_into(
     pick: Tensor | None,
 ) -> None:
     """Every row of ``values`` (None: a buffer of the C call's own) from the labels ``x``, the
-    picked ones written into ``out``."""
+    picked ones written into ``out`` (past the caches where ``past``: see
+    :data:`OUTPUT_VALUES`)."""
     failed = _calls()[x.dtype][0](
         None if values is None else values.data_ptr(),
         static.data_ptr(),
@@ -314,6 +326,7 @@ def _forward_into(
         len(kernels),
         out.data_ptr(),
         *out.stride(),
+        past,
         *_pick_args(pick),
         x.shape[0],
         program.struct,
@@ -341,26 +354,29 @@ class _NativePass(torch.autograd.Function):
 def _backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
     """The labels' gradient from the picked values' ``grad`` (see :class:`_NativePass`)."""
     gx = grad.new_empty(ctx.labels)
+    past = grad.numel() > OUTPUT_VALUES
     if ctx.groups is None:
-        _backward_into(gx, ctx, ctx.values[0], grad)
+        _backward_into(gx, ctx, ctx.values[0], grad, past)
     else:
         for values, g in zip(ctx.values, ctx.groups, strict=True):
-            _backward_into(gx[g], ctx, values, grad[g])
+            _backward_into(gx[g], ctx, values, grad[g], past)
     return gx, None
 
 
 _backward_once = once_differentiable(_backward)
 
 
-def _backward_into(gx: Tensor, ctx, values: Tensor, grad: Tensor) -> None:
+def _backward_into(gx: Tensor, ctx, values: Tensor, grad: Tensor, past: bool) -> None:
     """The gradient of the labels whose buffer of values is ``values`` into ``gx`` (by way of
-    a buffer of every row's gradient that the C call allocates, and frees)."""
+    a buffer of every row's gradient that the C call allocates, and frees; ``grad`` fetched
+    past the caches where ``past``)."""
     kernels = ctx.kernels
     failed = _calls()[values.dtype][1](
         values.data_ptr(),
         grad.data_ptr(),
         grad.stride(0),
         grad.stride(1),
+        past,
         *_pick_args(ctx.pick),
         values.shape[1],
         gx.data_ptr(),
@@ -405,18 +421,19 @@ def library() -> ctypes.CDLL | None:
         _ERRORS.append(f"{' '.join(e.cmd)}: {e.stderr.strip()}")
         return None
     lib = ctypes.CDLL(str(path))
-    pointer, count, program = ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(_Struct)
+    pointer, count, flag = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    program = ctypes.POINTER(_Struct)
     labels = [pointer, count, count]  # x, its strides over labels and examples
     for prefix in PREFIX.values():
         getattr(lib, f"{prefix}_forward").argtypes = [
             *(pointer, pointer, count),  # values, static, S
             *(*labels, count, pointer, count),  # x, K, kernels, how many
-            *(pointer, count, count),  # out and its strides
+            *(pointer, count, count, flag),  # out, its strides, past the caches
             *(pointer, count, count),  # pick, how many, B
             program,
         ]
         getattr(lib, f"{prefix}_backward").argtypes = [
-            *(pointer, pointer, count, count),  # values, gout and its strides
+            *(pointer, pointer, count, count, flag),  # values, gout, its strides, past
             *(pointer, count, count),  # pick, how many, B
             *(*labels, count, count, pointer, count),  # gx, S, K, kernels, how many
             program,

@@ -97,11 +97,6 @@ class NativeCircuit(LoweredCircuit):
         return self._examples(x.t()).t()
 
 
-#: The most values of an output that stays in the caches from the forward pass to the backward
-#: (4 MB in float32, 8 in float64): a larger one streams through main memory (see
-#: :func:`group_width`).
-OUTPUT_VALUES = 1 << 20
-
 #: The most examples in a group of the native pass (see :func:`group_width`).
 WIDEST = 256
 
@@ -111,9 +106,10 @@ def group_width(program: native.Program, batch: int) -> int:
     many as :func:`~nesy_torch.cone.group_width` gives its rows (its roots are sinks, with
     no rows: :meth:`~nesy_torch.native.Program.sunk`), up to :data:`WIDEST`.
 
-    Where the (batch, roots) output is larger than :data:`OUTPUT_VALUES`, it streams through
-    main memory and a group is :data:`~nesy_torch.cone.NARROWEST` examples, the width the
-    pass's loops are compiled for: each root's run of the output (see
+    Where the (batch, roots) output is larger than :data:`~nesy_torch.native.OUTPUT_VALUES`,
+    it streams through main memory and a group is :data:`~nesy_torch.cone.NARROWEST` examples,
+    the width the pass's loops are compiled for (and write past the caches): each root's run of
+    the output (see
     :data:`~nesy_torch.native.ROW_OUTPUT_VALUES`) is then a cache line or two, and a gradient
     given example by example (as indexing or cross-entropy gives it) is read a few examples'
     rows at a time (measured, MNIST addition's every sum, forward + backward, us per sum, with
@@ -123,7 +119,7 @@ def group_width(program: native.Program, batch: int) -> int:
     docs/benchmarks.md)."""
     if batch <= 1:  # one group, nothing to work out (half a microsecond a call)
         return batch
-    if program.sinks * batch > OUTPUT_VALUES:
+    if program.sinks * batch > native.OUTPUT_VALUES:
         return min(batch, NARROWEST)
     return min(cone_width(program.rows, batch), WIDEST)
 
