@@ -303,9 +303,9 @@ static inline void streamed(void) {
     }                                                                                            \
                                                                                                  \
     /* every node's gradient spread to its children, the last node's first: the sinks' read      \
-       from the (B, sinks) gout (strides gs0, gs1), in place where each sink's are a run (where  \
-       past, fetched ahead past the caches, as NAME##_nodes writes them), else into the tile     \
-       rows of g, a tile at a time */                                                            \
+       from the (B, sinks) gout (strides gs0, gs1), in place where each sink's are a run, else   \
+       into the tile rows of g, a tile at a time; fetched ahead for each tile, and where past    \
+       (then past the caches, as NAME##_nodes writes a large output) */                          \
     INLINE void NAME##_grads(const T *v, T *g, int64_t B, const struct program *p,               \
                              const T *gout, int64_t gs0, int64_t gs1, int past) {                \
         const int8_t *op = p->op;                                                                \
@@ -327,8 +327,13 @@ static inline void streamed(void) {
                     for (int64_t s = 0; s < w; s++)                                              \
                         tile[s * B + b] = gout[b * gs0 + (s0 + s) * gs1];                        \
                 if (s0 >= AHEAD * p->tile)                                                       \
-                    for (int64_t b = 0; b < B; b++)                                              \
-                        __builtin_prefetch(gout + b * gs0 + (s0 - AHEAD * p->tile) * gs1);       \
+                    for (int64_t b = 0; b < B; b++) {                                            \
+                        const T *ahead = gout + b * gs0 + (s0 - AHEAD * p->tile) * gs1;          \
+                        if (past)                                                                \
+                            __builtin_prefetch(ahead, 0, 0);                                     \
+                        else                                                                     \
+                            __builtin_prefetch(ahead);                                           \
+                    }                                                                            \
                 for (int64_t s = w - 1; s >= 0; s--) {                                           \
                     int64_t i = kept + s0 + s;                                                   \
                     NAME##_grad(tile + s * B, 0, v, g, B, op[i], child + off[i],                 \
