@@ -367,7 +367,8 @@ LAYOUTS = {
         False,
     ),
     # groups of the width native.c's loops are compiled for, each root's run past the caches
-    # (a batch of 70: every other root's run in float64 is not aligned for the stores)
+    # (a batch of 70: every other root's run in float64, every fourth in float32, is aligned
+    # for the stores; the others are copied)
     "columns past the caches": (
         {native: dict(ROW_OUTPUT_VALUES=0, OUTPUT_VALUES=0)},
         70,

@@ -109,13 +109,13 @@ def group_width(program: native.Program, batch: int) -> int:
     Where the (batch, roots) output is larger than :data:`~nesy_torch.native.OUTPUT_VALUES`,
     it streams through main memory and a group is :data:`~nesy_torch.cone.NARROWEST` examples,
     the width the pass's loops are compiled for (and write past the caches): each root's run of
-    the output (see
-    :data:`~nesy_torch.native.ROW_OUTPUT_VALUES`) is then a cache line or two, and a gradient
-    given example by example (as indexing or cross-entropy gives it) is read a few examples'
-    rows at a time (measured, MNIST addition's every sum, forward + backward, us per sum, with
-    the log-likelihood / with a gradient given example by example: N = 3 at batch 1024 4.5 /
-    2.0 in groups of 32, 4.3 / 2.9 in groups of 256; N = 4 at batch 256 1.02 / 0.47 in groups
-    of 32, 1.3 / 0.65 in groups of 16, 1.05 to 1.42 / 0.54 to 0.69 in groups of 48 to 256;
+    the output (see :data:`~nesy_torch.native.ROW_OUTPUT_VALUES`) is then a cache line or two,
+    and a gradient given example by example (as indexing or cross-entropy gives it) is read a
+    few examples' rows at a time (measured before the stores past the caches, which only
+    groups of 32 make: MNIST addition's every sum, forward + backward, us per sum, with the
+    log-likelihood / with a gradient given example by example: N = 3 at batch 1024 4.5 / 2.0
+    in groups of 32, 4.3 / 2.9 in groups of 256; N = 4 at batch 256 1.02 / 0.47 in groups of
+    32, 1.3 / 0.65 in groups of 16, 1.05 to 1.42 / 0.54 to 0.69 in groups of 48 to 256;
     docs/benchmarks.md)."""
     if batch <= 1:  # one group, nothing to work out (half a microsecond a call)
         return batch
